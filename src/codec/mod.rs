@@ -1,0 +1,40 @@
+//! Wire format: stateless bytes <-> messages. Exact `encoded_len()`, never panics on input.
+//!
+//! Datagram layout (all integers big-endian):
+//! ```text
+//! header: magic "EP" | version u8 = 1 | flags u8 = 0 | cluster u64
+//! count u8 (1..=255)
+//! count × { len u16 | type u8 | body (len - 1 bytes) }
+//! ```
+//! TCP frames are `header | kind u8 | body`; the reactor adds a `u32` length prefix.
+
+mod error;
+mod frame;
+mod message;
+mod packet;
+mod wire;
+
+pub use error::{DecodeError, EncodeError};
+pub use frame::{decode_frame, encode_frame};
+pub use message::{
+    Ack, Alive, Dead, Frame, Header, Left, MemberRecord, Message, Nack, Packet, Ping, PingReq,
+    PushPull, Suspect, UserMessage,
+};
+pub use packet::{PacketWriter, decode_header, decode_packet, encode_packet};
+
+/// Magic bytes at the start of every datagram and frame.
+pub const MAGIC: [u8; 2] = *b"EP";
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u8 = 1;
+/// Bytes of the header.
+pub const HEADER_LEN: usize = 12;
+/// Bytes of a packet before its first message: header and message count.
+pub const PACKET_OVERHEAD: usize = HEADER_LEN + 1;
+/// Most messages in one datagram.
+pub const MAX_MESSAGES_PER_PACKET: usize = 255;
+/// Largest user broadcast payload the codec accepts.
+pub const MAX_USER_PAYLOAD: usize = 16 * 1024;
+/// Largest TCP frame (after the length prefix).
+pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+/// Most members in one full-state exchange.
+pub const MAX_MEMBERS_PER_SYNC: usize = 100_000;

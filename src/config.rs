@@ -1,0 +1,279 @@
+//! Protocol settings, with presets for a LAN, a WAN and a single machine. Validated once,
+//! when the node starts.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::codec::{self, PACKET_OVERHEAD};
+use crate::member::MAX_NAME_LEN;
+
+/// Settings of one node. Every node of a cluster should use the same values.
+///
+/// Start from a preset and adjust fields:
+/// ```
+/// let mut config = epidemic::Config::lan();
+/// config.cluster = "payments".into();
+/// config.probe_interval = std::time::Duration::from_millis(500);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Cluster name. Packets from a cluster with another name are dropped, so two clusters
+    /// sharing addresses never merge.
+    pub cluster: String,
+    /// How often this node probes one member (SWIM's protocol period).
+    pub probe_interval: Duration,
+    /// How long to wait for a direct ack before asking helpers (must be below the interval).
+    pub probe_timeout: Duration,
+    /// Helpers asked to probe indirectly (SWIM's k).
+    pub indirect_checks: usize,
+    /// Suspicion timeout = `suspicion_mult × max(1, log10 N) × probe_interval`.
+    pub suspicion_mult: u32,
+    /// Each update is piggybacked `retransmit_mult × ceil(log10(N + 1))` times.
+    pub retransmit_mult: u32,
+    /// How often pending gossip is pushed even when no probe is due.
+    pub gossip_interval: Duration,
+    /// Members sent pending gossip each gossip interval.
+    pub gossip_nodes: usize,
+    /// How long a dead member still receives gossip (so a false death can be refuted).
+    pub gossip_to_the_dead: Duration,
+    /// Base interval of the periodic full-state (push-pull) exchange; scaled up with N
+    /// above 32 members, as memberlist does.
+    pub push_pull_interval: Duration,
+    /// Bound on one TCP exchange (connect, write, read).
+    pub tcp_timeout: Duration,
+    /// Largest datagram sent or accepted, in bytes (512..=65,000).
+    pub mtu: usize,
+    /// Dead and left members are forgotten this long after their last change.
+    pub reap_after: Duration,
+    /// Largest user broadcast payload; must fit in one datagram.
+    pub max_broadcast_bytes: usize,
+    /// Broadcasts waiting to be spread, at most.
+    pub broadcast_queue: usize,
+    /// Events and messages waiting for user callbacks, at most; beyond it they are dropped
+    /// and counted in `Stats::events_dropped`.
+    pub dispatcher_queue: usize,
+}
+
+impl Config {
+    /// Local network: memberlist's LAN values (1 s probes, 500 ms timeout, 200 ms gossip).
+    pub fn lan() -> Config {
+        Config {
+            cluster: "epidemic".into(),
+            probe_interval: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
+            indirect_checks: 3,
+            suspicion_mult: 4,
+            retransmit_mult: 4,
+            gossip_interval: Duration::from_millis(200),
+            gossip_nodes: 3,
+            gossip_to_the_dead: Duration::from_secs(30),
+            push_pull_interval: Duration::from_secs(30),
+            tcp_timeout: Duration::from_secs(10),
+            mtu: 1400,
+            reap_after: Duration::from_secs(60),
+            max_broadcast_bytes: 1024,
+            broadcast_queue: 1024,
+            dispatcher_queue: 4096,
+        }
+    }
+
+    /// Wide-area network: slower probes, longer timeouts, more tolerance.
+    pub fn wan() -> Config {
+        Config {
+            probe_interval: Duration::from_secs(5),
+            probe_timeout: Duration::from_secs(3),
+            suspicion_mult: 6,
+            gossip_interval: Duration::from_millis(500),
+            gossip_nodes: 4,
+            gossip_to_the_dead: Duration::from_secs(60),
+            push_pull_interval: Duration::from_secs(60),
+            tcp_timeout: Duration::from_secs(30),
+            reap_after: Duration::from_secs(120),
+            ..Config::lan()
+        }
+    }
+
+    /// One machine (loopback, tests, demos): fast probes and short timeouts.
+    pub fn local() -> Config {
+        Config {
+            probe_interval: Duration::from_millis(200),
+            probe_timeout: Duration::from_millis(100),
+            suspicion_mult: 3,
+            retransmit_mult: 3,
+            gossip_interval: Duration::from_millis(50),
+            gossip_to_the_dead: Duration::from_secs(5),
+            push_pull_interval: Duration::from_secs(5),
+            tcp_timeout: Duration::from_secs(2),
+            reap_after: Duration::from_secs(15),
+            ..Config::lan()
+        }
+    }
+
+    /// The 64-bit cluster identifier carried in every packet header (FNV-1a of the name).
+    pub fn cluster_id(&self) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in self.cluster.as_bytes() {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash
+    }
+
+    /// Checks every field; [`crate::NodeBuilder::start`] calls it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let durations = [
+            ("probe_interval", self.probe_interval),
+            ("probe_timeout", self.probe_timeout),
+            ("gossip_interval", self.gossip_interval),
+            ("push_pull_interval", self.push_pull_interval),
+            ("tcp_timeout", self.tcp_timeout),
+        ];
+        for (field, value) in durations {
+            if value.is_zero() {
+                return Err(ConfigError::Zero(field));
+            }
+        }
+        let counts = [
+            ("indirect_checks", self.indirect_checks),
+            ("suspicion_mult", self.suspicion_mult as usize),
+            ("retransmit_mult", self.retransmit_mult as usize),
+            ("gossip_nodes", self.gossip_nodes),
+            ("max_broadcast_bytes", self.max_broadcast_bytes),
+            ("broadcast_queue", self.broadcast_queue),
+            ("dispatcher_queue", self.dispatcher_queue),
+        ];
+        for (field, value) in counts {
+            if value == 0 {
+                return Err(ConfigError::Zero(field));
+            }
+        }
+        if self.cluster.is_empty() {
+            return Err(ConfigError::EmptyCluster);
+        }
+        if self.probe_timeout >= self.probe_interval {
+            return Err(ConfigError::ProbeTimeoutNotBelowInterval);
+        }
+        if !(MIN_MTU..=MAX_MTU).contains(&self.mtu) {
+            return Err(ConfigError::Mtu(self.mtu));
+        }
+        let max = max_broadcast_for_mtu(self.mtu);
+        if self.max_broadcast_bytes > max {
+            return Err(ConfigError::BroadcastTooLarge {
+                max_broadcast_bytes: self.max_broadcast_bytes,
+                fits: max,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::lan()
+    }
+}
+
+/// Smallest accepted MTU.
+pub const MIN_MTU: usize = 512;
+/// Largest accepted MTU (a UDP payload over IPv4 is at most 65,507 bytes).
+pub const MAX_MTU: usize = 65_000;
+
+/// The largest user payload that fits one datagram of `mtu` bytes, with the longest origin
+/// name and room for a ping beside it.
+fn max_broadcast_for_mtu(mtu: usize) -> usize {
+    // user message: len u16 + type u8 + origin (1 + name) + seq u64 + payload len u16
+    let user_overhead = 2 + 1 + 1 + MAX_NAME_LEN + 8 + 2;
+    let ping_room = 2 + 1 + 4 + 2 * (1 + MAX_NAME_LEN);
+    mtu.saturating_sub(PACKET_OVERHEAD + user_overhead + ping_room)
+        .min(codec::MAX_USER_PAYLOAD)
+}
+
+/// A setting that makes no sense. Nothing was started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// This field must not be zero.
+    Zero(&'static str),
+    /// The cluster name is empty.
+    EmptyCluster,
+    /// The probe timeout must be shorter than the probe interval.
+    ProbeTimeoutNotBelowInterval,
+    /// The MTU is outside 512..=65,000.
+    Mtu(usize),
+    /// `max_broadcast_bytes` does not fit one datagram of the configured MTU.
+    BroadcastTooLarge {
+        /// The configured value.
+        max_broadcast_bytes: usize,
+        /// The largest that fits.
+        fits: usize,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Zero(field) => write!(f, "{field} must not be zero"),
+            ConfigError::EmptyCluster => f.write_str("cluster name must not be empty"),
+            ConfigError::ProbeTimeoutNotBelowInterval => {
+                f.write_str("probe_timeout must be shorter than probe_interval")
+            }
+            ConfigError::Mtu(mtu) => write!(f, "mtu {mtu} is outside {MIN_MTU}..={MAX_MTU}"),
+            ConfigError::BroadcastTooLarge {
+                max_broadcast_bytes,
+                fits,
+            } => write!(
+                f,
+                "max_broadcast_bytes {max_broadcast_bytes} does not fit the MTU (at most {fits})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        for config in [Config::lan(), Config::wan(), Config::local()] {
+            assert_eq!(config.validate(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn nonsense_is_refused() {
+        let mut c = Config::lan();
+        c.probe_interval = Duration::ZERO;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("probe_interval")));
+        let mut c = Config::lan();
+        c.gossip_nodes = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("gossip_nodes")));
+        let mut c = Config::lan();
+        c.mtu = 511;
+        assert_eq!(c.validate(), Err(ConfigError::Mtu(511)));
+        let mut c = Config::lan();
+        c.probe_timeout = c.probe_interval;
+        assert_eq!(c.validate(), Err(ConfigError::ProbeTimeoutNotBelowInterval));
+        let mut c = Config::lan();
+        c.max_broadcast_bytes = 1400;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::BroadcastTooLarge { .. })
+        ));
+        let mut c = Config::lan();
+        c.cluster.clear();
+        assert_eq!(c.validate(), Err(ConfigError::EmptyCluster));
+    }
+
+    #[test]
+    fn cluster_ids_differ_by_name() {
+        let a = Config::lan();
+        let mut b = Config::lan();
+        b.cluster = "other".into();
+        assert_ne!(a.cluster_id(), b.cluster_id());
+        assert_eq!(a.cluster_id(), Config::wan().cluster_id());
+    }
+}

@@ -1,0 +1,166 @@
+//! Public errors, one small enum per operation. Each variant says whether state changed.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+use crate::config::ConfigError;
+use crate::member::InvalidName;
+
+/// Why [`crate::NodeBuilder::start`] failed. Nothing was started: no thread, no socket.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// The node name is invalid.
+    Name(InvalidName),
+    /// The bind address did not resolve, or is missing.
+    Address(String),
+    /// Binding the UDP socket or TCP listener failed.
+    Bind(io::Error),
+    /// Spawning a thread failed.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "invalid configuration: {e}"),
+            StartError::Name(e) => write!(f, "invalid node name: {e}"),
+            StartError::Address(e) => write!(f, "invalid bind address: {e}"),
+            StartError::Bind(e) => write!(f, "cannot bind: {e}"),
+            StartError::Spawn(e) => write!(f, "cannot spawn a thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Why [`crate::Node::join`] failed. The node keeps running, alone, and still knows the
+/// seeds: it retries them on its push-pull schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// No seed address was given, or none resolved.
+    NoSeeds,
+    /// Every seed failed; why, for each.
+    AllFailed(Vec<(SocketAddr, String)>),
+    /// No answer within the deadline.
+    Timeout,
+    /// The node is stopping or stopped.
+    Stopped,
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::NoSeeds => f.write_str("no seed address to join"),
+            JoinError::AllFailed(failures) => {
+                f.write_str("every seed failed:")?;
+                for (addr, why) in failures {
+                    write!(f, " {addr}: {why};")?;
+                }
+                Ok(())
+            }
+            JoinError::Timeout => f.write_str("no seed answered in time"),
+            JoinError::Stopped => f.write_str("the node is stopped"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// Why [`crate::Node::broadcast`] refused a payload. Nothing was queued; the payload is
+/// handed back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BroadcastError {
+    /// The payload is larger than `Config::max_broadcast_bytes`.
+    TooLarge {
+        /// The payload, returned.
+        payload: Vec<u8>,
+        /// The limit.
+        max: usize,
+    },
+    /// The outbound queue is full; try again later.
+    QueueFull(Vec<u8>),
+    /// The node is stopping or stopped.
+    Stopped(Vec<u8>),
+}
+
+impl BroadcastError {
+    /// The payload that was not sent.
+    pub fn into_payload(self) -> Vec<u8> {
+        match self {
+            BroadcastError::TooLarge { payload, .. }
+            | BroadcastError::QueueFull(payload)
+            | BroadcastError::Stopped(payload) => payload,
+        }
+    }
+}
+
+impl fmt::Display for BroadcastError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BroadcastError::TooLarge { payload, max } => {
+                write!(
+                    f,
+                    "broadcast of {} bytes exceeds the {max}-byte limit",
+                    payload.len()
+                )
+            }
+            BroadcastError::QueueFull(_) => f.write_str("broadcast queue is full"),
+            BroadcastError::Stopped(_) => f.write_str("the node is stopped"),
+        }
+    }
+}
+
+impl std::error::Error for BroadcastError {}
+
+/// Why [`crate::Node::set_metadata`] failed. The metadata was not changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MetadataError {
+    /// Larger than [`crate::MAX_METADATA_LEN`] (the length is given).
+    TooLarge(usize),
+    /// The node is stopping or stopped.
+    Stopped,
+}
+
+impl fmt::Display for MetadataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetadataError::TooLarge(n) => write!(
+                f,
+                "metadata of {n} bytes exceeds the {}-byte limit",
+                crate::member::MAX_METADATA_LEN
+            ),
+            MetadataError::Stopped => f.write_str("the node is stopped"),
+        }
+    }
+}
+
+impl std::error::Error for MetadataError {}
+
+/// Why [`crate::Node::leave`] did not confirm its announcement. The node has stopped either
+/// way; others will see it leave once the update reaches them, or fail if it never does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaveError {
+    /// The `left` update was not confirmed sent within the timeout.
+    Timeout,
+    /// The node was already stopped.
+    Stopped,
+}
+
+impl fmt::Display for LeaveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LeaveError::Timeout => f.write_str("leave was not confirmed sent in time"),
+            LeaveError::Stopped => f.write_str("the node was already stopped"),
+        }
+    }
+}
+
+impl std::error::Error for LeaveError {}

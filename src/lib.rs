@@ -1,0 +1,61 @@
+//! # epidemic
+//!
+//! Gossip protocols for synchronous Rust applications: SWIM membership and failure
+//! detection (suspicion, refutation, indirect probes), piggybacked dissemination, and
+//! push-pull anti-entropy, on plain OS threads with no async runtime.
+//!
+//! ## Architecture
+//!
+//! ```text
+//!            UDP/TCP                    crossbeam channels
+//!  network <---------> reactor (mio) ------------------------> membership ----> suspicion
+//!                         ^    |                                  |  ^             |
+//!                         |    +--> dissemination <---------------+  +--- expired -+
+//!                         +--------- (packs gossip up to the MTU)
+//!                                    membership / dissemination --> dispatcher --> your callbacks
+//! ```
+//!
+//! All protocol logic lives in sans-io state machines (`protocol`): they take `now` and
+//! inputs, and hand back outputs and their next deadline. The runtime hosts each one on its
+//! own thread (`epidemic/<node>/<actor>`); a deterministic simulator can drive the very same
+//! code on one thread with a virtual clock.
+//!
+//! ## Use
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use epidemic::{Config, Node};
+//!
+//! let node = Node::builder("alice")
+//!     .bind("127.0.0.1:7946")
+//!     .config(Config::lan())
+//!     .on_join(|m| println!("{} joined", m.name()))
+//!     .on_fail(|m| println!("{} failed", m.name()))
+//!     .on_message(|from, bytes| println!("{from}: {}", String::from_utf8_lossy(bytes)))
+//!     .start()?;
+//! node.join(&["127.0.0.1:7947"])?;
+//! node.broadcast(b"hello".to_vec())?;
+//! for member in node.members() {
+//!     println!("{} {} {}", member.name, member.state, member.incarnation);
+//! }
+//! node.leave(Duration::from_secs(2))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod codec;
+mod config;
+mod error;
+mod event;
+pub mod member;
+mod node;
+pub(crate) mod protocol;
+mod runtime;
+mod stats;
+pub mod time;
+
+pub use config::{Config, ConfigError, MAX_MTU, MIN_MTU};
+pub use error::{BroadcastError, JoinError, LeaveError, MetadataError, StartError};
+pub use event::Event;
+pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};
+pub use node::{Node, NodeBuilder};
+pub use stats::{DropReason, Stats};

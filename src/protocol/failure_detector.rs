@@ -1,0 +1,304 @@
+//! SWIM's failure detector: one probe per protocol period, in randomised round-robin order.
+//!
+//! ```text
+//! t0                    A -> ping(seq) -> B
+//! t0 + probe_timeout    no ack: A -> ping-req(B, seq) -> C1..Ck -> ping -> B
+//!                                        B -> ack -> Ci -> ack(seq) -> A
+//! t0 + probe_interval   still no ack: A suspects B
+//! ```
+//!
+//! The order is a shuffled list of live members, walked once per cycle and reshuffled at
+//! the end; a new member is inserted at a random position of the rest of the cycle, so
+//! every member is probed within two cycles (SWIM §4.3).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::table::MemberTable;
+use crate::member::{Incarnation, NodeName};
+use crate::time::Instant;
+
+/// The probe in flight.
+#[derive(Debug)]
+pub(crate) struct Probe {
+    pub(crate) seq: u32,
+    pub(crate) target: NodeName,
+    pub(crate) incarnation: Incarnation,
+    pub(crate) addr: SocketAddr,
+    /// When to ask helpers; `None` once they were asked.
+    pub(crate) indirect_at: Option<Instant>,
+    pub(crate) acked: bool,
+}
+
+/// A ping-req this node is serving as helper.
+#[derive(Debug)]
+pub(crate) struct Relay {
+    /// Who asked.
+    pub(crate) requester: SocketAddr,
+    /// The requester's sequence number, to answer with.
+    pub(crate) seq: u32,
+    /// When to give up and answer with a nack.
+    pub(crate) expires_at: Instant,
+}
+
+/// What an ack matched.
+#[derive(Debug)]
+pub(crate) enum AckMatch {
+    /// Our own probe succeeded.
+    Probe,
+    /// A probe we relay for someone else succeeded: forward the ack.
+    Relay(Relay),
+    /// Late, duplicate or unknown: ignore.
+    Unknown,
+}
+
+/// Probe scheduling and bookkeeping.
+#[derive(Debug)]
+pub(crate) struct FailureDetector {
+    order: Vec<NodeName>,
+    next: usize,
+    probe: Option<Probe>,
+    next_probe_at: Instant,
+    relays: BTreeMap<u32, Relay>,
+    next_seq: u32,
+}
+
+/// Most ping-reqs served at once; more are refused (bounded memory under abuse).
+const MAX_RELAYS: usize = 1024;
+
+impl FailureDetector {
+    /// A detector whose first probe is due at `first_probe_at`.
+    pub(crate) fn new(first_probe_at: Instant, first_seq: u32) -> FailureDetector {
+        FailureDetector {
+            order: Vec::new(),
+            next: 0,
+            probe: None,
+            next_probe_at: first_probe_at,
+            relays: BTreeMap::new(),
+            next_seq: first_seq,
+        }
+    }
+
+    /// A fresh sequence number for a ping.
+    pub(crate) fn next_seq(&mut self) -> u32 {
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.next_seq
+    }
+
+    /// The next deadline: probe period, indirect probe, or relay expiry.
+    pub(crate) fn poll_timeout(&self) -> Instant {
+        let mut at = self.next_probe_at;
+        if let Some(indirect) = self.probe.as_ref().and_then(|p| p.indirect_at) {
+            at = at.min(indirect);
+        }
+        if let Some(relay) = self.relays.values().map(|r| r.expires_at).min() {
+            at = at.min(relay);
+        }
+        at
+    }
+
+    /// Whether a new protocol period starts at `now`.
+    pub(crate) fn period_due(&self, now: Instant) -> bool {
+        now >= self.next_probe_at
+    }
+
+    /// Ends the current period: returns the probe that got no ack (to be suspected), and
+    /// schedules the next period at `next_at`.
+    pub(crate) fn end_period(&mut self, next_at: Instant) -> Option<Probe> {
+        self.next_probe_at = next_at;
+        self.probe.take().filter(|p| !p.acked)
+    }
+
+    /// Chooses the next member to probe, walking the shuffled order.
+    pub(crate) fn next_target(
+        &mut self,
+        table: &MemberTable,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<NodeName> {
+        for _pass in 0..2 {
+            while self.next < self.order.len() {
+                let name = self.order[self.next].clone();
+                self.next += 1;
+                let live = table.get(&name).is_some_and(|r| r.state.is_live());
+                if live && name != *table.local() {
+                    return Some(name);
+                }
+            }
+            // End of a cycle: reshuffle the live members.
+            self.order = table.live_peers().to_vec();
+            self.order.shuffle(rng);
+            self.next = 0;
+        }
+        None
+    }
+
+    /// Inserts a new member at a random position of the rest of this cycle.
+    pub(crate) fn insert_member(&mut self, name: NodeName, rng: &mut ChaCha8Rng) {
+        let at = rng.random_range(self.next..=self.order.len());
+        self.order.insert(at, name);
+    }
+
+    /// Starts a probe.
+    pub(crate) fn start_probe(&mut self, probe: Probe) {
+        self.probe = Some(probe);
+    }
+
+    /// The probe in flight, if its indirect stage is due at `now`; marks it done.
+    pub(crate) fn take_indirect_due(&mut self, now: Instant) -> Option<&Probe> {
+        let probe = self.probe.as_mut()?;
+        match probe.indirect_at {
+            Some(at) if now >= at && !probe.acked => {
+                probe.indirect_at = None;
+                Some(probe)
+            }
+            _ => None,
+        }
+    }
+
+    /// Matches an ack by sequence number.
+    pub(crate) fn on_ack(&mut self, seq: u32) -> AckMatch {
+        if let Some(probe) = self.probe.as_mut() {
+            if probe.seq == seq {
+                probe.acked = true;
+                probe.indirect_at = None;
+                return AckMatch::Probe;
+            }
+        }
+        match self.relays.remove(&seq) {
+            Some(relay) => AckMatch::Relay(relay),
+            None => AckMatch::Unknown,
+        }
+    }
+
+    /// Records a relay for a ping-req; false when too many are in flight.
+    pub(crate) fn add_relay(&mut self, seq: u32, relay: Relay) -> bool {
+        if self.relays.len() >= MAX_RELAYS {
+            return false;
+        }
+        self.relays.insert(seq, relay);
+        true
+    }
+
+    /// Relays that expired by `now` (their requester gets a nack).
+    pub(crate) fn expired_relays(&mut self, now: Instant) -> Vec<Relay> {
+        let expired: Vec<u32> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| r.expires_at <= now)
+            .map(|(seq, _)| *seq)
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|seq| self.relays.remove(&seq))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::member::MemberState;
+    use crate::protocol::table::Record;
+    use rand::SeedableRng;
+    use std::sync::Arc;
+
+    fn table(n: usize) -> MemberTable {
+        let rec = |state| Record {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: 0,
+            state,
+            metadata: Arc::from(&[][..]),
+            changed_at: Instant::ZERO,
+            suspicion_token: 0,
+        };
+        let mut t = MemberTable::new(NodeName::new("me").unwrap(), rec(MemberState::Alive));
+        for i in 0..n {
+            t.upsert(
+                NodeName::new(&format!("m{i}")).unwrap(),
+                rec(MemberState::Alive),
+            );
+        }
+        t
+    }
+
+    #[test]
+    fn each_cycle_probes_every_member_once() {
+        let t = table(10);
+        let mut fd = FailureDetector::new(Instant::ZERO, 0);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _cycle in 0..3 {
+            let mut seen: Vec<NodeName> = (0..10)
+                .map(|_| fd.next_target(&t, &mut rng).unwrap())
+                .collect();
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), 10);
+        }
+    }
+
+    #[test]
+    fn no_target_when_alone() {
+        let t = table(0);
+        let mut fd = FailureDetector::new(Instant::ZERO, 0);
+        assert!(
+            fd.next_target(&t, &mut ChaCha8Rng::seed_from_u64(1))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn acks_match_probe_then_relay_then_nothing() {
+        let mut fd = FailureDetector::new(Instant::ZERO, 0);
+        fd.start_probe(Probe {
+            seq: 5,
+            target: NodeName::new("b").unwrap(),
+            incarnation: 0,
+            addr: "127.0.0.1:2".parse().unwrap(),
+            indirect_at: Some(Instant::from_micros(10)),
+            acked: false,
+        });
+        let relay = Relay {
+            requester: "127.0.0.1:3".parse().unwrap(),
+            seq: 77,
+            expires_at: Instant::from_micros(50),
+        };
+        assert!(fd.add_relay(6, relay));
+        assert!(matches!(fd.on_ack(5), AckMatch::Probe));
+        assert!(fd.take_indirect_due(Instant::from_micros(20)).is_none());
+        assert!(matches!(fd.on_ack(6), AckMatch::Relay(r) if r.seq == 77));
+        assert!(matches!(fd.on_ack(6), AckMatch::Unknown));
+        assert!(fd.end_period(Instant::from_micros(100)).is_none());
+    }
+
+    #[test]
+    fn unacked_probe_is_returned_and_relays_expire() {
+        let mut fd = FailureDetector::new(Instant::ZERO, 0);
+        fd.start_probe(Probe {
+            seq: 1,
+            target: NodeName::new("b").unwrap(),
+            incarnation: 3,
+            addr: "127.0.0.1:2".parse().unwrap(),
+            indirect_at: Some(Instant::from_micros(10)),
+            acked: false,
+        });
+        assert!(fd.take_indirect_due(Instant::from_micros(5)).is_none());
+        assert!(fd.take_indirect_due(Instant::from_micros(10)).is_some());
+        assert!(fd.take_indirect_due(Instant::from_micros(11)).is_none());
+        let relay = Relay {
+            requester: "127.0.0.1:3".parse().unwrap(),
+            seq: 9,
+            expires_at: Instant::from_micros(50),
+        };
+        fd.add_relay(2, relay);
+        assert_eq!(fd.poll_timeout(), Instant::ZERO);
+        assert!(fd.expired_relays(Instant::from_micros(49)).is_empty());
+        assert_eq!(fd.expired_relays(Instant::from_micros(50)).len(), 1);
+        let failed = fd.end_period(Instant::from_micros(100)).unwrap();
+        assert_eq!(failed.incarnation, 3);
+    }
+}

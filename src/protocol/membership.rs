@@ -1,0 +1,638 @@
+//! The membership component: member table, precedence rules, refutation, the failure
+//! detector's probe rounds, and full-state exchanges (join and periodic push-pull).
+//!
+//! Updates about other members go through [`Membership::apply`], which asks
+//! [`rules::overrides`](super::rules::overrides) and then tells the other actors what
+//! changed: suspicion timers, the dissemination queue (re-gossip), and the dispatcher
+//! (user events). Updates about this node go through refutation instead.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use super::anti_entropy::{AntiEntropy, Purpose, scaled_interval};
+use super::failure_detector::{AckMatch, FailureDetector, Probe, Relay};
+use super::rules::overrides;
+use super::table::{MemberTable, Record, member_of};
+use super::{
+    Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply,
+    SuspicionInput,
+};
+use crate::codec::{self, Alive, Dead, Frame, Header, Left, Message, Nack, Ping, PingReq, Suspect};
+use crate::config::Config;
+use crate::error::JoinError;
+use crate::event::Event;
+use crate::member::{Incarnation, Member, MemberState, NodeName};
+use crate::stats::Counters;
+use crate::time::Instant;
+
+mod sync;
+
+/// Distinct conflicting claims reported, at most (then the set is cleared).
+const MAX_CONFLICTS_REPORTED: usize = 256;
+
+/// The membership component (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Membership {
+    config: Config,
+    header: Header,
+    table: MemberTable,
+    fd: FailureDetector,
+    sync: AntiEntropy,
+    rng: ChaCha8Rng,
+    counters: Arc<Counters>,
+    outputs: VecDeque<Output>,
+    next_token: u64,
+    leaving: bool,
+    snapshot_dirty: bool,
+    conflicts_reported: BTreeSet<(NodeName, SocketAddr)>,
+}
+
+/// A membership update about some member, as carried by gossip.
+#[derive(Clone, Debug)]
+enum Update {
+    Alive(Alive),
+    Suspect(Suspect),
+    Dead(Dead),
+    Left(Left),
+}
+
+impl Update {
+    fn name(&self) -> &NodeName {
+        match self {
+            Update::Alive(m) => &m.name,
+            Update::Suspect(m) => &m.name,
+            Update::Dead(m) => &m.name,
+            Update::Left(m) => &m.name,
+        }
+    }
+
+    fn state_and_incarnation(&self) -> (MemberState, Incarnation) {
+        match self {
+            Update::Alive(m) => (MemberState::Alive, m.incarnation),
+            Update::Suspect(m) => (MemberState::Suspect, m.incarnation),
+            Update::Dead(m) => (MemberState::Dead, m.incarnation),
+            Update::Left(m) => (MemberState::Left, m.incarnation),
+        }
+    }
+
+    fn into_message(self) -> Message {
+        match self {
+            Update::Alive(m) => Message::Alive(m),
+            Update::Suspect(m) => Message::Suspect(m),
+            Update::Dead(m) => Message::Dead(m),
+            Update::Left(m) => Message::Left(m),
+        }
+    }
+}
+
+impl Membership {
+    /// A node that knows only itself, alive at incarnation 0.
+    pub(crate) fn new(
+        config: Config,
+        name: NodeName,
+        addr: SocketAddr,
+        metadata: Arc<[u8]>,
+        now: Instant,
+        mut rng: ChaCha8Rng,
+        counters: Arc<Counters>,
+    ) -> Membership {
+        let local = Record {
+            addr,
+            incarnation: 0,
+            state: MemberState::Alive,
+            metadata,
+            changed_at: now,
+            suspicion_token: 0,
+        };
+        // Random phase, so nodes started together do not probe in lockstep.
+        let first_probe = now + config.probe_interval.mul_f64(rng.random_range(0.0..1.0));
+        let first_sync = now + config.push_pull_interval;
+        let first_seq = rng.random();
+        Membership {
+            header: Header {
+                cluster: config.cluster_id(),
+                flags: 0,
+            },
+            table: MemberTable::new(name, local),
+            fd: FailureDetector::new(first_probe, first_seq),
+            sync: AntiEntropy::new(first_sync),
+            config,
+            rng,
+            counters,
+            outputs: VecDeque::new(),
+            next_token: 0,
+            leaving: false,
+            snapshot_dirty: true,
+            conflicts_reported: BTreeSet::new(),
+        }
+    }
+
+    /// The current member list, if it changed since the last call.
+    pub(crate) fn take_snapshot(&mut self) -> Option<Vec<Member>> {
+        if !self.snapshot_dirty {
+            return None;
+        }
+        self.snapshot_dirty = false;
+        Some(self.table.snapshot())
+    }
+
+    fn local(&self) -> NodeName {
+        self.table.local().clone()
+    }
+
+    fn send(&mut self, to: SocketAddr, messages: Vec<Message>) {
+        self.outputs
+            .push_back(Output::Dissemination(DisseminationInput::Send {
+                to,
+                messages,
+            }));
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.outputs
+            .push_back(Output::Deliver(Delivery::Event(event)));
+    }
+
+    fn gossip(&mut self, message: Message) {
+        self.outputs
+            .push_back(Output::Dissemination(DisseminationInput::Enqueue(message)));
+    }
+
+    fn suspicion_timeout(&self) -> std::time::Duration {
+        let n = self.table.cluster_size() as f64;
+        let scale = n.log10().max(1.0);
+        self.config
+            .probe_interval
+            .mul_f64(f64::from(self.config.suspicion_mult) * scale)
+    }
+
+    fn on_packet(&mut self, now: Instant, from: SocketAddr, messages: Vec<Message>) {
+        for message in messages {
+            match message {
+                Message::Ping(ping) => self.on_ping(from, ping),
+                Message::PingReq(req) => self.on_ping_req(now, from, req),
+                Message::Ack(ack) => self.on_ack(ack.seq),
+                // Nacks feed Lifeguard's local health; without it they need no action.
+                Message::Nack(_) => {}
+                Message::Alive(m) => self.apply(now, Update::Alive(m)),
+                Message::Suspect(m) => self.apply(now, Update::Suspect(m)),
+                Message::Dead(m) => self.apply(now, Update::Dead(m)),
+                Message::Left(m) => self.apply(now, Update::Left(m)),
+                Message::User(_) => {}
+            }
+        }
+    }
+
+    /// `A -> ping -> B`: B answers only for its own name.
+    fn on_ping(&mut self, from: SocketAddr, ping: Ping) {
+        if ping.target != *self.table.local() {
+            log::debug!(
+                "ping for {} reached {}; ignored",
+                ping.target,
+                self.table.local()
+            );
+            return;
+        }
+        let ack = Message::Ack(codec::Ack {
+            seq: ping.seq,
+            source: self.local(),
+        });
+        self.send(from, vec![ack]);
+    }
+
+    /// `A -> ping-req(B) -> C`: C pings B with its own sequence number and remembers A.
+    fn on_ping_req(&mut self, now: Instant, from: SocketAddr, req: PingReq) {
+        let seq = self.fd.next_seq();
+        let relay = Relay {
+            requester: from,
+            seq: req.seq,
+            expires_at: now + self.config.probe_timeout,
+        };
+        if !self.fd.add_relay(seq, relay) {
+            log::debug!("too many ping-reqs in flight; one from {from} refused");
+            return;
+        }
+        let ping = Message::Ping(Ping {
+            seq,
+            target: req.target,
+            source: self.local(),
+        });
+        self.send(req.target_addr, vec![ping]);
+    }
+
+    fn on_ack(&mut self, seq: u32) {
+        match self.fd.on_ack(seq) {
+            AckMatch::Probe | AckMatch::Unknown => {}
+            AckMatch::Relay(relay) => {
+                let ack = Message::Ack(codec::Ack {
+                    seq: relay.seq,
+                    source: self.local(),
+                });
+                self.send(relay.requester, vec![ack]);
+            }
+        }
+    }
+
+    /// Applies a gossiped update about any member.
+    fn apply(&mut self, now: Instant, update: Update) {
+        if update.name() == self.table.local() {
+            self.about_self(update);
+            return;
+        }
+        let name = update.name().clone();
+        let Some(held) = self.table.get(&name).cloned() else {
+            if let Update::Alive(alive) = update {
+                self.admit(now, alive);
+            }
+            // Suspicion or death of a member we never knew: nothing to act on.
+            return;
+        };
+        let (state, incarnation) = update.state_and_incarnation();
+        if let Update::Alive(alive) = &update {
+            if alive.addr != held.addr && held.state.is_live() {
+                self.conflict(&name, &held, alive.addr);
+                return;
+            }
+        }
+        if !overrides(held.state, held.incarnation, state, incarnation) {
+            return;
+        }
+        let mut record = held.clone();
+        record.state = state;
+        record.incarnation = incarnation;
+        record.changed_at = now;
+        if let Update::Alive(alive) = &update {
+            record.addr = alive.addr;
+            record.metadata = alive.metadata.clone();
+        }
+        if state == MemberState::Suspect {
+            self.next_token += 1;
+            record.suspicion_token = self.next_token;
+        }
+        let member = member_of(&name, &record);
+        self.table.upsert(name.clone(), record);
+        self.snapshot_dirty = true;
+        self.after_change(now, &name, &held, &member);
+        self.gossip(update.into_message());
+    }
+
+    /// Tells the other actors about a record change from `held` to `member`.
+    fn after_change(&mut self, now: Instant, name: &NodeName, held: &Record, member: &Member) {
+        use MemberState::{Alive, Dead, Left, Suspect};
+        if member.state == Suspect {
+            let start = SuspicionInput::Start {
+                name: name.clone(),
+                incarnation: member.incarnation,
+                token: self.next_token,
+                timeout: self.suspicion_timeout(),
+            };
+            self.outputs.push_back(Output::Suspicion(start));
+        } else if held.state == Suspect {
+            let cancel = SuspicionInput::Cancel { name: name.clone() };
+            self.outputs.push_back(Output::Suspicion(cancel));
+        }
+        if held.state.is_live() && !member.state.is_live() {
+            self.sync.remember_lost(member.addr);
+            let down = DisseminationInput::PeerDown {
+                name: name.clone(),
+                gossip_until: now + self.config.gossip_to_the_dead,
+            };
+            self.outputs.push_back(Output::Dissemination(down));
+        } else if !held.state.is_live() && member.state.is_live() {
+            self.peer_up(name, member.addr);
+        }
+        let event = match (held.state, member.state) {
+            (Dead | Left, Alive) => Event::Join(member.clone()),
+            (_, Alive) => Event::Update(member.clone()),
+            (Alive, Suspect) => Event::Suspect(member.clone()),
+            (_, Dead) => Event::Fail(member.clone()),
+            (_, Left) => Event::Leave(member.clone()),
+            (_, Suspect) => return,
+        };
+        self.emit(event);
+    }
+
+    fn peer_up(&mut self, name: &NodeName, addr: SocketAddr) {
+        self.sync.found(addr);
+        self.fd.insert_member(name.clone(), &mut self.rng);
+        let up = DisseminationInput::PeerUp {
+            name: name.clone(),
+            addr,
+        };
+        self.outputs.push_back(Output::Dissemination(up));
+    }
+
+    /// A member we did not know is alive: admit it.
+    fn admit(&mut self, now: Instant, alive: Alive) {
+        let record = Record {
+            addr: alive.addr,
+            incarnation: alive.incarnation,
+            state: MemberState::Alive,
+            metadata: alive.metadata.clone(),
+            changed_at: now,
+            suspicion_token: 0,
+        };
+        let member = member_of(&alive.name, &record);
+        self.table.upsert(alive.name.clone(), record);
+        self.snapshot_dirty = true;
+        self.peer_up(&alive.name, alive.addr);
+        self.emit(Event::Join(member));
+        self.gossip(Message::Alive(alive));
+    }
+
+    /// The same name claimed from another address: keep the first, report once, never flap.
+    fn conflict(&mut self, name: &NodeName, held: &Record, other_addr: SocketAddr) {
+        if self.conflicts_reported.len() >= MAX_CONFLICTS_REPORTED {
+            self.conflicts_reported.clear();
+        }
+        if self.conflicts_reported.insert((name.clone(), other_addr)) {
+            log::warn!(
+                "name conflict: {name} is at {} but {other_addr} claims it too; keeping {}",
+                held.addr,
+                held.addr
+            );
+            let member = member_of(name, held);
+            self.emit(Event::Conflict { member, other_addr });
+        }
+    }
+
+    /// Gossip about this node: refute suspicion and death by raising the incarnation.
+    fn about_self(&mut self, update: Update) {
+        let local = self.table.local_record().clone();
+        let (state, incarnation) = update.state_and_incarnation();
+        match update {
+            Update::Alive(alive) if alive.addr != local.addr => {
+                let name = self.local();
+                self.conflict(&name, &local, alive.addr);
+            }
+            Update::Alive(_) if incarnation <= local.incarnation => {}
+            _ if self.leaving
+                || (state != MemberState::Alive && incarnation < local.incarnation) => {}
+            _ => {
+                Counters::bump(&self.counters.refutations);
+                self.bump_incarnation(incarnation + 1);
+            }
+        }
+    }
+
+    /// Raises this node's incarnation to `to` and gossips `alive`.
+    fn bump_incarnation(&mut self, to: Incarnation) {
+        let record = self.table.local_record_mut();
+        record.incarnation = to.max(record.incarnation + 1);
+        let alive = Alive {
+            name: self.table.local().clone(),
+            incarnation: self.table.local_record().incarnation,
+            addr: self.table.local_record().addr,
+            metadata: self.table.local_record().metadata.clone(),
+        };
+        self.snapshot_dirty = true;
+        self.gossip(Message::Alive(alive));
+    }
+}
+
+impl Component for Membership {
+    type Input = MembershipInput;
+
+    fn handle(&mut self, now: Instant, input: MembershipInput) {
+        match input {
+            MembershipInput::Packet { from, messages } => self.on_packet(now, from, messages),
+            MembershipInput::SyncRequest { conn, state } => self.on_sync_request(now, conn, state),
+            MembershipInput::SyncResponse { request, result } => {
+                self.on_sync_response(now, request, result)
+            }
+            MembershipInput::SuspicionExpired {
+                name,
+                incarnation,
+                token,
+            } => {
+                let still_suspect = self.table.get(&name).is_some_and(|r| {
+                    r.state == MemberState::Suspect
+                        && r.incarnation == incarnation
+                        && r.suspicion_token == token
+                });
+                if still_suspect {
+                    let from = self.local();
+                    self.apply(
+                        now,
+                        Update::Dead(Dead {
+                            name,
+                            incarnation,
+                            from,
+                        }),
+                    );
+                }
+            }
+            MembershipInput::Join { request, seeds } => self.join(request, seeds),
+            MembershipInput::Leave { request } => self.leave(now, request),
+            MembershipInput::SetMetadata(metadata) => {
+                self.table.local_record_mut().metadata = metadata;
+                let next = self.table.local_record().incarnation + 1;
+                self.bump_incarnation(next);
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.leaving {
+            return;
+        }
+        if self.fd.period_due(now) {
+            self.protocol_period(now);
+        }
+        self.indirect_probe(now);
+        for relay in self.fd.expired_relays(now) {
+            let nack = Message::Nack(Nack {
+                seq: relay.seq,
+                source: self.local(),
+            });
+            self.send(relay.requester, vec![nack]);
+        }
+        self.periodic_sync(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.leaving {
+            return None;
+        }
+        Some(self.fd.poll_timeout().min(self.sync.next_at()))
+    }
+
+    fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+}
+
+impl Membership {
+    /// One SWIM protocol period: suspect the last target if it never answered, reap, and
+    /// probe the next member.
+    fn protocol_period(&mut self, now: Instant) {
+        if let Some(failed) = self.fd.end_period(now + self.config.probe_interval) {
+            let still_alive = self.table.get(&failed.target).is_some_and(|r| {
+                r.state == MemberState::Alive && r.incarnation == failed.incarnation
+            });
+            if still_alive {
+                Counters::bump(&self.counters.suspicions);
+                let suspect = Suspect {
+                    name: failed.target,
+                    incarnation: failed.incarnation,
+                    from: self.local(),
+                };
+                self.apply(now, Update::Suspect(suspect));
+            }
+        }
+        self.reap(now);
+        let Some(target) = self.fd.next_target(&self.table, &mut self.rng) else {
+            return;
+        };
+        let Some(record) = self.table.get(&target) else {
+            return;
+        };
+        let (addr, incarnation) = (record.addr, record.incarnation);
+        let seq = self.fd.next_seq();
+        self.fd.start_probe(Probe {
+            seq,
+            target: target.clone(),
+            incarnation,
+            addr,
+            indirect_at: Some(now + self.config.probe_timeout),
+            acked: false,
+        });
+        Counters::bump(&self.counters.probes);
+        let ping = Message::Ping(Ping {
+            seq,
+            target,
+            source: self.local(),
+        });
+        self.send(addr, vec![ping]);
+    }
+
+    /// No direct ack in time: ask k random helpers to probe the target.
+    fn indirect_probe(&mut self, now: Instant) {
+        let Some(probe) = self.fd.take_indirect_due(now) else {
+            return;
+        };
+        let (seq, target, target_addr) = (probe.seq, probe.target.clone(), probe.addr);
+        let helpers =
+            self.table
+                .random_live(self.config.indirect_checks, &[&target], &mut self.rng);
+        for helper in helpers {
+            let Some(addr) = self.table.get(&helper).map(|r| r.addr) else {
+                continue;
+            };
+            Counters::bump(&self.counters.indirect_probes);
+            let req = Message::PingReq(PingReq {
+                seq,
+                target: target.clone(),
+                target_addr,
+                source: self.local(),
+            });
+            self.send(addr, vec![req]);
+        }
+    }
+
+    /// Forgets dead and departed members after `reap_after`.
+    fn reap(&mut self, now: Instant) {
+        let expired: Vec<NodeName> = self
+            .table
+            .iter()
+            .filter(|(_, r)| {
+                !r.state.is_live() && now.saturating_since(r.changed_at) >= self.config.reap_after
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in expired {
+            if let Some(record) = self.table.remove(&name) {
+                self.sync.remember_lost(record.addr);
+                self.snapshot_dirty = true;
+                let gone = DisseminationInput::PeerGone { name };
+                self.outputs.push_back(Output::Dissemination(gone));
+            }
+        }
+    }
+
+    fn periodic_sync(&mut self, now: Instant) {
+        let interval = if self.table.live_peers().is_empty() {
+            // Alone: retry seeds and lost members often, so a healed partition re-merges.
+            self.config
+                .push_pull_interval
+                .min(self.config.probe_interval * 5)
+        } else {
+            scaled_interval(self.config.push_pull_interval, self.table.cluster_size())
+        };
+        let live_peer = self
+            .table
+            .random_live(1, &[], &mut self.rng)
+            .first()
+            .and_then(|name| self.table.get(name))
+            .map(|r| r.addr);
+        let table = &self.table;
+        let is_live = |addr: &SocketAddr| {
+            table
+                .iter()
+                .any(|(_, r)| r.addr == *addr && r.state.is_live())
+        };
+        let target = self
+            .sync
+            .periodic_target(now, interval, live_peer, is_live, &mut self.rng);
+        if let Some(to) = target {
+            if to != self.table.local_record().addr {
+                self.exchange(to, false, Purpose::Periodic);
+            }
+        }
+    }
+
+    fn join(&mut self, caller: super::RequestId, seeds: Vec<SocketAddr>) {
+        let local_addr = self.table.local_record().addr;
+        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != local_addr).collect();
+        if seeds.is_empty() {
+            let reply = Reply::Joined(Err(JoinError::NoSeeds));
+            self.outputs.push_back(Output::Reply(caller, reply));
+            return;
+        }
+        self.sync.add_seeds(&seeds);
+        for seed in seeds {
+            self.exchange(seed, true, Purpose::Join { caller, seed });
+        }
+    }
+
+    fn leave(&mut self, now: Instant, request: super::RequestId) {
+        self.leaving = true;
+        let record = self.table.local_record_mut();
+        record.incarnation += 1;
+        record.state = MemberState::Left;
+        record.changed_at = now;
+        let update = Message::Left(Left {
+            name: self.local(),
+            incarnation: self.table.local_record().incarnation,
+        });
+        self.snapshot_dirty = true;
+        let leave = DisseminationInput::Leave { request, update };
+        self.outputs.push_back(Output::Dissemination(leave));
+    }
+
+    fn exchange(&mut self, to: SocketAddr, join: bool, purpose: Purpose) {
+        let frame = match codec::encode_frame(&self.header, &Frame::PushPull(self.full_state(join)))
+        {
+            Ok(frame) => frame,
+            Err(e) => {
+                log::warn!("cannot encode our state for {to}: {e}");
+                return;
+            }
+        };
+        let request = self.sync.start(purpose);
+        let exchange = NetOutput::Exchange {
+            request,
+            to,
+            frame,
+            timeout: self.config.tcp_timeout,
+        };
+        self.outputs.push_back(Output::Net(exchange));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,264 @@
+//! The sans-io protocol core: plain state machines that never touch a socket, a thread,
+//! the OS clock or a global RNG.
+//!
+//! Each actor of a node hosts one [`Component`]:
+//!
+//! | component | actor | owns |
+//! |---|---|---|
+//! | [`Membership`] | membership | member table, precedence rules, failure detector, push-pull |
+//! | [`Suspicion`] | suspicion timers | one deadline per suspected member |
+//! | [`Dissemination`] | dissemination queue | piggyback queues, packet assembly, gossip tick, user broadcasts |
+//!
+//! Every component follows one contract, and both drivers (the threaded runtime and the
+//! deterministic simulator) use nothing else:
+//!
+//! ```text
+//! handle(now, input)              a message from the network, another actor, or the user
+//! handle_timeout(now)             called at (or after) poll_timeout(); early calls are no-ops
+//! poll_output() -> Option<Output> drain until None; each Output names its destination
+//! poll_timeout() -> Option<Instant>
+//! ```
+//!
+//! Data path, for one probe round:
+//! ```text
+//! membership --Send{ping}--> dissemination --SendTo(bytes, gossip piggybacked)--> net
+//! net --Packet{ack, updates}--> membership --Enqueue(update)--> dissemination
+//!                                          --Start/Stop--> suspicion --Expired--> membership
+//!                                          --Event--> dispatcher (user callbacks)
+//! ```
+
+mod anti_entropy;
+mod dissemination;
+mod failure_detector;
+mod membership;
+mod piggyback;
+mod rules;
+mod seen;
+mod suspicion;
+mod table;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) use dissemination::Dissemination;
+pub(crate) use membership::Membership;
+pub(crate) use suspicion::Suspicion;
+
+use crate::codec::{Message, PushPull, UserMessage};
+use crate::error::{BroadcastError, JoinError};
+use crate::event::Event;
+use crate::member::{Incarnation, NodeName};
+use crate::time::Instant;
+
+/// Identifies a caller waiting for a [`Reply`] (the runtime maps it back to a channel).
+pub(crate) type RequestId = u64;
+
+/// One sans-io state machine, hosted by one actor.
+pub(crate) trait Component {
+    /// What the actor's inbox carries.
+    type Input;
+
+    /// Feeds one input.
+    fn handle(&mut self, now: Instant, input: Self::Input);
+    /// Fires due deadlines; calling it early does nothing.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next deadline, if any.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// The next output, until `None`.
+    fn poll_output(&mut self) -> Option<Output>;
+}
+
+/// Where a component's output goes.
+#[derive(Debug)]
+pub(crate) enum Output {
+    /// To the membership actor.
+    Membership(MembershipInput),
+    /// To the suspicion timer actor.
+    Suspicion(SuspicionInput),
+    /// To the dissemination actor.
+    Dissemination(DisseminationInput),
+    /// To the network (the reactor).
+    Net(NetOutput),
+    /// To the user-callback dispatcher.
+    Deliver(Delivery),
+    /// To a caller blocked on a request.
+    Reply(RequestId, Reply),
+}
+
+/// Inputs of the membership actor.
+#[derive(Debug)]
+pub(crate) enum MembershipInput {
+    /// Probe and membership messages of one datagram.
+    Packet {
+        /// The datagram's source address.
+        from: SocketAddr,
+        /// Its messages other than user broadcasts.
+        messages: Vec<Message>,
+    },
+    /// A peer opened a full-state exchange (inbound TCP).
+    SyncRequest {
+        /// The reactor's connection id, to answer on.
+        conn: u64,
+        /// The peer's state.
+        state: PushPull,
+    },
+    /// The answer to a full-state exchange this node started.
+    SyncResponse {
+        /// The exchange.
+        request: RequestId,
+        /// The peer's state, or why the exchange failed.
+        result: Result<PushPull, String>,
+    },
+    /// A suspicion timer fired.
+    SuspicionExpired {
+        /// The suspect.
+        name: NodeName,
+        /// The incarnation it was suspected at.
+        incarnation: Incarnation,
+        /// The timer's token; a stale token does nothing.
+        token: u64,
+    },
+    /// Join through these seeds; answered with [`Reply::Joined`].
+    Join {
+        /// The caller.
+        request: RequestId,
+        /// Seed addresses, tried in parallel.
+        seeds: Vec<SocketAddr>,
+    },
+    /// Announce a graceful leave; answered with [`Reply::LeaveSent`].
+    Leave {
+        /// The caller.
+        request: RequestId,
+    },
+    /// Replace this node's metadata and announce it.
+    SetMetadata(Arc<[u8]>),
+}
+
+/// Inputs of the suspicion timer actor.
+#[derive(Debug)]
+pub(crate) enum SuspicionInput {
+    /// Start (or restart) the timer for a suspect.
+    Start {
+        /// The suspect.
+        name: NodeName,
+        /// The incarnation suspected.
+        incarnation: Incarnation,
+        /// Echoed back in the expiry so a stale timer does nothing.
+        token: u64,
+        /// How long until it is declared dead.
+        timeout: Duration,
+    },
+    /// The suspect refuted, died or left: forget its timer.
+    Cancel {
+        /// The member.
+        name: NodeName,
+    },
+}
+
+/// Inputs of the dissemination actor.
+#[derive(Debug)]
+pub(crate) enum DisseminationInput {
+    /// Send these messages to `to`, with pending gossip piggybacked up to the MTU.
+    Send {
+        /// The destination.
+        to: SocketAddr,
+        /// The primary messages (probes, acks).
+        messages: Vec<Message>,
+    },
+    /// Spread a membership update; a newer one about the same member replaces it.
+    Enqueue(Message),
+    /// A member became a gossip target.
+    PeerUp {
+        /// The member.
+        name: NodeName,
+        /// Its address.
+        addr: SocketAddr,
+    },
+    /// A member is no longer live; it stays a gossip target until `gossip_until`
+    /// (so a falsely declared member hears about it and can refute).
+    PeerDown {
+        /// The member.
+        name: NodeName,
+        /// Until when it still receives gossip.
+        gossip_until: Instant,
+    },
+    /// A member was forgotten.
+    PeerGone {
+        /// The member.
+        name: NodeName,
+    },
+    /// A user broadcast arrived from the network.
+    User(UserMessage),
+    /// The application broadcasts a payload; answered with [`Reply::Broadcast`].
+    Broadcast {
+        /// The caller.
+        request: RequestId,
+        /// The payload.
+        payload: Vec<u8>,
+    },
+    /// Spread this node's `left` update now; answered with [`Reply::LeaveSent`] once it
+    /// has gone out to a few members (or there is no one to tell).
+    Leave {
+        /// The caller.
+        request: RequestId,
+        /// The `left` message.
+        update: Message,
+    },
+}
+
+/// Commands for the network driver.
+#[derive(Debug)]
+pub(crate) enum NetOutput {
+    /// Send one datagram.
+    SendTo {
+        /// Destination.
+        to: SocketAddr,
+        /// The encoded packet.
+        bytes: Vec<u8>,
+    },
+    /// Open a TCP exchange: write `frame`, read one frame back; answered as
+    /// [`MembershipInput::SyncResponse`].
+    Exchange {
+        /// Echoed in the response.
+        request: RequestId,
+        /// The peer.
+        to: SocketAddr,
+        /// The encoded frame (without the length prefix).
+        frame: Vec<u8>,
+        /// Bound on the whole exchange.
+        timeout: Duration,
+    },
+    /// Answer an inbound exchange.
+    Reply {
+        /// The connection.
+        conn: u64,
+        /// The encoded frame.
+        frame: Vec<u8>,
+    },
+}
+
+/// What the dispatcher hands to the application.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    /// A membership event.
+    Event(Event),
+    /// A user broadcast from another node, delivered once.
+    Message {
+        /// The node that broadcast it.
+        origin: NodeName,
+        /// The payload.
+        payload: Arc<[u8]>,
+    },
+}
+
+/// Answers to requests.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// Join finished: the number of seeds that answered, or why none did.
+    Joined(Result<usize, JoinError>),
+    /// Broadcast queued, or refused with the payload back.
+    Broadcast(Result<(), BroadcastError>),
+    /// The `left` update went out.
+    LeaveSent,
+}

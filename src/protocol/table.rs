@@ -1,0 +1,251 @@
+//! The member table: one record per known member (this node included), with an index of
+//! live members for O(1) random choice.
+//!
+//! Records live in a `BTreeMap` so every iteration is in name order: a simulated run must
+//! not depend on hash seeds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use crate::member::{Incarnation, Member, MemberState, NodeName};
+use crate::time::Instant;
+
+/// What we hold about one member.
+#[derive(Clone, Debug)]
+pub(crate) struct Record {
+    pub(crate) addr: SocketAddr,
+    pub(crate) incarnation: Incarnation,
+    pub(crate) state: MemberState,
+    pub(crate) metadata: Arc<[u8]>,
+    pub(crate) changed_at: Instant,
+    /// Token of the suspicion timer started for the current suspicion, if suspect.
+    pub(crate) suspicion_token: u64,
+}
+
+/// All known members, and the live ones other than this node in a random-access list.
+#[derive(Debug)]
+pub(crate) struct MemberTable {
+    local: NodeName,
+    records: BTreeMap<NodeName, Record>,
+    live: Vec<NodeName>,
+    live_index: HashMap<NodeName, usize>,
+}
+
+impl MemberTable {
+    /// A table holding only this node.
+    pub(crate) fn new(local: NodeName, record: Record) -> MemberTable {
+        let mut records = BTreeMap::new();
+        records.insert(local.clone(), record);
+        MemberTable {
+            local,
+            records,
+            live: Vec::new(),
+            live_index: HashMap::new(),
+        }
+    }
+
+    /// This node's name.
+    pub(crate) fn local(&self) -> &NodeName {
+        &self.local
+    }
+
+    /// The record of `name`.
+    pub(crate) fn get(&self, name: &NodeName) -> Option<&Record> {
+        self.records.get(name)
+    }
+
+    /// This node's own record.
+    pub(crate) fn local_record(&self) -> &Record {
+        // The local record is inserted at construction and never removed.
+        match self.records.get(&self.local) {
+            Some(record) => record,
+            None => unreachable!("the local record is never removed"),
+        }
+    }
+
+    /// Mutable access to this node's own record.
+    pub(crate) fn local_record_mut(&mut self) -> &mut Record {
+        match self.records.get_mut(&self.local) {
+            Some(record) => record,
+            None => unreachable!("the local record is never removed"),
+        }
+    }
+
+    /// Inserts or replaces a record and keeps the live index in step.
+    pub(crate) fn upsert(&mut self, name: NodeName, record: Record) {
+        let live = record.state.is_live() && name != self.local;
+        self.records.insert(name.clone(), record);
+        if live {
+            self.mark_live(name);
+        } else {
+            self.unmark_live(&name);
+        }
+    }
+
+    /// Forgets a member (never this node).
+    pub(crate) fn remove(&mut self, name: &NodeName) -> Option<Record> {
+        if *name == self.local {
+            return None;
+        }
+        self.unmark_live(name);
+        self.records.remove(name)
+    }
+
+    /// Every record, in name order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&NodeName, &Record)> {
+        self.records.iter()
+    }
+
+    /// Members known, this node included.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Live members other than this node.
+    pub(crate) fn live_peers(&self) -> &[NodeName] {
+        &self.live
+    }
+
+    /// Live members counting this node: the N of SWIM's formulas.
+    pub(crate) fn cluster_size(&self) -> usize {
+        self.live.len() + 1
+    }
+
+    /// Up to `k` distinct random live peers, none of them in `exclude`.
+    pub(crate) fn random_live(
+        &self,
+        k: usize,
+        exclude: &[&NodeName],
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<NodeName> {
+        let mut chosen: Vec<NodeName> = Vec::with_capacity(k);
+        let candidates = self.live.len();
+        // Random picks with rejection, bounded; fine because k is small (≤ a few).
+        let mut attempts = 0;
+        while chosen.len() < k && attempts < 4 * k + candidates.min(64) {
+            attempts += 1;
+            if candidates == 0 {
+                break;
+            }
+            let name = &self.live[rng.random_range(0..candidates)];
+            if exclude.contains(&name) || chosen.contains(name) {
+                continue;
+            }
+            chosen.push(name.clone());
+        }
+        if chosen.len() < k && candidates <= 4 * k + 64 {
+            // Small tables: a deterministic sweep finds whatever rejection missed.
+            for name in &self.live {
+                if chosen.len() >= k {
+                    break;
+                }
+                if !exclude.contains(&name) && !chosen.contains(name) {
+                    chosen.push(name.clone());
+                }
+            }
+        }
+        chosen
+    }
+
+    /// The public view of every member.
+    pub(crate) fn snapshot(&self) -> Vec<Member> {
+        self.records
+            .iter()
+            .map(|(name, record)| member_of(name, record))
+            .collect()
+    }
+
+    fn mark_live(&mut self, name: NodeName) {
+        if !self.live_index.contains_key(&name) {
+            self.live_index.insert(name.clone(), self.live.len());
+            self.live.push(name);
+        }
+    }
+
+    fn unmark_live(&mut self, name: &NodeName) {
+        if let Some(index) = self.live_index.remove(name) {
+            self.live.swap_remove(index);
+            if let Some(moved) = self.live.get(index) {
+                self.live_index.insert(moved.clone(), index);
+            }
+        }
+    }
+}
+
+/// The public [`Member`] for a record.
+pub(crate) fn member_of(name: &NodeName, record: &Record) -> Member {
+    Member {
+        name: name.clone(),
+        addr: record.addr,
+        incarnation: record.incarnation,
+        state: record.state,
+        metadata: record.metadata.clone(),
+        changed_at: record.changed_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use rand::SeedableRng;
+
+    fn record(state: MemberState) -> Record {
+        Record {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: 0,
+            state,
+            metadata: Arc::from(&[][..]),
+            changed_at: Instant::ZERO,
+            suspicion_token: 0,
+        }
+    }
+
+    fn name(s: &str) -> NodeName {
+        NodeName::new(s).unwrap()
+    }
+
+    #[test]
+    fn live_index_follows_state_changes() {
+        let mut t = MemberTable::new(name("me"), record(MemberState::Alive));
+        assert_eq!(t.cluster_size(), 1);
+        for n in ["a", "b", "c"] {
+            t.upsert(name(n), record(MemberState::Alive));
+        }
+        assert_eq!(t.live_peers().len(), 3);
+        t.upsert(name("b"), record(MemberState::Suspect));
+        assert_eq!(t.live_peers().len(), 3);
+        t.upsert(name("b"), record(MemberState::Dead));
+        assert_eq!(t.live_peers().len(), 2);
+        assert!(!t.live_peers().contains(&name("b")));
+        t.remove(&name("a"));
+        assert_eq!(t.live_peers(), &[name("c")]);
+        assert_eq!(t.len(), 3);
+        assert!(t.remove(&name("me")).is_none());
+    }
+
+    #[test]
+    fn random_live_respects_exclusions_and_k() {
+        let mut t = MemberTable::new(name("me"), record(MemberState::Alive));
+        for n in ["a", "b", "c", "d"] {
+            t.upsert(name(n), record(MemberState::Alive));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..50 {
+            let a = name("a");
+            let picked = t.random_live(3, &[&a], &mut rng);
+            assert_eq!(picked.len(), 3);
+            assert!(!picked.contains(&a));
+            let mut dedup = picked.clone();
+            dedup.sort();
+            dedup.dedup();
+            assert_eq!(dedup.len(), 3);
+        }
+        assert_eq!(t.random_live(10, &[], &mut rng).len(), 4);
+    }
+}

@@ -1,0 +1,77 @@
+//! The one generic actor loop: wait for an input or the component's next deadline, feed
+//! it, route every output, repeat.
+//!
+//! ```text
+//! loop {
+//!     recv_deadline(inbox, component.poll_timeout())
+//!         input   -> component.handle(now, input)
+//!         timeout -> component.handle_timeout(now)
+//!     while let Some(out) = component.poll_output() { router.route(out) }
+//! }
+//! ```
+//! An idle actor sleeps in `recv_deadline` until its next protocol deadline: no polling.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::clock::Clock;
+use super::router::Router;
+use crate::protocol::Component;
+
+/// What an actor's inbox carries: an input for its component, or the order to stop.
+#[derive(Debug)]
+pub(crate) enum ActorMsg<I> {
+    /// Feed this to the component.
+    Input(I),
+    /// Return from the loop.
+    Stop,
+}
+
+/// Runs `component` on a new thread named `name` until it receives [`ActorMsg::Stop`], its
+/// inbox disconnects, or `stopping` is set. `after` runs after each step (e.g. to publish a
+/// snapshot).
+pub(crate) fn spawn<C, F>(
+    name: String,
+    mut component: C,
+    inbox: Receiver<ActorMsg<C::Input>>,
+    router: Router,
+    clock: Clock,
+    stopping: Arc<AtomicBool>,
+    mut after: F,
+) -> io::Result<JoinHandle<()>>
+where
+    C: Component + Send + 'static,
+    C::Input: Send + 'static,
+    F: FnMut(&mut C) + Send + 'static,
+{
+    thread::Builder::new().name(name).spawn(move || {
+        after(&mut component);
+        loop {
+            let received = match component.poll_timeout() {
+                Some(at) => inbox.recv_deadline(clock.deadline(at)),
+                None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match received {
+                Ok(ActorMsg::Input(input)) => component.handle(clock.now(), input),
+                Ok(ActorMsg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            // Deadlines fire even when inputs keep arriving.
+            let now = clock.now();
+            if component.poll_timeout().is_some_and(|at| at <= now) {
+                component.handle_timeout(now);
+            }
+            while let Some(output) = component.poll_output() {
+                router.route(output);
+            }
+            after(&mut component);
+            if stopping.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+    })
+}

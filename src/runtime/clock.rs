@@ -1,0 +1,37 @@
+//! The runtime's one reading of the OS clock, converted to protocol time.
+
+use std::time::Duration;
+
+use crate::time::Instant;
+
+/// Maps `std::time::Instant` to protocol [`Instant`]s: microseconds since the node started.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    origin: std::time::Instant,
+}
+
+impl Clock {
+    /// A clock whose origin is now.
+    pub(crate) fn start() -> Clock {
+        Clock { origin: wall_now() }
+    }
+
+    /// Protocol time now.
+    pub(crate) fn now(&self) -> Instant {
+        let micros = wall_now()
+            .saturating_duration_since(self.origin)
+            .as_micros();
+        Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+    }
+
+    /// The OS instant of a protocol deadline.
+    pub(crate) fn deadline(&self, at: Instant) -> std::time::Instant {
+        self.origin + Duration::from_micros(at.as_micros())
+    }
+}
+
+/// The one place the runtime reads the OS clock; the protocol core never does.
+#[allow(clippy::disallowed_methods)]
+fn wall_now() -> std::time::Instant {
+    std::time::Instant::now()
+}

@@ -1,0 +1,117 @@
+//! The user-callback dispatcher: runs callbacks on its own thread, in order, so a slow or
+//! panicking callback never delays a probe or an ack.
+//!
+//! Its inbox is bounded (`Config::dispatcher_queue`). When a callback blocks and the inbox
+//! fills, further events and messages are dropped and counted in `Stats::events_dropped`;
+//! the protocol itself carries on. A panicking callback is caught, logged and counted in
+//! `Stats::callback_panics`; later events still run.
+
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::event::Event;
+use crate::member::{Member, NodeName};
+use crate::protocol::Delivery;
+use crate::stats::Counters;
+
+/// A callback about a member.
+pub(crate) type MemberCallback = Box<dyn FnMut(&Member) + Send>;
+/// A callback for a user broadcast: origin and payload.
+pub(crate) type MessageCallback = Box<dyn FnMut(&NodeName, &[u8]) + Send>;
+/// A callback for every event.
+pub(crate) type EventCallback = Box<dyn FnMut(&Event) + Send>;
+
+/// The callbacks registered on the builder.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    pub(crate) on_join: Vec<MemberCallback>,
+    pub(crate) on_leave: Vec<MemberCallback>,
+    pub(crate) on_fail: Vec<MemberCallback>,
+    pub(crate) on_suspect: Vec<MemberCallback>,
+    pub(crate) on_update: Vec<MemberCallback>,
+    pub(crate) on_event: Vec<EventCallback>,
+    pub(crate) on_message: Vec<MessageCallback>,
+}
+
+/// What the dispatcher's inbox carries.
+#[derive(Debug)]
+pub(crate) enum DispatchMsg {
+    /// Run the callbacks for this.
+    Deliver(Delivery),
+    /// Return.
+    Stop,
+}
+
+/// Spawns the dispatcher thread. Events also go to `events`, a bounded channel that keeps
+/// the most recent ones: when it is full the oldest unread event is discarded.
+pub(crate) fn spawn(
+    name: String,
+    mut callbacks: Callbacks,
+    inbox: Receiver<DispatchMsg>,
+    events: (Sender<Event>, Receiver<Event>),
+    counters: Arc<Counters>,
+    done: Sender<()>,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new().name(name).spawn(move || {
+        // Dropped on return: tells shutdown this thread is about to finish.
+        let _done = done;
+        let (events_tx, events_rx) = events;
+        while let Ok(DispatchMsg::Deliver(delivery)) = inbox.recv() {
+            match delivery {
+                Delivery::Event(event) => {
+                    run_event_callbacks(&mut callbacks, &event, &counters);
+                    publish(&events_tx, &events_rx, event);
+                }
+                Delivery::Message { origin, payload } => {
+                    for callback in &mut callbacks.on_message {
+                        guarded(&counters, || callback(&origin, &payload));
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn run_event_callbacks(callbacks: &mut Callbacks, event: &Event, counters: &Counters) {
+    let specific = match event {
+        Event::Join(_) => Some(&mut callbacks.on_join),
+        Event::Leave(_) => Some(&mut callbacks.on_leave),
+        Event::Fail(_) => Some(&mut callbacks.on_fail),
+        Event::Suspect(_) => Some(&mut callbacks.on_suspect),
+        Event::Update(_) => Some(&mut callbacks.on_update),
+        _ => None,
+    };
+    for callback in specific.into_iter().flatten() {
+        guarded(counters, || callback(event.member()));
+    }
+    for callback in &mut callbacks.on_event {
+        guarded(counters, || callback(event));
+    }
+}
+
+/// Runs a user callback, catching and counting a panic.
+fn guarded(counters: &Counters, f: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        Counters::bump(&counters.callback_panics);
+        log::error!("a user callback panicked; the node carries on");
+    }
+}
+
+/// Sends to the events channel, discarding the oldest unread event when full.
+fn publish(tx: &Sender<Event>, rx: &Receiver<Event>, event: Event) {
+    let mut event = event;
+    for _ in 0..2 {
+        match tx.try_send(event) {
+            Ok(()) => return,
+            Err(TrySendError::Full(back)) => {
+                let _ = rx.try_recv();
+                event = back;
+            }
+            Err(TrySendError::Disconnected(_)) => return,
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Real threads: the only code that reads the OS clock or touches sockets.
+//!
+//! One node is six named threads, joined on shutdown:
+//!
+//! ```text
+//! epidemic/<node>/reactor        mio: UDP socket, TCP listener and connections
+//! epidemic/<node>/membership     protocol::Membership  (table, failure detector, push-pull)
+//! epidemic/<node>/suspicion      protocol::Suspicion   (suspicion timers)
+//! epidemic/<node>/dissemination  protocol::Dissemination (piggyback queues, gossip tick)
+//! epidemic/<node>/dispatcher     user callbacks
+//! ```
+//! (five, then: the reactor, three actors hosting sans-io components, and the dispatcher.)
+
+mod actor;
+mod clock;
+mod dispatcher;
+mod inbound;
+mod reactor;
+mod router;
+mod socket;
+mod tcp;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, bounded};
+use parking_lot::{Mutex, RwLock};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+pub(crate) use actor::ActorMsg;
+pub(crate) use dispatcher::Callbacks;
+
+use self::clock::Clock;
+use self::dispatcher::DispatchMsg;
+use self::inbound::Inbound;
+use self::reactor::{NetCommand, ReactorLimits};
+use self::router::{Replies, Router, offer};
+use crate::config::Config;
+use crate::error::StartError;
+use crate::event::Event;
+use crate::member::{Member, NodeName};
+use crate::protocol::{Dissemination, DisseminationInput, Membership, MembershipInput, Suspicion};
+use crate::stats::Counters;
+
+/// Capacity of each actor's inbox.
+const ACTOR_QUEUE: usize = 16_384;
+/// How long shutdown waits for a dispatcher stuck in a user callback before detaching it.
+const DISPATCHER_GRACE: Duration = Duration::from_secs(2);
+
+/// Everything `Runtime::start` needs.
+pub(crate) struct Setup {
+    pub(crate) name: NodeName,
+    pub(crate) bind: SocketAddr,
+    pub(crate) advertise: Option<SocketAddr>,
+    pub(crate) config: Config,
+    pub(crate) metadata: Arc<[u8]>,
+    pub(crate) seed: u64,
+    pub(crate) callbacks: Callbacks,
+}
+
+/// The threads and shared state of one running node.
+pub(crate) struct Runtime {
+    pub(crate) name: NodeName,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) router: Router,
+    pub(crate) snapshot: Arc<RwLock<Arc<[Member]>>>,
+    pub(crate) events: Receiver<Event>,
+    pub(crate) counters: Arc<Counters>,
+    stopping: Arc<AtomicBool>,
+    actors: Mutex<Vec<JoinHandle<()>>>,
+    reactor: Mutex<Option<JoinHandle<()>>>,
+    dispatcher: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
+}
+
+impl Runtime {
+    /// Binds, spawns every thread, and returns once they run.
+    pub(crate) fn start(setup: Setup) -> Result<Runtime, StartError> {
+        let sockets = socket::bind(setup.bind).map_err(StartError::Bind)?;
+        let local_addr = setup.advertise.unwrap_or(sockets.local_addr);
+        let counters = Arc::new(Counters::default());
+        let clock = Clock::start();
+        let node = setup.name.to_string();
+        let thread_name = |actor: &str| format!("epidemic/{node}/{actor}");
+
+        let (membership_tx, membership_rx) = bounded(ACTOR_QUEUE);
+        let (suspicion_tx, suspicion_rx) = bounded(ACTOR_QUEUE);
+        let (dissemination_tx, dissemination_rx) = bounded(ACTOR_QUEUE);
+        let (dispatch_tx, dispatch_rx) = bounded(setup.config.dispatcher_queue);
+        let events = bounded(setup.config.dispatcher_queue);
+        let events_rx = events.1.clone();
+
+        let reactor_slot = Arc::new(OnceLock::new());
+        let inbound = Inbound {
+            cluster: setup.config.cluster_id(),
+            mtu: setup.config.mtu,
+            membership: membership_tx.clone(),
+            dissemination: dissemination_tx.clone(),
+            reactor: reactor_slot.clone(),
+            counters: counters.clone(),
+        };
+        let (reactor, reactor_thread) = reactor::spawn(
+            thread_name("reactor"),
+            sockets,
+            inbound,
+            counters.clone(),
+            ReactorLimits::default(),
+        )
+        .map_err(StartError::Spawn)?;
+        let _ = reactor_slot.set(reactor.clone());
+
+        let router = Router {
+            membership: membership_tx,
+            suspicion: suspicion_tx,
+            dissemination: dissemination_tx,
+            dispatcher: dispatch_tx,
+            reactor,
+            replies: Arc::new(Replies::default()),
+            counters: counters.clone(),
+        };
+        let runtime = Runtime {
+            name: setup.name.clone(),
+            local_addr,
+            router: router.clone(),
+            snapshot: Arc::new(RwLock::new(Arc::from(Vec::new()))),
+            events: events_rx,
+            counters: counters.clone(),
+            stopping: Arc::new(AtomicBool::new(false)),
+            actors: Mutex::new(Vec::new()),
+            reactor: Mutex::new(Some(reactor_thread)),
+            dispatcher: Mutex::new(None),
+        };
+
+        // From here on, a failure stops what already runs (Drop of `runtime` via shutdown).
+        let (done_tx, done_rx) = bounded::<()>(1);
+        let dispatcher = dispatcher::spawn(
+            thread_name("dispatcher"),
+            setup.callbacks,
+            dispatch_rx,
+            events,
+            counters.clone(),
+            done_tx,
+        )
+        .map_err(StartError::Spawn)?;
+        *runtime.dispatcher.lock() = Some((dispatcher, done_rx));
+
+        let mut seeds = ChaCha8Rng::seed_from_u64(setup.seed);
+        let now = clock.now();
+        let membership = Membership::new(
+            setup.config.clone(),
+            setup.name.clone(),
+            local_addr,
+            setup.metadata,
+            now,
+            ChaCha8Rng::from_rng(&mut seeds),
+            counters.clone(),
+        );
+        let dissemination = Dissemination::new(
+            setup.config,
+            setup.name,
+            now,
+            ChaCha8Rng::from_rng(&mut seeds),
+        );
+        let snapshot = runtime.snapshot.clone();
+        let publish = move |m: &mut Membership| {
+            if let Some(members) = m.take_snapshot() {
+                *snapshot.write() = Arc::from(members);
+            }
+        };
+        let stopping = &runtime.stopping;
+        let spawned = [
+            actor::spawn(
+                thread_name("membership"),
+                membership,
+                membership_rx,
+                router.clone(),
+                clock,
+                stopping.clone(),
+                publish,
+            ),
+            actor::spawn(
+                thread_name("suspicion"),
+                Suspicion::new(),
+                suspicion_rx,
+                router.clone(),
+                clock,
+                stopping.clone(),
+                |_| {},
+            ),
+            actor::spawn(
+                thread_name("dissemination"),
+                dissemination,
+                dissemination_rx,
+                router,
+                clock,
+                stopping.clone(),
+                |_| {},
+            ),
+        ];
+        for handle in spawned {
+            let handle = handle.map_err(StartError::Spawn)?;
+            runtime.actors.lock().push(handle);
+        }
+        Ok(runtime)
+    }
+
+    /// Queues an input for the membership actor; false if full or stopped.
+    pub(crate) fn send_membership(&self, input: MembershipInput) -> bool {
+        !self.is_stopped() && offer(&self.router.membership, ActorMsg::Input(input))
+    }
+
+    /// Queues an input for the dissemination actor; false if full or stopped.
+    pub(crate) fn send_dissemination(&self, input: DisseminationInput) -> bool {
+        !self.is_stopped() && offer(&self.router.dissemination, ActorMsg::Input(input))
+    }
+
+    /// Whether shutdown began.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// Stops every thread and joins it. Idempotent.
+    ///
+    /// Actors stop first, then the reactor (so datagrams they queued, such as a `left`,
+    /// are still sent), then the dispatcher. A dispatcher stuck in a user callback is
+    /// given [`DISPATCHER_GRACE`], then detached (it exits when the callback returns).
+    pub(crate) fn shutdown(&self) {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let _ = offer(&self.router.membership, ActorMsg::Stop);
+        let _ = offer(&self.router.suspicion, ActorMsg::Stop);
+        let _ = offer(&self.router.dissemination, ActorMsg::Stop);
+        for handle in self.actors.lock().drain(..) {
+            if handle.join().is_err() {
+                log::error!("an actor thread of {} panicked", self.name);
+            }
+        }
+        if let Some(handle) = self.reactor.lock().take() {
+            while !self.router.reactor.send(NetCommand::Stop) && !handle.is_finished() {
+                std::thread::yield_now();
+            }
+            let _ = handle.join();
+        }
+        self.router.replies.clear();
+        if let Some((handle, done)) = self.dispatcher.lock().take() {
+            let _ = offer(&self.router.dispatcher, DispatchMsg::Stop);
+            match done.recv_timeout(DISPATCHER_GRACE) {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    log::warn!(
+                        "a callback of {} is blocked; detaching its thread",
+                        self.name
+                    );
+                }
+                _ => {
+                    let _ = handle.join();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,685 @@
+//! The network reactor: one mio thread per node owns the UDP socket, the TCP listener and every
+//! TCP connection. It moves bytes and never decodes them.
+//!
+//! ```text
+//!  actors ──ReactorHandle::send(NetCommand)──> bounded channel ──Waker──┐
+//!                                                                      v
+//!  UDP socket ──recv_from──> NetSink::datagram(from, bytes)      ┌─ reactor thread ─┐
+//!  NetCommand::SendTo ──send_to (lossy: WouldBlock = dropped)    │ poll(deadline)   │
+//!  listener ──accept──> Conn(Inbound) ──frame──> NetSink::request(conn, from, frame)
+//!  NetCommand::Reply{conn} ──> Conn writes the reply, then closes
+//!  NetCommand::Exchange{request} ──> Conn(Outbound): connect, write, read one frame
+//!                                      ──> NetSink::response(request, Ok | Err)
+//! ```
+//!
+//! The loop sleeps in `poll` until a socket is ready, a command arrives (the waker), or the
+//! nearest connection deadline passes; an idle node with no connections blocks with no timeout
+//! and uses no CPU. Everything is bounded: the command queue, the number of connections, the
+//! frame size, and the time a connection may live. TCP connections live in `tcp.rs`.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::{TcpListener, UdpSocket};
+use mio::{Events, Interest, Poll, Token, Waker};
+use parking_lot::RwLock;
+
+use super::socket::Sockets;
+use super::tcp::Conns;
+use crate::codec::MAX_FRAME_LEN;
+use crate::stats::{Counters, DropReason};
+
+/// The waker's token: commands are waiting.
+const WAKER: Token = Token(0);
+/// The UDP socket's token.
+const UDP: Token = Token(1);
+/// The TCP listener's token.
+const LISTENER: Token = Token(2);
+/// The first connection token; later ones only grow, so a stale id never hits a new connection.
+const FIRST_CONN: usize = 3;
+/// Large enough for any UDP datagram, so none is ever truncated.
+const RECV_BUF: usize = 65_536;
+/// Events taken per `poll`; more simply wait for the next turn.
+const EVENTS: usize = 256;
+
+/// What other threads ask the reactor to do.
+#[derive(Debug)]
+pub(crate) enum NetCommand {
+    /// Send one datagram.
+    SendTo {
+        /// The destination.
+        to: SocketAddr,
+        /// The whole datagram.
+        bytes: Vec<u8>,
+    },
+    /// Connect to `to`, write `frame` length-prefixed, read one length-prefixed frame back.
+    /// Exactly one `NetSink::response(request, ..)` follows, whatever happens.
+    Exchange {
+        /// The caller's id, echoed in the response.
+        request: u64,
+        /// The peer's TCP address.
+        to: SocketAddr,
+        /// The request frame, without its length prefix.
+        frame: Vec<u8>,
+        /// The whole exchange (connect, write, read) must finish within this.
+        timeout: Duration,
+    },
+    /// Answer an inbound connection reported by `NetSink::request`, then close it once
+    /// flushed. Unknown or closed connections are ignored.
+    Reply {
+        /// The id from `NetSink::request`.
+        conn: u64,
+        /// The reply frame, without its length prefix.
+        frame: Vec<u8>,
+    },
+    /// Close an inbound connection without answering. Unknown connections are ignored.
+    Close {
+        /// The id from `NetSink::request`.
+        conn: u64,
+    },
+    /// Stop the thread: every pending exchange gets `Err(Shutdown)`, all sockets are dropped.
+    Stop,
+}
+
+/// Why an outbound exchange failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ExchangeError {
+    /// The connect failed (refused, unreachable, ...).
+    Connect(String),
+    /// The exchange did not finish within its timeout.
+    Timeout,
+    /// The peer closed the connection before the whole response arrived.
+    Closed,
+    /// A frame announced this many bytes, over the frame limit.
+    Oversized(usize),
+    /// Another socket error.
+    Io(String),
+    /// The reactor stopped before the exchange finished.
+    Shutdown,
+    /// The reactor already holds its maximum number of connections.
+    Overloaded,
+}
+
+/// Where the reactor hands what arrives. Called on the reactor thread; must not block.
+pub(crate) trait NetSink: Send + 'static {
+    /// A datagram arrived on the UDP socket.
+    fn datagram(&mut self, from: SocketAddr, bytes: &[u8]);
+    /// An inbound connection delivered its request; answer with `Reply` or `Close` on `conn`.
+    fn request(&mut self, conn: u64, from: SocketAddr, frame: Vec<u8>);
+    /// An `Exchange` ended: the response frame, or why there is none.
+    fn response(&mut self, request: u64, result: Result<Vec<u8>, ExchangeError>);
+}
+
+/// A cheap, cloneable handle other threads use to command the reactor.
+///
+/// The owner stops the reactor with `NetCommand::Stop` and joins its thread; should the last
+/// handle be dropped without that, the reactor stops by itself (nobody could command it).
+#[derive(Clone)]
+pub(crate) struct ReactorHandle {
+    /// Shared by every clone; its drop is the last handle going away.
+    inner: Arc<HandleInner>,
+}
+
+/// What the clones of a handle share.
+struct HandleInner {
+    /// The bounded command queue.
+    tx: Sender<NetCommand>,
+    /// The waker and the flags shared with the reactor.
+    shared: Arc<Shared>,
+}
+
+/// State shared between the handles and the reactor thread.
+struct Shared {
+    /// Wakes the reactor's `poll`.
+    waker: Waker,
+    /// Set once (under the write lock) when the reactor stops: no command is queued after it,
+    /// so every `Exchange` that was queued gets its answer.
+    stopped: RwLock<bool>,
+    /// A wake is already on its way; saves a syscall per command under bursts.
+    wake_pending: AtomicBool,
+}
+
+impl ReactorHandle {
+    /// Queues a command and wakes the reactor. Returns false (and does nothing else) if the
+    /// queue is full or the reactor has stopped; the caller counts what it dropped.
+    pub(crate) fn send(&self, cmd: NetCommand) -> bool {
+        self.inner.send(cmd)
+    }
+}
+
+impl HandleInner {
+    /// See [`ReactorHandle::send`].
+    fn send(&self, cmd: NetCommand) -> bool {
+        {
+            let stopped = self.shared.stopped.read();
+            if *stopped || self.tx.try_send(cmd).is_err() {
+                return false;
+            }
+        }
+        // The reactor swaps the flag back to false before draining, so a command queued while
+        // the flag is true is seen by that drain.
+        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
+            if let Err(e) = self.shared.waker.wake() {
+                self.shared.wake_pending.store(false, Ordering::Release);
+                log::warn!("reactor wake failed: {e}");
+            }
+        }
+        true
+    }
+}
+
+impl fmt::Debug for ReactorHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReactorHandle")
+            .field("queued", &self.inner.tx.len())
+            .field("stopped", &*self.inner.shared.stopped.read())
+            .finish()
+    }
+}
+
+impl Drop for HandleInner {
+    fn drop(&mut self) {
+        // The last handle is gone: stop rather than leave the thread parked forever. If the
+        // queue is full the reactor is busy draining it and sees the channel disconnect.
+        self.send(NetCommand::Stop);
+    }
+}
+
+/// The reactor's bounds.
+#[derive(Clone, Debug)]
+pub(crate) struct ReactorLimits {
+    /// Largest TCP frame accepted or sent (capped at `u32::MAX`).
+    pub(crate) max_frame: usize,
+    /// An inbound request must arrive within this, and the reply be flushed within this again
+    /// after the request was handed to the sink; otherwise the connection is closed.
+    pub(crate) inbound_timeout: Duration,
+    /// Most open TCP connections; further accepts are closed at once and further exchanges
+    /// answered `Err(Overloaded)`.
+    pub(crate) max_connections: usize,
+    /// Capacity of the command queue.
+    pub(crate) command_queue: usize,
+}
+
+impl Default for ReactorLimits {
+    fn default() -> Self {
+        ReactorLimits {
+            max_frame: MAX_FRAME_LEN,
+            inbound_timeout: Duration::from_secs(10),
+            max_connections: 128,
+            command_queue: 8192,
+        }
+    }
+}
+
+/// Spawns the reactor thread named `thread_name` over `sockets`.
+///
+/// Errors come from creating the poll, the waker or the thread; nothing is left running then.
+pub(crate) fn spawn(
+    thread_name: String,
+    sockets: Sockets,
+    sink: impl NetSink,
+    counters: Arc<Counters>,
+    mut limits: ReactorLimits,
+) -> io::Result<(ReactorHandle, JoinHandle<()>)> {
+    let Sockets {
+        mut udp,
+        tcp: mut listener,
+        local_addr,
+    } = sockets;
+    let poll = Poll::new()?;
+    let waker = Waker::new(poll.registry(), WAKER)?;
+    poll.registry()
+        .register(&mut udp, UDP, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    limits.max_frame = limits.max_frame.min(u32::MAX as usize);
+    let (tx, rx) = crossbeam_channel::bounded(limits.command_queue.max(1));
+    let shared = Arc::new(Shared {
+        waker,
+        stopped: RwLock::new(false),
+        wake_pending: AtomicBool::new(false),
+    });
+    let reactor = Reactor {
+        poll,
+        udp,
+        listener,
+        conns: Conns::new(FIRST_CONN, limits, Arc::clone(&counters)),
+        buf: vec![0; RECV_BUF],
+        sink,
+        counters,
+        rx,
+        shared: Arc::clone(&shared),
+    };
+    log::debug!("reactor {thread_name} on {local_addr}");
+    let join = thread::Builder::new()
+        .name(thread_name)
+        .spawn(move || reactor.run())?;
+    let inner = Arc::new(HandleInner { tx, shared });
+    Ok((ReactorHandle { inner }, join))
+}
+
+/// The reactor thread's state.
+struct Reactor<S> {
+    /// The poll every socket is registered with.
+    poll: Poll,
+    /// The gossip socket.
+    udp: UdpSocket,
+    /// The exchange listener.
+    listener: TcpListener,
+    /// Every TCP connection, with its deadline.
+    conns: Conns,
+    /// The datagram receive buffer, allocated once.
+    buf: Vec<u8>,
+    /// Where arrivals go.
+    sink: S,
+    /// The node's counters.
+    counters: Arc<Counters>,
+    /// The command queue.
+    rx: Receiver<NetCommand>,
+    /// Shared with the handles.
+    shared: Arc<Shared>,
+}
+
+impl<S: NetSink> Reactor<S> {
+    /// The event loop; returns on `Stop`, when every handle is gone, or on a fatal poll error.
+    fn run(mut self) {
+        let mut events = Events::with_capacity(EVENTS);
+        loop {
+            let timeout = self.conns.next_timeout(read_clock());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                log::error!("reactor poll failed, stopping: {e}");
+                break;
+            }
+            // One clock read per turn: deadlines set a few microseconds early are harmless.
+            let now = read_clock();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {
+                        if !self.commands(now) {
+                            return self.shutdown();
+                        }
+                    }
+                    UDP => self.recv_datagrams(),
+                    LISTENER => self.conns.accept(&self.listener, self.poll.registry(), now),
+                    token => self
+                        .conns
+                        .ready(self.poll.registry(), &mut self.sink, token, now),
+                }
+            }
+            self.conns.sweep(self.poll.registry(), &mut self.sink, now);
+        }
+        self.shutdown();
+    }
+
+    /// Drains the command queue; false means stop.
+    fn commands(&mut self, now: Instant) -> bool {
+        self.shared.wake_pending.swap(false, Ordering::AcqRel);
+        loop {
+            let cmd = match self.rx.try_recv() {
+                Ok(cmd) => cmd,
+                Err(crossbeam_channel::TryRecvError::Empty) => return true,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return false,
+            };
+            match cmd {
+                NetCommand::SendTo { to, bytes } => self.send_to(to, &bytes),
+                NetCommand::Exchange {
+                    request,
+                    to,
+                    frame,
+                    timeout,
+                } => {
+                    let registry = self.poll.registry();
+                    if let Err(err) = self.conns.open(registry, request, to, &frame, timeout, now) {
+                        self.sink.response(request, Err(err));
+                    }
+                }
+                NetCommand::Reply { conn, frame } => {
+                    let registry = self.poll.registry();
+                    self.conns
+                        .reply(registry, &mut self.sink, conn, &frame, now);
+                }
+                NetCommand::Close { conn } => self.conns.close(self.poll.registry(), conn),
+                NetCommand::Stop => return false,
+            }
+        }
+    }
+
+    /// Sends one datagram at once; UDP is lossy, so a full socket drops it (counted).
+    fn send_to(&mut self, to: SocketAddr, bytes: &[u8]) {
+        match self.udp.send_to(bytes, to) {
+            Ok(n) => {
+                Counters::bump(&self.counters.packets_out);
+                Counters::add(&self.counters.bytes_out, n);
+            }
+            Err(e) => {
+                self.counters.dropped(DropReason::SendFailed);
+                log::debug!("udp send of {} bytes to {to} failed: {e}", bytes.len());
+            }
+        }
+    }
+
+    /// Reads datagrams until the socket is empty (edge-triggered).
+    fn recv_datagrams(&mut self) {
+        loop {
+            match self.udp.recv_from(&mut self.buf) {
+                Ok((n, from)) => {
+                    Counters::bump(&self.counters.packets_in);
+                    Counters::add(&self.counters.bytes_in, n);
+                    self.sink.datagram(from, &self.buf[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // ICMP errors from earlier sends surface here; each is consumed, keep reading.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::ConnectionRefused
+                            | io::ErrorKind::ConnectionReset
+                    ) => {}
+                Err(e) => {
+                    log::warn!("udp recv failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Refuses further commands, then answers every pending or queued exchange `Shutdown`.
+    fn shutdown(mut self) {
+        // Under the write lock no handle is between its check and its push, so after this
+        // the queue only shrinks.
+        *self.shared.stopped.write() = true;
+        while let Ok(cmd) = self.rx.try_recv() {
+            if let NetCommand::Exchange { request, .. } = cmd {
+                self.sink.response(request, Err(ExchangeError::Shutdown));
+            }
+        }
+        self.conns.shutdown(&mut self.sink);
+        log::debug!("reactor stopped");
+    }
+}
+
+impl fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExchangeError::Connect(e) => write!(f, "connect failed: {e}"),
+            ExchangeError::Timeout => f.write_str("timed out"),
+            ExchangeError::Closed => f.write_str("connection closed by peer"),
+            ExchangeError::Oversized(n) => write!(f, "frame of {n} bytes over the limit"),
+            ExchangeError::Io(e) => write!(f, "i/o error: {e}"),
+            ExchangeError::Shutdown => f.write_str("node shutting down"),
+            ExchangeError::Overloaded => f.write_str("too many open connections"),
+        }
+    }
+}
+
+impl std::error::Error for ExchangeError {}
+
+/// The reactor's clock: deadlines of TCP connections are real time.
+#[allow(clippy::disallowed_methods)] // runtime/ is where the OS clock is read, by design.
+fn read_clock() -> Instant {
+    Instant::now()
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! Loopback tests, and the harness `tcp.rs`'s tests share: a reactor whose sink forwards
+    //! everything to a channel the test waits on with a bounded `recv_timeout`.
+
+    use super::*;
+    use crossbeam_channel::RecvTimeoutError;
+
+    /// The longest a test waits for something that should happen.
+    pub(crate) const WAIT: Duration = Duration::from_secs(5);
+
+    /// What the sink was told.
+    #[derive(Debug)]
+    pub(crate) enum Got {
+        /// `NetSink::datagram`.
+        Datagram(SocketAddr, Vec<u8>),
+        /// `NetSink::request`.
+        Request(u64, SocketAddr, Vec<u8>),
+        /// `NetSink::response`.
+        Response(u64, Result<Vec<u8>, ExchangeError>),
+    }
+
+    /// Forwards to the test; the channel is unbounded so the reactor never blocks.
+    struct TestSink(Sender<Got>);
+
+    impl NetSink for TestSink {
+        fn datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
+            let _ = self.0.send(Got::Datagram(from, bytes.to_vec()));
+        }
+        fn request(&mut self, conn: u64, from: SocketAddr, frame: Vec<u8>) {
+            let _ = self.0.send(Got::Request(conn, from, frame));
+        }
+        fn response(&mut self, request: u64, result: Result<Vec<u8>, ExchangeError>) {
+            let _ = self.0.send(Got::Response(request, result));
+        }
+    }
+
+    /// One reactor on loopback; stopped and joined on drop.
+    pub(crate) struct TestNode {
+        pub(crate) handle: ReactorHandle,
+        pub(crate) addr: SocketAddr,
+        pub(crate) counters: Arc<Counters>,
+        got: Receiver<Got>,
+        join: Option<JoinHandle<()>>,
+    }
+
+    impl TestNode {
+        pub(crate) fn start(limits: ReactorLimits) -> TestNode {
+            let sockets = super::super::socket::bind(loopback()).expect("bind loopback");
+            let addr = sockets.local_addr;
+            let counters = Arc::new(Counters::default());
+            let (tx, got) = crossbeam_channel::unbounded();
+            let (handle, join) = spawn(
+                format!("epidemic/test-{}/reactor", addr.port()),
+                sockets,
+                TestSink(tx),
+                Arc::clone(&counters),
+                limits,
+            )
+            .expect("spawn reactor");
+            TestNode {
+                handle,
+                addr,
+                counters,
+                got,
+                join: Some(join),
+            }
+        }
+
+        /// The next thing the sink got, within `WAIT`.
+        pub(crate) fn next(&self) -> Got {
+            self.got
+                .recv_timeout(WAIT)
+                .expect("the sink got nothing in time")
+        }
+
+        /// The next response; panics on anything else.
+        pub(crate) fn response(&self) -> (u64, Result<Vec<u8>, ExchangeError>) {
+            match self.next() {
+                Got::Response(id, result) => (id, result),
+                other => panic!("expected a response, got {other:?}"),
+            }
+        }
+
+        /// True if the sink got nothing more (yet).
+        pub(crate) fn quiet(&self) -> bool {
+            self.got.try_recv().is_err()
+        }
+
+        /// Sends `Stop` and joins the thread.
+        pub(crate) fn stop(&mut self) {
+            self.handle.send(NetCommand::Stop);
+            if let Some(join) = self.join.take() {
+                join.join().expect("reactor thread panicked");
+            }
+        }
+    }
+
+    impl Drop for TestNode {
+        fn drop(&mut self) {
+            self.stop();
+        }
+    }
+
+    pub(crate) fn loopback() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    }
+
+    pub(crate) fn load(c: &std::sync::atomic::AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+
+    fn exchange(a: &TestNode, b: &TestNode, request: u64, frame: Vec<u8>, reply: Vec<u8>) {
+        let sent = frame.clone();
+        let cmd = NetCommand::Exchange {
+            request,
+            to: b.addr,
+            frame,
+            timeout: WAIT,
+        };
+        assert!(a.handle.send(cmd));
+        let Got::Request(conn, from, got) = b.next() else {
+            panic!("expected a request")
+        };
+        assert_eq!(from.ip(), a.addr.ip());
+        assert!(got == sent, "request bytes differ");
+        assert!(b.handle.send(NetCommand::Reply {
+            conn,
+            frame: reply.clone()
+        }));
+        let (id, result) = a.response();
+        assert_eq!(id, request);
+        assert!(
+            result.expect("exchange failed") == reply,
+            "response bytes differ"
+        );
+    }
+
+    #[test]
+    fn a_datagram_reaches_the_sink() {
+        let node = TestNode::start(ReactorLimits::default());
+        let peer = std::net::UdpSocket::bind(loopback()).expect("bind");
+        peer.send_to(b"ping", node.addr).expect("send");
+        let Got::Datagram(from, bytes) = node.next() else {
+            panic!("expected a datagram")
+        };
+        assert_eq!(from, peer.local_addr().expect("addr"));
+        assert_eq!(bytes, b"ping");
+        assert_eq!(load(&node.counters.packets_in), 1);
+        assert_eq!(load(&node.counters.bytes_in), 4);
+    }
+
+    #[test]
+    fn send_to_reaches_a_udp_socket() {
+        let mut node = TestNode::start(ReactorLimits::default());
+        let peer = std::net::UdpSocket::bind(loopback()).expect("bind");
+        peer.set_read_timeout(Some(WAIT)).expect("timeout");
+        let to = peer.local_addr().expect("addr");
+        assert!(node.handle.send(NetCommand::SendTo {
+            to,
+            bytes: b"ack".to_vec()
+        }));
+        let mut buf = [0; 16];
+        let (n, from) = peer.recv_from(&mut buf).expect("datagram in time");
+        assert_eq!(&buf[..n], b"ack");
+        assert_eq!(from, node.addr);
+        node.stop(); // joining orders the reactor's counter bumps before the reads below
+        assert_eq!(load(&node.counters.packets_out), 1);
+        assert_eq!(load(&node.counters.bytes_out), 3);
+    }
+
+    #[test]
+    fn exchange_between_two_reactors() {
+        let mut a = TestNode::start(ReactorLimits::default());
+        let mut b = TestNode::start(ReactorLimits::default());
+        exchange(&a, &b, 7, b"push".to_vec(), b"pull".to_vec());
+        exchange(&a, &b, 8, Vec::new(), Vec::new());
+        let big: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        exchange(&a, &b, 9, big.clone(), big);
+        a.stop();
+        b.stop();
+        assert_eq!(load(&a.counters.frames_out), 3);
+        assert_eq!(load(&a.counters.frames_in), 3);
+        assert_eq!(load(&b.counters.frames_in), 3);
+        assert_eq!(load(&b.counters.frames_out), 3);
+    }
+
+    #[test]
+    fn stop_joins_and_answers_pending_exchanges() {
+        // A listener that never accepts: the connect completes in the backlog, no answer comes.
+        let silent = std::net::TcpListener::bind(loopback()).expect("bind");
+        let to = silent.local_addr().expect("addr");
+        let mut node = TestNode::start(ReactorLimits::default());
+        let timeout = Duration::from_secs(60);
+        assert!(node.handle.send(NetCommand::Exchange {
+            request: 1,
+            to,
+            frame: b"x".to_vec(),
+            timeout
+        }));
+        // A datagram round trip proves the exchange command was processed before Stop.
+        let probe = std::net::UdpSocket::bind(loopback()).expect("bind");
+        probe.send_to(b"sync", node.addr).expect("send");
+        assert!(matches!(node.next(), Got::Datagram(..)));
+        node.stop();
+        assert_eq!(node.response(), (1, Err(ExchangeError::Shutdown)));
+        assert!(
+            !node.handle.send(NetCommand::Close { conn: 3 }),
+            "a stopped reactor takes no commands"
+        );
+        assert!(matches!(
+            node.got.recv_timeout(Duration::ZERO),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected)
+        ));
+    }
+
+    #[test]
+    fn dropping_every_handle_stops_the_reactor() {
+        let sockets = super::super::socket::bind(loopback()).expect("bind loopback");
+        let (tx, _got) = crossbeam_channel::unbounded();
+        let counters = Arc::new(Counters::default());
+        let limits = ReactorLimits::default();
+        let (handle, join) = spawn(
+            "epidemic/orphan/reactor".into(),
+            sockets,
+            TestSink(tx),
+            counters,
+            limits,
+        )
+        .expect("spawn reactor");
+        let clone = handle.clone();
+        drop(handle);
+        drop(clone);
+        // Join on a helper thread so a reactor that never stops fails the test, not hangs it.
+        let (done_tx, done) = crossbeam_channel::bounded(1);
+        thread::spawn(move || {
+            let _ = done_tx.send(join.join().is_ok());
+        });
+        assert_eq!(done.recv_timeout(WAIT), Ok(true), "reactor did not stop");
+    }
+
+    #[test]
+    fn unknown_replies_and_closes_are_ignored() {
+        let a = TestNode::start(ReactorLimits::default());
+        let b = TestNode::start(ReactorLimits::default());
+        assert!(b.handle.send(NetCommand::Reply {
+            conn: 12345,
+            frame: b"?".to_vec()
+        }));
+        assert!(b.handle.send(NetCommand::Close { conn: 0 }));
+        exchange(&a, &b, 1, b"still".to_vec(), b"works".to_vec());
+    }
+}

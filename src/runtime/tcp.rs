@@ -1,0 +1,842 @@
+//! The reactor's TCP side: the table of open connections ([`Conns`]) and, for each, a small
+//! state machine over a nonblocking stream ([`Conn`]).
+//!
+//! Every frame on the wire is a u32 big-endian length, then that many bytes. A connection
+//! carries exactly one request and one response:
+//!
+//! ```text
+//! Outbound (we asked, NetCommand::Exchange):
+//!   Connecting --writable, connected--> Sending request --flushed--> Receiving response
+//!     --whole frame--> Response(Ok(bytes)), connection dropped
+//!
+//! Inbound (a peer asked, accepted on the listener):
+//!   Receiving request --whole frame--> Request(bytes) to the sink --> Waiting
+//!     --NetCommand::Reply--> Sending reply --flushed--> Close
+//! ```
+//!
+//! Any failure ends the connection: an outbound one reports `Response(Err(..))`, an inbound one
+//! just closes. mio is edge-triggered, so [`Conn::ready`] always reads or writes until the
+//! socket says `WouldBlock` (or the current step is complete) before it returns.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry, Token};
+
+use super::reactor::{ExchangeError, NetSink, ReactorLimits};
+use crate::stats::{Counters, DropReason};
+
+/// The TCP read buffer, shared by all connections (reads never go past a frame's end).
+const READ_BUF: usize = 65_536;
+
+/// Every open connection of one reactor, by mio token, with the limits they live under.
+pub(super) struct Conns {
+    /// Open connections; an inbound connection's id is its token's value.
+    map: HashMap<Token, Conn>,
+    /// The next token; tokens only grow, so a stale id never hits a newer connection.
+    next_token: usize,
+    /// The one read buffer, lent to each connection as it is driven.
+    buf: Vec<u8>,
+    /// Bounds (frame size, connection count, inbound timeout).
+    limits: ReactorLimits,
+    /// The node's counters (frames, oversized drops).
+    counters: Arc<Counters>,
+}
+
+impl Conns {
+    /// An empty table whose tokens start at `first_token` (those below belong to the reactor).
+    pub(super) fn new(first_token: usize, limits: ReactorLimits, counters: Arc<Counters>) -> Self {
+        Conns {
+            map: HashMap::new(),
+            next_token: first_token,
+            buf: vec![0; READ_BUF],
+            limits,
+            counters,
+        }
+    }
+
+    /// Starts an outbound exchange; an `Err` is the answer to give at once.
+    pub(super) fn open(
+        &mut self,
+        registry: &Registry,
+        request: u64,
+        to: SocketAddr,
+        frame: &[u8],
+        timeout: Duration,
+        now: Instant,
+    ) -> Result<(), ExchangeError> {
+        if self.map.len() >= self.limits.max_connections {
+            return Err(ExchangeError::Overloaded);
+        }
+        if frame.len() > self.limits.max_frame {
+            return Err(ExchangeError::Oversized(frame.len()));
+        }
+        let stream = TcpStream::connect(to).map_err(|e| ExchangeError::Connect(e.to_string()))?;
+        let token = self.next_token();
+        let mut conn = Conn::outbound(stream, to, request, frame, deadline(now, timeout));
+        // Both interests from the start: edge-triggered events for a state we are not in are
+        // harmless, and it saves a reregister at every turn of the exchange.
+        registry
+            .register(
+                &mut conn.stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| ExchangeError::Io(e.to_string()))?;
+        self.map.insert(token, conn);
+        Ok(())
+    }
+
+    /// Accepts connections until none is pending (edge-triggered); over the limit, they are
+    /// closed at once.
+    pub(super) fn accept(&mut self, listener: &TcpListener, registry: &Registry, now: Instant) {
+        loop {
+            let (stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    log::warn!("tcp accept failed: {e}");
+                    return;
+                }
+            };
+            if self.map.len() >= self.limits.max_connections {
+                log::debug!("tcp {peer}: refused, {} connections open", self.map.len());
+                continue; // dropping `stream` closes it
+            }
+            let token = self.next_token();
+            let until = deadline(now, self.limits.inbound_timeout);
+            let mut conn = Conn::inbound(stream, peer, token.0 as u64, until);
+            match registry.register(
+                &mut conn.stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                Ok(()) => {
+                    self.map.insert(token, conn);
+                }
+                Err(e) => log::warn!("tcp {peer}: register failed: {e}"),
+            }
+        }
+    }
+
+    /// Starts writing the reply of a waiting inbound connection; anything else is ignored.
+    pub(super) fn reply(
+        &mut self,
+        registry: &Registry,
+        sink: &mut impl NetSink,
+        conn: u64,
+        frame: &[u8],
+        now: Instant,
+    ) {
+        let max_frame = self.limits.max_frame;
+        let until = deadline(now, self.limits.inbound_timeout);
+        let Some(c) = self.inbound(conn) else {
+            log::debug!("reply to unknown connection {conn} ignored");
+            return;
+        };
+        if !c.is_waiting() {
+            log::debug!("reply to connection {conn} that is not waiting ignored");
+            return;
+        }
+        if frame.len() > max_frame {
+            log::warn!(
+                "reply of {} bytes over the frame limit; closing connection {conn}",
+                frame.len()
+            );
+            self.close(registry, conn);
+            return;
+        }
+        c.start_reply(frame, until);
+        self.ready(registry, sink, Token(conn as usize), now);
+    }
+
+    /// Closes an inbound connection without answering; unknown ids are ignored.
+    pub(super) fn close(&mut self, registry: &Registry, conn: u64) {
+        if self.inbound(conn).is_some() {
+            self.remove(registry, Token(conn as usize));
+        }
+    }
+
+    /// Drives one connection after an event (or a new reply) and acts on the outcome.
+    pub(super) fn ready(
+        &mut self,
+        registry: &Registry,
+        sink: &mut impl NetSink,
+        token: Token,
+        now: Instant,
+    ) {
+        let Some(conn) = self.map.get_mut(&token) else {
+            return;
+        };
+        match conn.ready(&mut self.buf, self.limits.max_frame, &self.counters) {
+            Outcome::Pending => {}
+            Outcome::Request(frame) => {
+                // The application now has `inbound_timeout` to answer.
+                conn.deadline = deadline(now, self.limits.inbound_timeout);
+                sink.request(token.0 as u64, conn.peer, frame);
+            }
+            Outcome::Response(result) => {
+                if let Some(Conn {
+                    kind: Kind::Outbound { request },
+                    ..
+                }) = self.remove(registry, token)
+                {
+                    sink.response(request, result);
+                }
+            }
+            Outcome::Close => {
+                self.remove(registry, token);
+            }
+        }
+    }
+
+    /// Closes connections whose deadline has passed; an outbound one answers `Timeout`.
+    pub(super) fn sweep(&mut self, registry: &Registry, sink: &mut impl NetSink, now: Instant) {
+        let expired: Vec<Token> = self
+            .map
+            .iter()
+            .filter(|(_, c)| c.deadline <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in expired {
+            match self.remove(registry, token) {
+                Some(Conn {
+                    kind: Kind::Outbound { request },
+                    ..
+                }) => {
+                    sink.response(request, Err(ExchangeError::Timeout));
+                }
+                Some(conn) => log::debug!("tcp {}: inbound connection timed out", conn.peer),
+                None => {}
+            }
+        }
+    }
+
+    /// How long the reactor may sleep: until the nearest deadline, or forever without any.
+    pub(super) fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        self.map
+            .values()
+            .map(|c| c.deadline)
+            .min()
+            .map(|d| d.saturating_duration_since(now))
+    }
+
+    /// Drops every connection; each pending exchange answers `Shutdown`.
+    pub(super) fn shutdown(&mut self, sink: &mut impl NetSink) {
+        for (_, conn) in self.map.drain() {
+            if let Kind::Outbound { request } = conn.kind {
+                sink.response(request, Err(ExchangeError::Shutdown));
+            }
+        }
+    }
+
+    /// The inbound connection with id `conn`, if open (an outbound token is not a `conn`).
+    fn inbound(&mut self, conn: u64) -> Option<&mut Conn> {
+        let token = Token(usize::try_from(conn).ok()?);
+        self.map
+            .get_mut(&token)
+            .filter(|c| c.kind == Kind::Inbound { conn })
+    }
+
+    /// A fresh connection token.
+    fn next_token(&mut self) -> Token {
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        token
+    }
+
+    /// Deregisters and drops a connection (dropping the stream closes it).
+    fn remove(&mut self, registry: &Registry, token: Token) -> Option<Conn> {
+        let mut conn = self.map.remove(&token)?;
+        if let Err(e) = registry.deregister(&mut conn.stream) {
+            log::debug!("tcp {}: deregister failed: {e}", conn.peer);
+        }
+        Some(conn)
+    }
+}
+
+/// Which side opened the connection, and the id the sink knows it by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Accepted from a peer; `conn` is the id given to `NetSink::request`.
+    Inbound {
+        /// The connection id (the mio token's value).
+        conn: u64,
+    },
+    /// Opened by `NetCommand::Exchange`; `request` is the caller's id.
+    Outbound {
+        /// The caller's request id, echoed in `NetSink::response`.
+        request: u64,
+    },
+}
+
+/// Where a connection is in its single request/response exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Outbound: the nonblocking connect has not completed yet.
+    Connecting,
+    /// Writing `out` (the request, or the reply).
+    Sending,
+    /// Reading one length-prefixed frame.
+    Receiving,
+    /// Inbound: the request went to the sink; waiting for `Reply` or `Close`.
+    Waiting,
+}
+
+/// What the reactor must do after driving a connection.
+#[derive(Debug)]
+enum Outcome {
+    /// Nothing to report; keep the connection.
+    Pending,
+    /// Inbound: a whole request arrived; hand it to the sink and keep the connection.
+    Request(Vec<u8>),
+    /// Outbound: the exchange ended; report it and drop the connection.
+    Response(Result<Vec<u8>, ExchangeError>),
+    /// Inbound: finished or failed; drop the connection without a word.
+    Close,
+}
+
+/// One TCP connection and its buffers.
+struct Conn {
+    /// The nonblocking stream, registered with the reactor's poll.
+    stream: TcpStream,
+    /// The peer's address, for the sink and for logs.
+    peer: SocketAddr,
+    /// Inbound or outbound, with the id to report.
+    kind: Kind,
+    /// When the connection is given up; swept by the reactor.
+    deadline: Instant,
+    /// Where the exchange is.
+    state: State,
+    /// The length prefix being read, and how many of its bytes have arrived.
+    len_buf: [u8; 4],
+    /// Bytes of `len_buf` filled so far.
+    len_have: usize,
+    /// The announced body length, valid once `len_have == 4`.
+    body_len: usize,
+    /// The body read so far; never allocated beyond `body_len`.
+    body: Vec<u8>,
+    /// The frame being written, length prefix included.
+    out: Vec<u8>,
+    /// Bytes of `out` already written.
+    written: usize,
+}
+
+impl Conn {
+    /// An outbound connection that will send `frame` once the connect completes.
+    ///
+    /// The caller has checked `frame.len()` against the frame limit.
+    fn outbound(
+        stream: TcpStream,
+        peer: SocketAddr,
+        request: u64,
+        frame: &[u8],
+        deadline: Instant,
+    ) -> Self {
+        let mut conn = Self::new(
+            stream,
+            peer,
+            Kind::Outbound { request },
+            deadline,
+            State::Connecting,
+        );
+        conn.out = prefixed(frame);
+        conn
+    }
+
+    /// An accepted connection that waits for a request.
+    fn inbound(stream: TcpStream, peer: SocketAddr, conn: u64, deadline: Instant) -> Self {
+        Self::new(
+            stream,
+            peer,
+            Kind::Inbound { conn },
+            deadline,
+            State::Receiving,
+        )
+    }
+
+    /// Shared constructor.
+    fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        kind: Kind,
+        deadline: Instant,
+        state: State,
+    ) -> Self {
+        // One request, one response: Nagle would only delay the last partial segment.
+        if let Err(e) = stream.set_nodelay(true) {
+            log::debug!("tcp {peer}: TCP_NODELAY refused: {e}");
+        }
+        Conn {
+            stream,
+            peer,
+            kind,
+            deadline,
+            state,
+            len_buf: [0; 4],
+            len_have: 0,
+            body_len: 0,
+            body: Vec::new(),
+            out: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// True while an inbound request waits for the application's answer.
+    fn is_waiting(&self) -> bool {
+        self.state == State::Waiting
+    }
+
+    /// Queues the reply of an inbound connection; the caller then drives it with `ready`.
+    ///
+    /// The caller has checked `frame.len()` against the frame limit.
+    fn start_reply(&mut self, frame: &[u8], deadline: Instant) {
+        self.out = prefixed(frame);
+        self.written = 0;
+        self.deadline = deadline;
+        self.state = State::Sending;
+    }
+
+    /// Drives the connection as far as the socket allows, after a poll event or a new reply.
+    ///
+    /// `scratch` is the table's read buffer, lent to avoid an allocation per connection.
+    fn ready(&mut self, scratch: &mut [u8], max_frame: usize, counters: &Counters) -> Outcome {
+        match self.step(scratch, max_frame, counters) {
+            Ok(outcome) => outcome,
+            Err(err) => match self.kind {
+                Kind::Outbound { .. } => Outcome::Response(Err(err)),
+                Kind::Inbound { conn } => {
+                    if matches!(err, ExchangeError::Oversized(_)) {
+                        counters.dropped(DropReason::Oversized);
+                    }
+                    log::debug!("tcp {} (conn {conn}): closing: {err}", self.peer);
+                    Outcome::Close
+                }
+            },
+        }
+    }
+
+    /// The state machine proper; an `Err` ends the connection.
+    fn step(
+        &mut self,
+        scratch: &mut [u8],
+        max_frame: usize,
+        counters: &Counters,
+    ) -> Result<Outcome, ExchangeError> {
+        loop {
+            match self.state {
+                State::Connecting => {
+                    if !self.connected()? {
+                        return Ok(Outcome::Pending);
+                    }
+                    self.state = State::Sending;
+                }
+                State::Sending => {
+                    if !self.flush()? {
+                        return Ok(Outcome::Pending);
+                    }
+                    Counters::bump(&counters.frames_out);
+                    self.out = Vec::new();
+                    match self.kind {
+                        Kind::Outbound { .. } => self.state = State::Receiving,
+                        Kind::Inbound { .. } => return Ok(Outcome::Close),
+                    }
+                }
+                State::Receiving => {
+                    let Some(frame) = self.read_frame(scratch, max_frame)? else {
+                        return Ok(Outcome::Pending);
+                    };
+                    Counters::bump(&counters.frames_in);
+                    return Ok(match self.kind {
+                        Kind::Outbound { .. } => Outcome::Response(Ok(frame)),
+                        Kind::Inbound { .. } => {
+                            self.state = State::Waiting;
+                            Outcome::Request(frame)
+                        }
+                    });
+                }
+                State::Waiting => {
+                    self.check_hangup(scratch)?;
+                    return Ok(Outcome::Pending);
+                }
+            }
+        }
+    }
+
+    /// Whether the nonblocking connect has completed, following the steps in mio's docs:
+    /// `take_error` reports a failed connect, `peer_addr` tells done from still in progress.
+    fn connected(&mut self) -> Result<bool, ExchangeError> {
+        match self.stream.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => return Err(ExchangeError::Connect(e.to_string())),
+        }
+        match self.stream.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.kind() == io::ErrorKind::NotConnected || e.raw_os_error() == EINPROGRESS =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(ExchangeError::Connect(e.to_string())),
+        }
+    }
+
+    /// Writes `out` until done (`true`) or the socket is full (`false`).
+    fn flush(&mut self) -> Result<bool, ExchangeError> {
+        while self.written < self.out.len() {
+            match self.stream.write(&self.out[self.written..]) {
+                Ok(0) => return Err(ExchangeError::Closed),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads until one whole frame is in (`Some`) or the socket is empty (`None`).
+    ///
+    /// Reads never go past the end of the frame, and the body grows with what actually
+    /// arrives (capped at the checked length), so a peer announcing 16 MiB and sending
+    /// nothing costs nothing.
+    fn read_frame(
+        &mut self,
+        scratch: &mut [u8],
+        max_frame: usize,
+    ) -> Result<Option<Vec<u8>>, ExchangeError> {
+        loop {
+            if self.len_have < self.len_buf.len() {
+                let n = match self.stream.read(&mut self.len_buf[self.len_have..]) {
+                    Ok(0) => return Err(ExchangeError::Closed),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io_error(e)),
+                };
+                self.len_have += n;
+                if self.len_have == self.len_buf.len() {
+                    let len = u32::from_be_bytes(self.len_buf) as usize;
+                    if len > max_frame {
+                        return Err(ExchangeError::Oversized(len));
+                    }
+                    self.body_len = len;
+                    self.body = Vec::new();
+                }
+                continue;
+            }
+            let missing = self.body_len - self.body.len();
+            if missing == 0 {
+                self.len_have = 0;
+                return Ok(Some(std::mem::take(&mut self.body)));
+            }
+            let want = missing.min(scratch.len());
+            match self.stream.read(&mut scratch[..want]) {
+                Ok(0) => return Err(ExchangeError::Closed),
+                Ok(n) => {
+                    if self.body.capacity() - self.body.len() < n {
+                        // Double like Vec would, but never past the announced length.
+                        let target = (self.body.capacity() * 2)
+                            .max(self.body.len() + n)
+                            .min(self.body_len);
+                        self.body.reserve_exact(target - self.body.len());
+                    }
+                    self.body.extend_from_slice(&scratch[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+    }
+
+    /// While waiting for the reply: a peer that hangs up or sends more is given up on.
+    fn check_hangup(&mut self, scratch: &mut [u8]) -> Result<(), ExchangeError> {
+        loop {
+            match self.stream.read(scratch) {
+                Ok(0) => return Err(ExchangeError::Closed),
+                Ok(n) => {
+                    return Err(ExchangeError::Io(format!(
+                        "{n} unexpected bytes after the request"
+                    )));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+    }
+}
+
+/// `EINPROGRESS`, which `peer_addr` may report for a connect still under way (mio's docs);
+/// `io::ErrorKind::InProgress` is not stable yet, so the raw code it is.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const EINPROGRESS: Option<i32> = Some(115);
+/// `EINPROGRESS` on the BSDs and Apple systems.
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+const EINPROGRESS: Option<i32> = Some(36);
+/// `WSAEINPROGRESS`.
+#[cfg(windows)]
+const EINPROGRESS: Option<i32> = Some(10036);
+/// Elsewhere only `NotConnected` means still connecting.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    windows
+)))]
+const EINPROGRESS: Option<i32> = None;
+
+/// `now + d`, saturating far in the future instead of panicking on overflow.
+fn deadline(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400 * 365)))
+        .unwrap_or(now)
+}
+
+/// `frame` behind its u32 big-endian length, in one buffer so it leaves in one write.
+///
+/// Callers check the length against the frame limit (at most `u32::MAX`) first.
+fn prefixed(frame: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+    let mut out = Vec::with_capacity(4 + frame.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(frame);
+    out
+}
+
+/// A socket error as an exchange error; a reset is the peer closing on us.
+fn io_error(e: io::Error) -> ExchangeError {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => ExchangeError::Closed,
+        _ => ExchangeError::Io(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! TCP paths on loopback, against reactors and plain std sockets playing a peer.
+
+    use std::io::{Read, Write};
+    use std::net::{TcpListener as StdListener, TcpStream as StdStream};
+    use std::thread;
+
+    use super::super::reactor::NetCommand;
+    use super::super::reactor::tests::{Got, TestNode, WAIT, load, loopback};
+    use super::*;
+
+    /// A std client connected to `node`, with bounded reads.
+    fn client(node: &TestNode) -> StdStream {
+        let stream = StdStream::connect_timeout(&node.addr, WAIT).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+        stream
+    }
+
+    /// Reads until the reactor closes the connection; panics if it stays open past `WAIT`.
+    fn assert_closed(stream: &mut StdStream) {
+        let mut buf = [0; 64];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
+                Err(e) => panic!("connection not closed in time: {e}"),
+            }
+        }
+    }
+
+    /// A peer that accepts one connection, reads the request, writes `answer` raw and closes.
+    fn serve_once(answer: Vec<u8>) -> SocketAddr {
+        let listener = StdListener::bind(loopback()).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+            let mut len = [0; 4];
+            stream.read_exact(&mut len).expect("request length");
+            let mut body = vec![0; u32::from_be_bytes(len) as usize];
+            stream.read_exact(&mut body).expect("request body");
+            stream.write_all(&answer).expect("answer");
+            // Dropping the stream closes it: a short answer is then a truncated one.
+        });
+        addr
+    }
+
+    fn exchange(request: u64, to: SocketAddr, timeout: Duration) -> NetCommand {
+        NetCommand::Exchange {
+            request,
+            to,
+            frame: b"req".to_vec(),
+            timeout,
+        }
+    }
+
+    #[test]
+    fn exchange_to_a_closed_port_fails_promptly() {
+        let node = TestNode::start(ReactorLimits::default());
+        let to = StdListener::bind(loopback())
+            .expect("bind")
+            .local_addr()
+            .expect("addr");
+        // The timeout is far longer than WAIT: a Timeout here would fail the test.
+        assert!(node.handle.send(exchange(1, to, Duration::from_secs(60))));
+        let (id, result) = node.response();
+        assert_eq!(id, 1);
+        assert!(
+            matches!(result, Err(ExchangeError::Connect(_))),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn exchange_to_a_silent_listener_times_out() {
+        let node = TestNode::start(ReactorLimits::default());
+        let silent = StdListener::bind(loopback()).expect("bind");
+        let to = silent.local_addr().expect("addr");
+        assert!(
+            node.handle
+                .send(exchange(2, to, Duration::from_millis(200)))
+        );
+        assert_eq!(node.response(), (2, Err(ExchangeError::Timeout)));
+    }
+
+    #[test]
+    fn an_oversized_response_fails_the_exchange() {
+        let node = TestNode::start(ReactorLimits {
+            max_frame: 1024,
+            ..ReactorLimits::default()
+        });
+        let to = serve_once(2048u32.to_be_bytes().to_vec());
+        assert!(node.handle.send(exchange(3, to, WAIT)));
+        assert_eq!(node.response(), (3, Err(ExchangeError::Oversized(2048))));
+    }
+
+    #[test]
+    fn a_peer_closing_early_fails_the_exchange() {
+        let node = TestNode::start(ReactorLimits::default());
+        let mut truncated = 10u32.to_be_bytes().to_vec();
+        truncated.extend_from_slice(b"only");
+        let to = serve_once(truncated);
+        assert!(node.handle.send(exchange(4, to, WAIT)));
+        // serve_once hangs up once the reactor does, or when its read times out.
+        let (id, result) = node.response();
+        assert_eq!(id, 4);
+        assert!(
+            matches!(result, Err(ExchangeError::Closed | ExchangeError::Timeout)),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn an_oversized_request_is_closed_and_counted() {
+        let mut node = TestNode::start(ReactorLimits {
+            max_frame: 1024,
+            ..ReactorLimits::default()
+        });
+        let mut stream = client(&node);
+        stream.write_all(&2048u32.to_be_bytes()).expect("write");
+        assert_closed(&mut stream);
+        node.stop();
+        assert_eq!(load(&node.counters.dropped_oversized), 1);
+        assert_eq!(load(&node.counters.frames_in), 0);
+        assert!(node.quiet(), "an oversized request must not reach the sink");
+    }
+
+    #[test]
+    fn a_slow_request_is_closed_at_the_inbound_timeout() {
+        let limits = ReactorLimits {
+            inbound_timeout: Duration::from_millis(200),
+            ..ReactorLimits::default()
+        };
+        let node = TestNode::start(limits);
+        let mut stream = client(&node);
+        stream.write_all(&[0, 0]).expect("write half a length");
+        assert_closed(&mut stream);
+        assert!(node.quiet());
+    }
+
+    #[test]
+    fn close_drops_an_inbound_connection_and_later_replies_are_ignored() {
+        let node = TestNode::start(ReactorLimits::default());
+        let mut stream = client(&node);
+        let mut frame = 5u32.to_be_bytes().to_vec();
+        frame.extend_from_slice(b"hello");
+        stream.write_all(&frame).expect("write");
+        let Got::Request(conn, _, body) = node.next() else {
+            panic!("expected a request")
+        };
+        assert_eq!(body, b"hello");
+        assert!(node.handle.send(NetCommand::Close { conn }));
+        assert_closed(&mut stream);
+        assert!(node.handle.send(NetCommand::Reply {
+            conn,
+            frame: b"late".to_vec()
+        }));
+        assert!(node.handle.send(NetCommand::Close { conn }));
+        // Still serving: a new request arrives under a new id.
+        let mut again = client(&node);
+        again.write_all(&frame).expect("write");
+        let Got::Request(next, _, _) = node.next() else {
+            panic!("expected a request")
+        };
+        assert!(next > conn, "connection ids are never reused");
+    }
+
+    #[test]
+    fn a_reply_reaches_a_plain_client() {
+        let node = TestNode::start(ReactorLimits::default());
+        let mut stream = client(&node);
+        stream.write_all(&[0, 0, 0, 0]).expect("an empty request");
+        let Got::Request(conn, _, body) = node.next() else {
+            panic!("expected a request")
+        };
+        assert!(body.is_empty());
+        assert!(node.handle.send(NetCommand::Reply {
+            conn,
+            frame: b"pong".to_vec()
+        }));
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).expect("reply, then close");
+        assert_eq!(reply, [&4u32.to_be_bytes()[..], b"pong"].concat());
+    }
+
+    #[test]
+    fn the_connection_limit_refuses_accepts_and_exchanges() {
+        let node = TestNode::start(ReactorLimits {
+            max_connections: 1,
+            ..ReactorLimits::default()
+        });
+        let silent = StdListener::bind(loopback()).expect("bind");
+        let to = silent.local_addr().expect("addr");
+        // The first exchange holds the only slot; commands run in order.
+        assert!(node.handle.send(exchange(1, to, Duration::from_secs(60))));
+        assert!(node.handle.send(exchange(2, to, Duration::from_secs(60))));
+        assert_eq!(node.response(), (2, Err(ExchangeError::Overloaded)));
+        let mut refused = client(&node);
+        assert_closed(&mut refused);
+    }
+}

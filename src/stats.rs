@@ -1,0 +1,147 @@
+//! Counters every actor bumps without locks, and the snapshot `Node::stats()` returns.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why an inbound datagram or frame was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// It did not decode (bad magic, truncated, invalid field, ...).
+    Malformed,
+    /// It was larger than the MTU (datagrams) or the frame limit (TCP).
+    Oversized,
+    /// It speaks a protocol version or envelope flags this build does not.
+    WrongVersion,
+    /// It belongs to another cluster.
+    WrongCluster,
+    /// An internal queue was full (the node is overloaded).
+    QueueFull,
+    /// The socket refused to send it.
+    SendFailed,
+}
+
+/// Lock-free counters shared by the actors of one node.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) packets_in: AtomicU64,
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) packets_out: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+    pub(crate) frames_in: AtomicU64,
+    pub(crate) frames_out: AtomicU64,
+    pub(crate) dropped_malformed: AtomicU64,
+    pub(crate) dropped_oversized: AtomicU64,
+    pub(crate) dropped_wrong_version: AtomicU64,
+    pub(crate) dropped_wrong_cluster: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) send_failed: AtomicU64,
+    pub(crate) probes: AtomicU64,
+    pub(crate) indirect_probes: AtomicU64,
+    pub(crate) suspicions: AtomicU64,
+    pub(crate) refutations: AtomicU64,
+    pub(crate) events_dropped: AtomicU64,
+    pub(crate) callback_panics: AtomicU64,
+}
+
+impl Counters {
+    /// Adds one to a counter.
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `n` to a counter.
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one dropped input.
+    pub(crate) fn dropped(&self, reason: DropReason) {
+        let counter = match reason {
+            DropReason::Malformed => &self.dropped_malformed,
+            DropReason::Oversized => &self.dropped_oversized,
+            DropReason::WrongVersion => &self.dropped_wrong_version,
+            DropReason::WrongCluster => &self.dropped_wrong_cluster,
+            DropReason::QueueFull => &self.dropped_queue_full,
+            DropReason::SendFailed => &self.send_failed,
+        };
+        Counters::bump(counter);
+    }
+
+    /// A consistent-enough copy for the application.
+    pub(crate) fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            packets_in: get(&self.packets_in),
+            bytes_in: get(&self.bytes_in),
+            packets_out: get(&self.packets_out),
+            bytes_out: get(&self.bytes_out),
+            frames_in: get(&self.frames_in),
+            frames_out: get(&self.frames_out),
+            dropped_malformed: get(&self.dropped_malformed),
+            dropped_oversized: get(&self.dropped_oversized),
+            dropped_wrong_version: get(&self.dropped_wrong_version),
+            dropped_wrong_cluster: get(&self.dropped_wrong_cluster),
+            dropped_queue_full: get(&self.dropped_queue_full),
+            send_failed: get(&self.send_failed),
+            probes: get(&self.probes),
+            indirect_probes: get(&self.indirect_probes),
+            suspicions: get(&self.suspicions),
+            refutations: get(&self.refutations),
+            events_dropped: get(&self.events_dropped),
+            callback_panics: get(&self.callback_panics),
+        }
+    }
+}
+
+/// A snapshot of a node's counters since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams received (accepted or not).
+    pub packets_in: u64,
+    /// Bytes of datagrams received.
+    pub bytes_in: u64,
+    /// Datagrams sent.
+    pub packets_out: u64,
+    /// Bytes of datagrams sent.
+    pub bytes_out: u64,
+    /// TCP frames received.
+    pub frames_in: u64,
+    /// TCP frames sent.
+    pub frames_out: u64,
+    /// Inputs dropped because they did not decode.
+    pub dropped_malformed: u64,
+    /// Inputs dropped for exceeding the MTU or the frame limit.
+    pub dropped_oversized: u64,
+    /// Inputs dropped for an unsupported version or envelope flags.
+    pub dropped_wrong_version: u64,
+    /// Inputs dropped because they came from another cluster.
+    pub dropped_wrong_cluster: u64,
+    /// Inputs dropped because an internal queue was full.
+    pub dropped_queue_full: u64,
+    /// Datagrams the socket refused to send.
+    pub send_failed: u64,
+    /// Direct probes sent.
+    pub probes: u64,
+    /// Indirect probe requests sent.
+    pub indirect_probes: u64,
+    /// Suspicions this node raised.
+    pub suspicions: u64,
+    /// Times this node refuted a suspicion or death about itself.
+    pub refutations: u64,
+    /// Events not delivered because the dispatcher queue or the events channel was full.
+    pub events_dropped: u64,
+    /// User callbacks that panicked (caught and logged).
+    pub callback_panics: u64,
+}
+
+impl Stats {
+    /// Every dropped input, whatever the reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_malformed
+            + self.dropped_oversized
+            + self.dropped_wrong_version
+            + self.dropped_wrong_cluster
+            + self.dropped_queue_full
+    }
+}
