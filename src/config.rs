@@ -27,8 +27,21 @@ pub struct Config {
     pub probe_timeout: Duration,
     /// Helpers asked to probe indirectly (SWIM's k).
     pub indirect_checks: usize,
-    /// Suspicion timeout = `suspicion_mult × max(1, log10 N) × probe_interval`.
+    /// Suspicion timeout = `suspicion_mult × max(1, log10 N) × probe_interval`: the whole
+    /// timeout in plain SWIM, the shortest one with Lifeguard (reached after
+    /// `suspicion_mult − 2` independent confirmations).
     pub suspicion_mult: u32,
+    /// Lifeguard (Dadgar et al. 2017, as in HashiCorp memberlist): local health scaling of
+    /// the probe period, nacks from ping-req helpers, suspicion timeouts that shrink with
+    /// independent confirmations, and telling a suspect first when probing it. Off, the
+    /// node runs plain SWIM with suspicion.
+    pub lifeguard: bool,
+    /// Lifeguard's highest local health score: a node in trouble stretches its probe
+    /// interval and timeout up to `awareness_max + 1` times. 0 disables the scaling.
+    pub awareness_max: u32,
+    /// Lifeguard's longest suspicion timeout, as a multiple of the shortest (memberlist's
+    /// `SuspicionMaxTimeoutMult`); a suspicion nobody confirms runs this long.
+    pub suspicion_max_mult: u32,
     /// Each update is piggybacked `retransmit_mult × ceil(log10(N + 1))` times.
     pub retransmit_mult: u32,
     /// How often pending gossip is pushed even when no probe is due.
@@ -64,6 +77,9 @@ impl Config {
             probe_timeout: Duration::from_millis(500),
             indirect_checks: 3,
             suspicion_mult: 4,
+            lifeguard: true,
+            awareness_max: 8,
+            suspicion_max_mult: 6,
             retransmit_mult: 4,
             gossip_interval: Duration::from_millis(200),
             gossip_nodes: 3,
@@ -147,6 +163,9 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::Zero(field));
             }
+        }
+        if self.lifeguard && self.suspicion_max_mult == 0 {
+            return Err(ConfigError::Zero("suspicion_max_mult"));
         }
         if self.cluster.is_empty() {
             return Err(ConfigError::EmptyCluster);
@@ -264,8 +283,21 @@ mod tests {
             Err(ConfigError::BroadcastTooLarge { .. })
         ));
         let mut c = Config::lan();
+        c.suspicion_max_mult = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("suspicion_max_mult")));
+        c.lifeguard = false;
+        assert_eq!(c.validate(), Ok(()), "unused without Lifeguard");
+        let mut c = Config::lan();
         c.cluster.clear();
         assert_eq!(c.validate(), Err(ConfigError::EmptyCluster));
+    }
+
+    #[test]
+    fn lifeguard_is_on_in_every_preset() {
+        for config in [Config::lan(), Config::wan(), Config::local()] {
+            assert!(config.lifeguard);
+            assert_eq!((config.awareness_max, config.suspicion_max_mult), (8, 6));
+        }
     }
 
     #[test]

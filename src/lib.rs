@@ -42,6 +42,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[doc(hidden)]
+pub mod bench_support;
 pub mod codec;
 mod config;
 mod error;
@@ -50,6 +52,7 @@ pub mod member;
 mod node;
 pub(crate) mod protocol;
 mod runtime;
+pub mod sim;
 mod stats;
 pub mod time;
 

@@ -39,6 +39,11 @@ pub(crate) struct Counters {
     pub(crate) indirect_probes: AtomicU64,
     pub(crate) suspicions: AtomicU64,
     pub(crate) refutations: AtomicU64,
+    pub(crate) nacks_received: AtomicU64,
+    pub(crate) missed_nacks: AtomicU64,
+    pub(crate) suspicion_confirmations: AtomicU64,
+    /// A gauge, not a counter: membership stores the current local health score.
+    pub(crate) local_health: AtomicU64,
     pub(crate) events_dropped: AtomicU64,
     pub(crate) callback_panics: AtomicU64,
 }
@@ -52,6 +57,11 @@ impl Counters {
     /// Adds `n` to a counter.
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Sets a gauge.
+    pub(crate) fn set(gauge: &AtomicU64, value: u64) {
+        gauge.store(value, Ordering::Relaxed);
     }
 
     /// Counts one dropped input.
@@ -87,6 +97,10 @@ impl Counters {
             indirect_probes: get(&self.indirect_probes),
             suspicions: get(&self.suspicions),
             refutations: get(&self.refutations),
+            nacks_received: get(&self.nacks_received),
+            missed_nacks: get(&self.missed_nacks),
+            suspicion_confirmations: get(&self.suspicion_confirmations),
+            local_health: get(&self.local_health),
             events_dropped: get(&self.events_dropped),
             callback_panics: get(&self.callback_panics),
         }
@@ -129,6 +143,18 @@ pub struct Stats {
     pub suspicions: u64,
     /// Times this node refuted a suspicion or death about itself.
     pub refutations: u64,
+    /// Nacks from ping-req helpers counted for this node's own probes (Lifeguard): the
+    /// helper could not reach the target either, so this node's network is probably fine.
+    pub nacks_received: u64,
+    /// Helpers that answered a failed probe with neither an ack nor a nack (Lifeguard):
+    /// each one raised the local health score.
+    pub missed_nacks: u64,
+    /// Independent confirmations of a suspicion this node counted (Lifeguard); each one
+    /// shortened a suspicion timeout and was re-gossiped.
+    pub suspicion_confirmations: u64,
+    /// Lifeguard's local health score now (a gauge, `0..=Config::awareness_max`): 0 is
+    /// healthy; the probe interval and timeout run `local_health + 1` times longer.
+    pub local_health: u64,
     /// Events not delivered because the dispatcher queue or the events channel was full.
     pub events_dropped: u64,
     /// User callbacks that panicked (caught and logged).

@@ -84,6 +84,16 @@ impl Dissemination {
         }
     }
 
+    /// Queued membership updates and user broadcasts (for invariants and measurement).
+    pub(crate) fn queue_lens(&self) -> (usize, usize) {
+        (self.members.len(), self.user.len())
+    }
+
+    /// Bounds of the two queues.
+    pub(crate) fn queue_bounds(&self) -> (usize, usize) {
+        (MEMBER_QUEUE_CAPACITY, self.config.broadcast_queue)
+    }
+
     fn limit(&self) -> u32 {
         retransmit_limit(self.config.retransmit_mult, self.peers.len() + 1)
     }

@@ -7,6 +7,11 @@
 //! t0 + probe_interval   still no ack: A suspects B
 //! ```
 //!
+//! With Lifeguard, a helper that hears nothing from B by 80 % of the probe timeout answers
+//! `Ci -> nack(seq) -> A`. A counts the nacks of its current probe: a helper that was asked
+//! and sent neither ack nor nack suggests the trouble is A's own (its local health drops),
+//! and the period's two deadlines are stretched by A's local health multiplier.
+//!
 //! The order is a shuffled list of live members, walked once per cycle and reshuffled at
 //! the end; a new member is inserted at a random position of the rest of the cycle, so
 //! every member is probed within two cycles (SWIM §4.3).
@@ -32,6 +37,40 @@ pub(crate) struct Probe {
     /// When to ask helpers; `None` once they were asked.
     pub(crate) indirect_at: Option<Instant>,
     pub(crate) acked: bool,
+    /// Helpers asked to probe indirectly: each owes an ack or a nack.
+    pub(crate) helpers: Vec<NodeName>,
+    /// Helpers whose nack arrived (each counted once, however often it was delivered).
+    pub(crate) nacked: Vec<NodeName>,
+}
+
+impl Probe {
+    /// A probe of `target` just sent, asking helpers at `indirect_at` if still unanswered.
+    pub(crate) fn new(
+        seq: u32,
+        target: NodeName,
+        incarnation: Incarnation,
+        addr: SocketAddr,
+        indirect_at: Instant,
+    ) -> Probe {
+        Probe {
+            seq,
+            target,
+            incarnation,
+            addr,
+            indirect_at: Some(indirect_at),
+            acked: false,
+            helpers: Vec::new(),
+            nacked: Vec::new(),
+        }
+    }
+
+    /// Helpers asked that answered with neither an ack nor a nack (0 once acked).
+    pub(crate) fn missed_nacks(&self) -> usize {
+        if self.acked {
+            return 0;
+        }
+        self.helpers.len().saturating_sub(self.nacked.len())
+    }
 }
 
 /// A ping-req this node is serving as helper.
@@ -106,11 +145,16 @@ impl FailureDetector {
         now >= self.next_probe_at
     }
 
-    /// Ends the current period: returns the probe that got no ack (to be suspected), and
-    /// schedules the next period at `next_at`.
-    pub(crate) fn end_period(&mut self, next_at: Instant) -> Option<Probe> {
-        self.next_probe_at = next_at;
-        self.probe.take().filter(|p| !p.acked)
+    /// Ends the current period: returns its probe, acked or not (an unacked one is to be
+    /// suspected). Schedule the next period with [`FailureDetector::schedule_period`].
+    pub(crate) fn end_period(&mut self) -> Option<Probe> {
+        self.probe.take()
+    }
+
+    /// Starts the next period at `at`. Set once the last probe's outcome has been applied,
+    /// so the period is scaled by the local health it left behind.
+    pub(crate) fn schedule_period(&mut self, at: Instant) {
+        self.next_probe_at = at;
     }
 
     /// Chooses the next member to probe, walking the shuffled order.
@@ -157,6 +201,26 @@ impl FailureDetector {
             }
             _ => None,
         }
+    }
+
+    /// Records the helpers asked to probe the current probe's target.
+    pub(crate) fn set_helpers(&mut self, seq: u32, helpers: Vec<NodeName>) {
+        if let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) {
+            probe.helpers = helpers;
+        }
+    }
+
+    /// Counts a nack for the current probe; true if it is new and from a helper we asked.
+    /// Nacks for an earlier probe, from strangers, or repeated are ignored.
+    pub(crate) fn on_nack(&mut self, seq: u32, source: &NodeName) -> bool {
+        let Some(probe) = self.probe.as_mut().filter(|p| p.seq == seq) else {
+            return false;
+        };
+        if !probe.helpers.contains(source) || probe.nacked.contains(source) {
+            return false;
+        }
+        probe.nacked.push(source.clone());
+        true
     }
 
     /// Matches an ack by sequence number.
@@ -226,6 +290,16 @@ mod tests {
         t
     }
 
+    fn probe(seq: u32, incarnation: Incarnation) -> Probe {
+        Probe::new(
+            seq,
+            NodeName::new("b").unwrap(),
+            incarnation,
+            "127.0.0.1:2".parse().unwrap(),
+            Instant::from_micros(10),
+        )
+    }
+
     #[test]
     fn each_cycle_probes_every_member_once() {
         let t = table(10);
@@ -254,14 +328,7 @@ mod tests {
     #[test]
     fn acks_match_probe_then_relay_then_nothing() {
         let mut fd = FailureDetector::new(Instant::ZERO, 0);
-        fd.start_probe(Probe {
-            seq: 5,
-            target: NodeName::new("b").unwrap(),
-            incarnation: 0,
-            addr: "127.0.0.1:2".parse().unwrap(),
-            indirect_at: Some(Instant::from_micros(10)),
-            acked: false,
-        });
+        fd.start_probe(probe(5, 0));
         let relay = Relay {
             requester: "127.0.0.1:3".parse().unwrap(),
             seq: 77,
@@ -272,20 +339,14 @@ mod tests {
         assert!(fd.take_indirect_due(Instant::from_micros(20)).is_none());
         assert!(matches!(fd.on_ack(6), AckMatch::Relay(r) if r.seq == 77));
         assert!(matches!(fd.on_ack(6), AckMatch::Unknown));
-        assert!(fd.end_period(Instant::from_micros(100)).is_none());
+        assert!(fd.end_period().unwrap().acked);
+        assert!(fd.end_period().is_none());
     }
 
     #[test]
     fn unacked_probe_is_returned_and_relays_expire() {
         let mut fd = FailureDetector::new(Instant::ZERO, 0);
-        fd.start_probe(Probe {
-            seq: 1,
-            target: NodeName::new("b").unwrap(),
-            incarnation: 3,
-            addr: "127.0.0.1:2".parse().unwrap(),
-            indirect_at: Some(Instant::from_micros(10)),
-            acked: false,
-        });
+        fd.start_probe(probe(1, 3));
         assert!(fd.take_indirect_due(Instant::from_micros(5)).is_none());
         assert!(fd.take_indirect_due(Instant::from_micros(10)).is_some());
         assert!(fd.take_indirect_due(Instant::from_micros(11)).is_none());
@@ -298,7 +359,39 @@ mod tests {
         assert_eq!(fd.poll_timeout(), Instant::ZERO);
         assert!(fd.expired_relays(Instant::from_micros(49)).is_empty());
         assert_eq!(fd.expired_relays(Instant::from_micros(50)).len(), 1);
-        let failed = fd.end_period(Instant::from_micros(100)).unwrap();
+        let failed = fd.end_period().unwrap();
+        assert!(!failed.acked);
         assert_eq!(failed.incarnation, 3);
+    }
+
+    #[test]
+    fn nacks_count_once_per_asked_helper_of_the_current_probe() {
+        let name = |s: &str| NodeName::new(s).unwrap();
+        let mut fd = FailureDetector::new(Instant::ZERO, 0);
+        fd.start_probe(probe(8, 0));
+        assert!(fd.take_indirect_due(Instant::from_micros(10)).is_some());
+        fd.set_helpers(8, vec![name("c1"), name("c2"), name("c3")]);
+        assert!(fd.on_nack(8, &name("c1")));
+        assert!(!fd.on_nack(8, &name("c1")), "a duplicate is not counted");
+        assert!(!fd.on_nack(8, &name("x")), "not a helper we asked");
+        assert!(!fd.on_nack(7, &name("c2")), "another probe's nack");
+        assert!(fd.on_nack(8, &name("c2")));
+        let done = fd.end_period().unwrap();
+        assert_eq!((done.nacked.len(), done.missed_nacks()), (2, 1));
+        // Once acked, silent helpers are not held against us.
+        fd.start_probe(probe(9, 0));
+        fd.set_helpers(9, vec![name("c1")]);
+        assert!(matches!(fd.on_ack(9), AckMatch::Probe));
+        assert_eq!(fd.end_period().unwrap().missed_nacks(), 0);
+    }
+
+    #[test]
+    fn the_next_period_is_set_separately() {
+        let mut fd = FailureDetector::new(Instant::from_micros(5), 0);
+        assert!(!fd.period_due(Instant::from_micros(4)));
+        assert!(fd.period_due(Instant::from_micros(5)));
+        fd.schedule_period(Instant::from_micros(500));
+        assert!(!fd.period_due(Instant::from_micros(499)));
+        assert_eq!(fd.poll_timeout(), Instant::from_micros(500));
     }
 }

@@ -5,6 +5,9 @@
 //! [`rules::overrides`](super::rules::overrides) and then tells the other actors what
 //! changed: suspicion timers, the dissemination queue (re-gossip), and the dispatcher
 //! (user events). Updates about this node go through refutation instead.
+//!
+//! Probe rounds live in `probe.rs`, Lifeguard's bookkeeping (local health, suspicion
+//! bounds and confirmations) in `lifeguard.rs`, full-state exchange in `sync.rs`.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -14,14 +17,15 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::anti_entropy::{AntiEntropy, Purpose, scaled_interval};
-use super::failure_detector::{AckMatch, FailureDetector, Probe, Relay};
+use super::awareness::Awareness;
+use super::failure_detector::FailureDetector;
 use super::rules::overrides;
 use super::table::{MemberTable, Record, member_of};
 use super::{
     Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply,
     SuspicionInput,
 };
-use crate::codec::{self, Alive, Dead, Frame, Header, Left, Message, Nack, Ping, PingReq, Suspect};
+use crate::codec::{self, Alive, Dead, Frame, Header, Left, Message, Nack, Suspect};
 use crate::config::Config;
 use crate::error::JoinError;
 use crate::event::Event;
@@ -29,7 +33,12 @@ use crate::member::{Incarnation, Member, MemberState, NodeName};
 use crate::stats::Counters;
 use crate::time::Instant;
 
+mod bootstrap;
+mod lifeguard;
+mod probe;
 mod sync;
+
+use lifeguard::SuspicionReports;
 
 /// Distinct conflicting claims reported, at most (then the set is cleared).
 const MAX_CONFLICTS_REPORTED: usize = 256;
@@ -41,6 +50,10 @@ pub(crate) struct Membership {
     header: Header,
     table: MemberTable,
     fd: FailureDetector,
+    /// Lifeguard's local health multiplier (always 0 with Lifeguard off).
+    awareness: Awareness,
+    /// Who reported each running suspicion, for Lifeguard's confirmations.
+    reports: SuspicionReports,
     sync: AntiEntropy,
     rng: ChaCha8Rng,
     counters: Arc<Counters>,
@@ -119,6 +132,12 @@ impl Membership {
             },
             table: MemberTable::new(name, local),
             fd: FailureDetector::new(first_probe, first_seq),
+            awareness: Awareness::new(if config.lifeguard {
+                config.awareness_max
+            } else {
+                0
+            }),
+            reports: SuspicionReports::default(),
             sync: AntiEntropy::new(first_sync),
             config,
             rng,
@@ -162,77 +181,18 @@ impl Membership {
             .push_back(Output::Dissemination(DisseminationInput::Enqueue(message)));
     }
 
-    fn suspicion_timeout(&self) -> std::time::Duration {
-        let n = self.table.cluster_size() as f64;
-        let scale = n.log10().max(1.0);
-        self.config
-            .probe_interval
-            .mul_f64(f64::from(self.config.suspicion_mult) * scale)
-    }
-
     fn on_packet(&mut self, now: Instant, from: SocketAddr, messages: Vec<Message>) {
         for message in messages {
             match message {
                 Message::Ping(ping) => self.on_ping(from, ping),
                 Message::PingReq(req) => self.on_ping_req(now, from, req),
                 Message::Ack(ack) => self.on_ack(ack.seq),
-                // Nacks feed Lifeguard's local health; without it they need no action.
-                Message::Nack(_) => {}
+                Message::Nack(nack) => self.on_nack(&nack),
                 Message::Alive(m) => self.apply(now, Update::Alive(m)),
                 Message::Suspect(m) => self.apply(now, Update::Suspect(m)),
                 Message::Dead(m) => self.apply(now, Update::Dead(m)),
                 Message::Left(m) => self.apply(now, Update::Left(m)),
                 Message::User(_) => {}
-            }
-        }
-    }
-
-    /// `A -> ping -> B`: B answers only for its own name.
-    fn on_ping(&mut self, from: SocketAddr, ping: Ping) {
-        if ping.target != *self.table.local() {
-            log::debug!(
-                "ping for {} reached {}; ignored",
-                ping.target,
-                self.table.local()
-            );
-            return;
-        }
-        let ack = Message::Ack(codec::Ack {
-            seq: ping.seq,
-            source: self.local(),
-        });
-        self.send(from, vec![ack]);
-    }
-
-    /// `A -> ping-req(B) -> C`: C pings B with its own sequence number and remembers A.
-    fn on_ping_req(&mut self, now: Instant, from: SocketAddr, req: PingReq) {
-        let seq = self.fd.next_seq();
-        let relay = Relay {
-            requester: from,
-            seq: req.seq,
-            expires_at: now + self.config.probe_timeout,
-        };
-        if !self.fd.add_relay(seq, relay) {
-            log::debug!("too many ping-reqs in flight; one from {from} refused");
-            return;
-        }
-        let ping = Message::Ping(Ping {
-            seq,
-            target: req.target,
-            source: self.local(),
-        });
-        self.send(req.target_addr, vec![ping]);
-    }
-
-    fn on_ack(&mut self, seq: u32) {
-        match self.fd.on_ack(seq) {
-            AckMatch::Probe | AckMatch::Unknown => {}
-            AckMatch::Relay(relay) => {
-                let ack = Message::Ack(codec::Ack {
-                    seq: relay.seq,
-                    source: self.local(),
-                });
-                self.send(relay.requester, vec![ack]);
             }
         }
     }
@@ -259,6 +219,13 @@ impl Membership {
             }
         }
         if !overrides(held.state, held.incarnation, state, incarnation) {
+            // Not news, but with Lifeguard a suspicion we hold, reported by another member
+            // at the same incarnation, is an independent confirmation.
+            if let Update::Suspect(suspect) = update {
+                if held.state == MemberState::Suspect && held.incarnation == suspect.incarnation {
+                    self.on_confirmation(suspect);
+                }
+            }
             return;
         }
         let mut record = held.clone();
@@ -276,22 +243,46 @@ impl Membership {
         let member = member_of(&name, &record);
         self.table.upsert(name.clone(), record);
         self.snapshot_dirty = true;
-        self.after_change(now, &name, &held, &member);
+        let suspector = match &update {
+            Update::Suspect(suspect) => Some(suspect.from.clone()),
+            _ => None,
+        };
+        self.after_change(now, &name, &held, &member, suspector);
         self.gossip(update.into_message());
     }
 
-    /// Tells the other actors about a record change from `held` to `member`.
-    fn after_change(&mut self, now: Instant, name: &NodeName, held: &Record, member: &Member) {
+    /// Tells the other actors about a record change from `held` to `member`; `suspector`
+    /// raised the suspicion when `member` is now suspect.
+    fn after_change(
+        &mut self,
+        now: Instant,
+        name: &NodeName,
+        held: &Record,
+        member: &Member,
+        suspector: Option<NodeName>,
+    ) {
         use MemberState::{Alive, Dead, Left, Suspect};
         if member.state == Suspect {
+            let from = suspector.unwrap_or_else(|| self.local());
+            let bounds = self.suspicion_bounds();
+            self.reports.started(
+                name.clone(),
+                member.incarnation,
+                from.clone(),
+                bounds.confirmations,
+            );
             let start = SuspicionInput::Start {
                 name: name.clone(),
                 incarnation: member.incarnation,
                 token: self.next_token,
-                timeout: self.suspicion_timeout(),
+                from,
+                min_timeout: bounds.min,
+                max_timeout: bounds.max,
+                confirmations: bounds.confirmations,
             };
             self.outputs.push_back(Output::Suspicion(start));
         } else if held.state == Suspect {
+            self.reports.ended(name);
             let cancel = SuspicionInput::Cancel { name: name.clone() };
             self.outputs.push_back(Output::Suspicion(cancel));
         }
@@ -374,6 +365,8 @@ impl Membership {
                 || (state != MemberState::Alive && incarnation < local.incarnation) => {}
             _ => {
                 Counters::bump(&self.counters.refutations);
+                // Lifeguard: being suspected hints that we are the slow one.
+                self.adjust_health(1);
                 self.bump_incarnation(incarnation + 1);
             }
         }
@@ -467,73 +460,6 @@ impl Component for Membership {
 }
 
 impl Membership {
-    /// One SWIM protocol period: suspect the last target if it never answered, reap, and
-    /// probe the next member.
-    fn protocol_period(&mut self, now: Instant) {
-        if let Some(failed) = self.fd.end_period(now + self.config.probe_interval) {
-            let still_alive = self.table.get(&failed.target).is_some_and(|r| {
-                r.state == MemberState::Alive && r.incarnation == failed.incarnation
-            });
-            if still_alive {
-                Counters::bump(&self.counters.suspicions);
-                let suspect = Suspect {
-                    name: failed.target,
-                    incarnation: failed.incarnation,
-                    from: self.local(),
-                };
-                self.apply(now, Update::Suspect(suspect));
-            }
-        }
-        self.reap(now);
-        let Some(target) = self.fd.next_target(&self.table, &mut self.rng) else {
-            return;
-        };
-        let Some(record) = self.table.get(&target) else {
-            return;
-        };
-        let (addr, incarnation) = (record.addr, record.incarnation);
-        let seq = self.fd.next_seq();
-        self.fd.start_probe(Probe {
-            seq,
-            target: target.clone(),
-            incarnation,
-            addr,
-            indirect_at: Some(now + self.config.probe_timeout),
-            acked: false,
-        });
-        Counters::bump(&self.counters.probes);
-        let ping = Message::Ping(Ping {
-            seq,
-            target,
-            source: self.local(),
-        });
-        self.send(addr, vec![ping]);
-    }
-
-    /// No direct ack in time: ask k random helpers to probe the target.
-    fn indirect_probe(&mut self, now: Instant) {
-        let Some(probe) = self.fd.take_indirect_due(now) else {
-            return;
-        };
-        let (seq, target, target_addr) = (probe.seq, probe.target.clone(), probe.addr);
-        let helpers =
-            self.table
-                .random_live(self.config.indirect_checks, &[&target], &mut self.rng);
-        for helper in helpers {
-            let Some(addr) = self.table.get(&helper).map(|r| r.addr) else {
-                continue;
-            };
-            Counters::bump(&self.counters.indirect_probes);
-            let req = Message::PingReq(PingReq {
-                seq,
-                target: target.clone(),
-                target_addr,
-                source: self.local(),
-            });
-            self.send(addr, vec![req]);
-        }
-    }
-
     /// Forgets dead and departed members after `reap_after`.
     fn reap(&mut self, now: Instant) {
         let expired: Vec<NodeName> = self

@@ -28,6 +28,7 @@
 //! ```
 
 mod anti_entropy;
+mod awareness;
 mod dissemination;
 mod failure_detector;
 mod membership;
@@ -138,7 +139,9 @@ pub(crate) enum MembershipInput {
 /// Inputs of the suspicion timer actor.
 #[derive(Debug)]
 pub(crate) enum SuspicionInput {
-    /// Start (or restart) the timer for a suspect.
+    /// Start (or restart) the timer for a suspect. It first runs for `max_timeout`;
+    /// Lifeguard's confirmations shrink it toward `min_timeout`, always measured from this
+    /// input's `now` (THEORY.md §4).
     Start {
         /// The suspect.
         name: NodeName,
@@ -146,8 +149,26 @@ pub(crate) enum SuspicionInput {
         incarnation: Incarnation,
         /// Echoed back in the expiry so a stale timer does nothing.
         token: u64,
-        /// How long until it is declared dead.
-        timeout: Duration,
+        /// Who raised the suspicion; a later report from it is not a confirmation.
+        from: NodeName,
+        /// The shortest the timeout can become (after `confirmations` confirmations).
+        min_timeout: Duration,
+        /// The timeout with no confirmation; equal to `min_timeout` when Lifeguard is off.
+        max_timeout: Duration,
+        /// Lifeguard's k: independent confirmations that bring the timeout down to
+        /// `min_timeout`; 0 keeps it fixed.
+        confirmations: u32,
+    },
+    /// Another member independently suspects the same member at the same incarnation
+    /// (Lifeguard): the timer may move earlier. Ignored for another incarnation, a
+    /// confirmer already counted, or once `confirmations` were counted.
+    Confirm {
+        /// The suspect.
+        name: NodeName,
+        /// The incarnation suspected.
+        incarnation: Incarnation,
+        /// The confirming member.
+        from: NodeName,
     },
     /// The suspect refuted, died or left: forget its timer.
     Cancel {

@@ -42,7 +42,6 @@ impl<K: Clone + Eq + Hash> PiggybackQueue<K> {
     }
 
     /// Messages waiting.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

@@ -34,8 +34,13 @@ fn at(ms: u64) -> Instant {
     Instant::ZERO + Duration::from_millis(ms)
 }
 
+mod lifeguard;
+
 fn node() -> Membership {
-    let config = Config::lan();
+    node_with_config(Config::lan())
+}
+
+fn node_with_config(config: Config) -> Membership {
     Membership::new(
         config,
         name("me"),
@@ -411,11 +416,11 @@ fn dead_member_rejoins_with_higher_incarnation_and_is_reaped_otherwise() {
         events(&packet(&mut m, at(3), 2, vec![alive("b", 2, 1)])),
         ["join b"]
     );
-    // c stays dead and is forgotten after reap_after.
-    run_until(
-        &mut m,
-        at(1) + Config::lan().reap_after + Duration::from_secs(2),
-    );
+    // c stays dead and is forgotten after reap_after, at the next probe period; the
+    // unanswered probes of b stretch periods up to (awareness_max + 1) × probe_interval.
+    let config = Config::lan();
+    let longest_period = config.probe_interval * (config.awareness_max + 1);
+    run_until(&mut m, at(1) + config.reap_after + longest_period);
     assert!(m.table.get(&name("c")).is_none());
     assert!(m.table.get(&name("b")).is_some());
 }

@@ -1,0 +1,186 @@
+//! The failure detector's probe round on the membership side: pings, ping-reqs, acks and
+//! nacks, and what a finished probe means for the target and for this node's own health.
+//!
+//! ```text
+//! t0                      A -> ping(seq) [+ suspect(B) if A holds B suspect] -> B
+//! t0 + timeout·(lhm+1)    no ack: A -> ping-req(B, seq) -> C1..Ck
+//!                                 Ci -> ping -> B -> ack -> Ci -> ack(seq) -> A
+//!                                 or, after 80 % of Ci's probe timeout: Ci -> nack(seq) -> A
+//! t0 + interval·(lhm+1)   no ack: A suspects B; lhm += 1 + helpers that sent no nack
+//!                         acked:  lhm -= 1
+//! ```
+//! `lhm` is Lifeguard's local health multiplier
+//! ([`Awareness`](crate::protocol::awareness::Awareness)); with Lifeguard off it stays 0,
+//! nacks are ignored and this is plain SWIM.
+
+use std::net::SocketAddr;
+
+use super::{Membership, Update};
+use crate::codec::{self, Message, Nack, Ping, PingReq, Suspect};
+use crate::member::MemberState;
+use crate::protocol::failure_detector::{AckMatch, Probe, Relay};
+use crate::stats::Counters;
+use crate::time::Instant;
+
+impl Membership {
+    /// `A -> ping -> B`: B answers only for its own name.
+    pub(super) fn on_ping(&mut self, from: SocketAddr, ping: Ping) {
+        if ping.target != *self.table.local() {
+            log::debug!(
+                "ping for {} reached {}; ignored",
+                ping.target,
+                self.table.local()
+            );
+            return;
+        }
+        let ack = Message::Ack(codec::Ack {
+            seq: ping.seq,
+            source: self.local(),
+        });
+        self.send(from, vec![ack]);
+    }
+
+    /// `A -> ping-req(B) -> C`: C pings B with its own sequence number and remembers A.
+    pub(super) fn on_ping_req(&mut self, now: Instant, from: SocketAddr, req: PingReq) {
+        let seq = self.fd.next_seq();
+        // With Lifeguard the nack leaves at 80 % of the probe timeout, so it can still reach
+        // the requester before its period ends (memberlist does the same).
+        let wait = if self.config.lifeguard {
+            self.config.probe_timeout * 4 / 5
+        } else {
+            self.config.probe_timeout
+        };
+        let relay = Relay {
+            requester: from,
+            seq: req.seq,
+            expires_at: now + wait,
+        };
+        if !self.fd.add_relay(seq, relay) {
+            log::debug!("too many ping-reqs in flight; one from {from} refused");
+            return;
+        }
+        let ping = Message::Ping(Ping {
+            seq,
+            target: req.target,
+            source: self.local(),
+        });
+        self.send(req.target_addr, vec![ping]);
+    }
+
+    /// An ack either completes our probe or is forwarded to whoever asked us to relay.
+    pub(super) fn on_ack(&mut self, seq: u32) {
+        match self.fd.on_ack(seq) {
+            AckMatch::Probe | AckMatch::Unknown => {}
+            AckMatch::Relay(relay) => {
+                let ack = Message::Ack(codec::Ack {
+                    seq: relay.seq,
+                    source: self.local(),
+                });
+                self.send(relay.requester, vec![ack]);
+            }
+        }
+    }
+
+    /// A helper could not reach our target either: evidence that our own network is fine.
+    /// Without Lifeguard nacks need no action.
+    pub(super) fn on_nack(&mut self, nack: &Nack) {
+        if self.config.lifeguard && self.fd.on_nack(nack.seq, &nack.source) {
+            Counters::bump(&self.counters.nacks_received);
+        }
+    }
+
+    /// One SWIM protocol period: judge the last probe, reap, and probe the next member.
+    pub(super) fn protocol_period(&mut self, now: Instant) {
+        if let Some(done) = self.fd.end_period() {
+            self.probe_finished(now, done);
+        }
+        // Scheduled after the last probe's outcome moved the local health, so a node that
+        // just failed a probe already slows down for this period.
+        let interval = self.awareness.scale(self.config.probe_interval);
+        self.fd.schedule_period(now + interval);
+        self.reap(now);
+        let Some(target) = self.fd.next_target(&self.table, &mut self.rng) else {
+            return;
+        };
+        let Some(record) = self.table.get(&target) else {
+            return;
+        };
+        let (addr, incarnation, state) = (record.addr, record.incarnation, record.state);
+        let seq = self.fd.next_seq();
+        let indirect_at = now + self.awareness.scale(self.config.probe_timeout);
+        let probe = Probe::new(seq, target.clone(), incarnation, addr, indirect_at);
+        self.fd.start_probe(probe);
+        Counters::bump(&self.counters.probes);
+        let mut messages = vec![Message::Ping(Ping {
+            seq,
+            target: target.clone(),
+            source: self.local(),
+        })];
+        // Lifeguard's buddy system: a suspect hears of its suspicion from the first member
+        // that probes it, in the same datagram, rather than whenever gossip reaches it.
+        if self.config.lifeguard && state == MemberState::Suspect {
+            messages.push(Message::Suspect(Suspect {
+                name: target,
+                incarnation,
+                from: self.local(),
+            }));
+        }
+        self.send(addr, messages);
+    }
+
+    /// The period of `probe` ended: update local health, and suspect a silent target.
+    fn probe_finished(&mut self, now: Instant, probe: Probe) {
+        if probe.acked {
+            self.adjust_health(-1);
+            return;
+        }
+        if self.config.lifeguard {
+            // Helpers asked that sent neither ack nor nack: the packets we sent or the ones
+            // coming back were lost, which points at this node rather than the target.
+            let missed = probe.missed_nacks();
+            Counters::add(&self.counters.missed_nacks, missed);
+            self.adjust_health(1 + i64::try_from(missed).unwrap_or(i64::MAX));
+        }
+        let still_alive = self
+            .table
+            .get(&probe.target)
+            .is_some_and(|r| r.state == MemberState::Alive && r.incarnation == probe.incarnation);
+        if still_alive {
+            Counters::bump(&self.counters.suspicions);
+            let suspect = Suspect {
+                name: probe.target,
+                incarnation: probe.incarnation,
+                from: self.local(),
+            };
+            self.apply(now, Update::Suspect(suspect));
+        }
+    }
+
+    /// No direct ack in time: ask k random helpers to probe the target.
+    pub(super) fn indirect_probe(&mut self, now: Instant) {
+        let Some(probe) = self.fd.take_indirect_due(now) else {
+            return;
+        };
+        let (seq, target, target_addr) = (probe.seq, probe.target.clone(), probe.addr);
+        let helpers =
+            self.table
+                .random_live(self.config.indirect_checks, &[&target], &mut self.rng);
+        let mut asked = Vec::with_capacity(helpers.len());
+        for helper in helpers {
+            let Some(addr) = self.table.get(&helper).map(|r| r.addr) else {
+                continue;
+            };
+            Counters::bump(&self.counters.indirect_probes);
+            let req = Message::PingReq(PingReq {
+                seq,
+                target: target.clone(),
+                target_addr,
+                source: self.local(),
+            });
+            self.send(addr, vec![req]);
+            asked.push(helper);
+        }
+        // Each helper asked now owes an ack or a nack (Lifeguard counts the missing ones).
+        self.fd.set_helpers(seq, asked);
+    }
+}
