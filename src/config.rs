@@ -44,6 +44,12 @@ pub struct Config {
     pub suspicion_max_mult: u32,
     /// Each update is piggybacked `retransmit_mult × ceil(log10(N + 1))` times.
     pub retransmit_mult: u32,
+    /// Each user broadcast is piggybacked `broadcast_retransmit_mult × ceil(log10(N + 1))`
+    /// times. Higher than `retransmit_mult` because broadcasts have no anti-entropy
+    /// backstop: a membership update missed by gossip still arrives by push-pull, a
+    /// broadcast does not. With the LAN value a node is missed with probability about
+    /// (1 − f/N)^(8·N) per message, f being the gossip fanout.
+    pub broadcast_retransmit_mult: u32,
     /// How often pending gossip is pushed even when no probe is due.
     pub gossip_interval: Duration,
     /// Members sent pending gossip each gossip interval.
@@ -66,6 +72,14 @@ pub struct Config {
     /// Events and messages waiting for user callbacks, at most; beyond it they are dropped
     /// and counted in `Stats::events_dropped`.
     pub dispatcher_queue: usize,
+    /// How often a node hands half of its push-sum mass on (one aggregation round).
+    pub aggregation_interval: Duration,
+    /// Rounds per aggregation epoch (at least 8): aggregates restart from the local values
+    /// this often, so crashes, joins and changed values show in the next epoch's estimates.
+    pub aggregation_epoch_rounds: u32,
+    /// Members the half that leaves a node each round is split between: 1 (classic
+    /// push-sum), 2 or 4 (faster; shares stay exact in binary floating point).
+    pub aggregation_fanout: usize,
 }
 
 impl Config {
@@ -81,6 +95,7 @@ impl Config {
             awareness_max: 8,
             suspicion_max_mult: 6,
             retransmit_mult: 4,
+            broadcast_retransmit_mult: 8,
             gossip_interval: Duration::from_millis(200),
             gossip_nodes: 3,
             gossip_to_the_dead: Duration::from_secs(30),
@@ -91,6 +106,9 @@ impl Config {
             max_broadcast_bytes: 1024,
             broadcast_queue: 1024,
             dispatcher_queue: 4096,
+            aggregation_interval: Duration::from_millis(200),
+            aggregation_epoch_rounds: 64,
+            aggregation_fanout: 2,
         }
     }
 
@@ -106,6 +124,7 @@ impl Config {
             push_pull_interval: Duration::from_secs(60),
             tcp_timeout: Duration::from_secs(30),
             reap_after: Duration::from_secs(120),
+            aggregation_interval: Duration::from_millis(500),
             ..Config::lan()
         }
     }
@@ -117,11 +136,13 @@ impl Config {
             probe_timeout: Duration::from_millis(100),
             suspicion_mult: 3,
             retransmit_mult: 3,
+            broadcast_retransmit_mult: 6,
             gossip_interval: Duration::from_millis(50),
             gossip_to_the_dead: Duration::from_secs(5),
             push_pull_interval: Duration::from_secs(5),
             tcp_timeout: Duration::from_secs(2),
             reap_after: Duration::from_secs(15),
+            aggregation_interval: Duration::from_millis(50),
             ..Config::lan()
         }
     }
@@ -144,6 +165,7 @@ impl Config {
             ("gossip_interval", self.gossip_interval),
             ("push_pull_interval", self.push_pull_interval),
             ("tcp_timeout", self.tcp_timeout),
+            ("aggregation_interval", self.aggregation_interval),
         ];
         for (field, value) in durations {
             if value.is_zero() {
@@ -154,6 +176,10 @@ impl Config {
             ("indirect_checks", self.indirect_checks),
             ("suspicion_mult", self.suspicion_mult as usize),
             ("retransmit_mult", self.retransmit_mult as usize),
+            (
+                "broadcast_retransmit_mult",
+                self.broadcast_retransmit_mult as usize,
+            ),
             ("gossip_nodes", self.gossip_nodes),
             ("max_broadcast_bytes", self.max_broadcast_bytes),
             ("broadcast_queue", self.broadcast_queue),
@@ -169,6 +195,12 @@ impl Config {
         }
         if self.cluster.is_empty() {
             return Err(ConfigError::EmptyCluster);
+        }
+        if self.aggregation_epoch_rounds < MIN_EPOCH_ROUNDS {
+            return Err(ConfigError::EpochRounds(self.aggregation_epoch_rounds));
+        }
+        if ![1, 2, 4].contains(&self.aggregation_fanout) {
+            return Err(ConfigError::AggregationFanout(self.aggregation_fanout));
         }
         if self.probe_timeout >= self.probe_interval {
             return Err(ConfigError::ProbeTimeoutNotBelowInterval);
@@ -192,6 +224,9 @@ impl Default for Config {
         Config::lan()
     }
 }
+
+/// Fewest rounds in an aggregation epoch.
+pub const MIN_EPOCH_ROUNDS: u32 = 8;
 
 /// Smallest accepted MTU.
 pub const MIN_MTU: usize = 512;
@@ -227,6 +262,10 @@ pub enum ConfigError {
         /// The largest that fits.
         fits: usize,
     },
+    /// `aggregation_epoch_rounds` is below 8 (the value is given).
+    EpochRounds(u32),
+    /// `aggregation_fanout` is not 1, 2 or 4 (the value is given).
+    AggregationFanout(usize),
 }
 
 impl fmt::Display for ConfigError {
@@ -245,6 +284,13 @@ impl fmt::Display for ConfigError {
                 f,
                 "max_broadcast_bytes {max_broadcast_bytes} does not fit the MTU (at most {fits})"
             ),
+            ConfigError::EpochRounds(n) => write!(
+                f,
+                "aggregation_epoch_rounds {n} is below {MIN_EPOCH_ROUNDS}"
+            ),
+            ConfigError::AggregationFanout(n) => {
+                write!(f, "aggregation_fanout {n} is not 1, 2 or 4")
+            }
         }
     }
 }

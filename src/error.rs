@@ -164,3 +164,44 @@ impl fmt::Display for LeaveError {
 }
 
 impl std::error::Error for LeaveError {}
+
+/// Why [`crate::Node::publish`] (or `unpublish`) refused a value. Nothing changed: the
+/// previous value, if any, is still published.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum AggregateError {
+    /// The name is empty or longer than [`crate::aggregate::MAX_AGGREGATE_NAME_LEN`] bytes
+    /// (its length is given).
+    InvalidName(usize),
+    /// The value is NaN.
+    NotANumber,
+    /// The value is infinite.
+    Infinite(f64),
+    /// The value's magnitude exceeds [`crate::aggregate::MAX_VALUE`].
+    OutOfRange(f64),
+    /// This node already publishes the maximum number of names (given).
+    TooMany(usize),
+    /// The node is stopping or stopped.
+    Stopped,
+}
+
+impl fmt::Display for AggregateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AggregateError::InvalidName(n) => write!(
+                f,
+                "aggregate name of {n} bytes is outside 1..={}",
+                crate::aggregate::MAX_AGGREGATE_NAME_LEN
+            ),
+            AggregateError::NotANumber => f.write_str("value is NaN"),
+            AggregateError::Infinite(v) => write!(f, "value {v} is infinite"),
+            AggregateError::OutOfRange(v) => {
+                write!(f, "value {v} is outside ±{:e}", crate::aggregate::MAX_VALUE)
+            }
+            AggregateError::TooMany(n) => write!(f, "this node already publishes {n} names"),
+            AggregateError::Stopped => f.write_str("the node is stopped"),
+        }
+    }
+}
+
+impl std::error::Error for AggregateError {}

@@ -42,6 +42,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod aggregate;
 #[doc(hidden)]
 pub mod bench_support;
 pub mod codec;
@@ -56,9 +57,15 @@ pub mod sim;
 mod stats;
 pub mod time;
 
-pub use config::{Config, ConfigError, MAX_MTU, MIN_MTU};
-pub use error::{BroadcastError, JoinError, LeaveError, MetadataError, StartError};
+pub use aggregate::{AggregateName, Estimate};
+pub use config::{Config, ConfigError, MAX_MTU, MIN_EPOCH_ROUNDS, MIN_MTU};
+pub use error::{AggregateError, BroadcastError, JoinError, LeaveError, MetadataError, StartError};
 pub use event::Event;
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};
 pub use node::{Node, NodeBuilder};
 pub use stats::{DropReason, Stats};
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

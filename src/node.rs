@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
+use crate::aggregate::{AggregateName, Estimate};
 use crate::config::Config;
-use crate::error::{BroadcastError, JoinError, LeaveError, MetadataError, StartError};
+use crate::error::{
+    AggregateError, BroadcastError, JoinError, LeaveError, MetadataError, StartError,
+};
 use crate::event::Event;
 use crate::member::{MAX_METADATA_LEN, Member, NodeName};
-use crate::protocol::{DisseminationInput, MembershipInput, Reply};
+use crate::protocol::{AggregationInput, DisseminationInput, MembershipInput, Reply, check_value};
 use crate::runtime::{Callbacks, Runtime};
 use crate::stats::Stats;
 
@@ -115,6 +118,16 @@ impl NodeBuilder {
     /// Called once for each broadcast from another node: its origin and payload.
     pub fn on_message(mut self, f: impl FnMut(&NodeName, &[u8]) + Send + 'static) -> NodeBuilder {
         self.callbacks.on_message.push(Box::new(f));
+        self
+    }
+
+    /// Called when an aggregate's estimate settles in an epoch (see
+    /// [`Estimate::converged`]), or when an epoch ends before it did.
+    pub fn on_estimate(
+        mut self,
+        f: impl FnMut(&AggregateName, &Estimate) + Send + 'static,
+    ) -> NodeBuilder {
+        self.callbacks.on_estimate.push(Box::new(f));
         self
     }
 
@@ -305,6 +318,72 @@ impl Node {
         } else {
             Err(MetadataError::Stopped)
         }
+    }
+
+    /// Publishes (or changes) this node's value for the aggregate `name`: from then on
+    /// every node estimates how many nodes publish `name`, their sum, average, minimum and
+    /// maximum (push-sum gossip, restarted every epoch). A value takes effect within the
+    /// current epoch's first rounds, else from the next epoch.
+    ///
+    /// ```no_run
+    /// # let node = epidemic::Node::builder("a").start()?;
+    /// node.publish("load", 0.42)?;
+    /// if let Some(e) = node.estimate("load") {
+    ///     println!("{} nodes, average load {:.3}", e.nodes(), e.avg);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn publish(&self, name: &str, value: f64) -> Result<(), AggregateError> {
+        let name = AggregateName::new(name).ok_or(AggregateError::InvalidName(name.len()))?;
+        check_value(value)?;
+        let (request, reply) = self.runtime.router.replies.register();
+        let input = AggregationInput::Publish {
+            request,
+            name,
+            value,
+        };
+        if !self.runtime.send_aggregation(input) {
+            self.runtime.router.replies.cancel(request);
+            return Err(AggregateError::Stopped);
+        }
+        match reply.recv_timeout(ACTOR_REPLY_TIMEOUT) {
+            Ok(Reply::Published(result)) => result,
+            _ => {
+                self.runtime.router.replies.cancel(request);
+                Err(AggregateError::Stopped)
+            }
+        }
+    }
+
+    /// Stops publishing `name`. Mass already spread stays in the current epoch; estimates
+    /// leave this node out from the next one.
+    pub fn unpublish(&self, name: &str) -> Result<(), AggregateError> {
+        let name = AggregateName::new(name).ok_or(AggregateError::InvalidName(name.len()))?;
+        if self
+            .runtime
+            .send_aggregation(AggregationInput::Unpublish { name })
+        {
+            Ok(())
+        } else {
+            Err(AggregateError::Stopped)
+        }
+    }
+
+    /// This node's estimate for the aggregate `name`: the current epoch's once it settled,
+    /// else the newest settled one of an earlier epoch, else the current unsettled one.
+    /// `None` until some publisher's mass reached this node.
+    pub fn estimate(&self, name: &str) -> Option<Estimate> {
+        self.runtime
+            .estimates
+            .read()
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, e)| *e)
+    }
+
+    /// Every aggregate this node has an estimate for, in name order.
+    pub fn estimates(&self) -> Vec<(AggregateName, Estimate)> {
+        self.runtime.estimates.read().to_vec()
     }
 
     /// Leaves gracefully: gossips `left`, waits (at most `timeout`) until it has been sent

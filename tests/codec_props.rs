@@ -5,10 +5,12 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
+use epidemic::aggregate::{AggregateName, MAX_AGGREGATE_NAME_LEN};
 use epidemic::codec::{
-    Ack, Alive, Dead, Frame, Header, Left, MAX_USER_PAYLOAD, MemberRecord, Message, Nack,
-    PACKET_OVERHEAD, Packet, PacketWriter, Ping, PingReq, PushPull, Suspect, UserMessage,
-    decode_frame, decode_header, decode_packet, encode_frame, encode_packet,
+    Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Left, MAX_AGGREGATES_PER_MESSAGE,
+    MAX_USER_PAYLOAD, MemberRecord, Message, Nack, PACKET_OVERHEAD, Packet, PacketWriter, Ping,
+    PingReq, PushPull, Suspect, UserMessage, decode_frame, decode_header, decode_packet,
+    encode_frame, encode_packet,
 };
 use epidemic::member::{MAX_METADATA_LEN, MAX_NAME_LEN, MemberState, NodeName};
 use proptest::prelude::*;
@@ -25,6 +27,56 @@ fn name() -> impl Strategy<Value = NodeName> {
         }
         NodeName::new(&s[..end]).unwrap()
     })
+}
+
+/// Aggregate names of 1 to 32 bytes, cut on a char boundary.
+fn aggregate_name() -> impl Strategy<Value = AggregateName> {
+    "[a-z0-9._-]{1,32}|[a-zé日本🦀 -]{1,32}".prop_map(|s| {
+        let mut end = 0;
+        for (i, c) in s.char_indices() {
+            if i + c.len_utf8() > MAX_AGGREGATE_NAME_LEN {
+                break;
+            }
+            end = i + c.len_utf8();
+        }
+        AggregateName::new(&s[..end]).unwrap()
+    })
+}
+
+/// Any float, NaN and infinities included (equality compares bits).
+fn float() -> impl Strategy<Value = f64> {
+    prop_oneof![any::<f64>(), any::<u64>().prop_map(f64::from_bits)]
+}
+
+fn aggregate() -> impl Strategy<Value = Message> {
+    let entry = (
+        aggregate_name(),
+        float(),
+        float(),
+        float(),
+        float(),
+        float(),
+    )
+        .prop_map(|(name, value, ones, weight, min, max)| AggregateEntry {
+            name,
+            value,
+            ones,
+            weight,
+            min,
+            max,
+        });
+    (
+        any::<u64>(),
+        any::<u32>(),
+        prop::collection::vec(entry, 0..=MAX_AGGREGATES_PER_MESSAGE),
+    )
+        .prop_map(|(epoch, round, entries)| {
+            Message::Aggregate(Aggregate {
+                epoch,
+                round,
+                entries,
+            })
+        })
 }
 
 /// IPv4 and IPv6 addresses (IPv6 flow info and scope id are not on the wire).
@@ -93,6 +145,7 @@ fn message() -> impl Strategy<Value = Message> {
                 payload
             }
         )),
+        aggregate(),
     ]
 }
 

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::aggregate::AggregateName;
 use crate::member::{Incarnation, MemberState, NodeName};
 
 /// The packet header every datagram and frame starts with.
@@ -53,6 +54,8 @@ pub enum Message {
     Left(Left),
     /// A user broadcast, identified by `(origin, seq)`.
     User(UserMessage),
+    /// `A -> aggregate -> B`: push-sum mass A hands over in an aggregation round.
+    Aggregate(Aggregate),
 }
 
 /// Direct probe. The receiver answers with an [`Ack`] carrying `seq`, to the datagram's
@@ -153,6 +156,55 @@ pub struct UserMessage {
     /// The payload (at most [`super::MAX_USER_PAYLOAD`] bytes).
     pub payload: Arc<[u8]>,
 }
+
+/// Push-sum mass for some aggregates: the share of its mass the sender hands to the
+/// receiver in one aggregation round (at most [`super::MAX_AGGREGATES_PER_MESSAGE`]
+/// entries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Aggregate {
+    /// The sender's epoch: a receiver in a lower one jumps to it, one in a higher one
+    /// discards the message.
+    pub epoch: u64,
+    /// The sender's round within the epoch.
+    pub round: u32,
+    /// One entry per aggregate.
+    pub entries: Vec<AggregateEntry>,
+}
+
+/// One aggregate's share of push-sum mass.
+///
+/// `value / ones` estimates the average, `ones / weight` the number of publishers;
+/// `min` and `max` are the extremes the sender has heard of (`+inf`/`-inf` for none).
+/// Equality compares the bits of the floats, so every value, NaN included, round-trips.
+#[derive(Clone, Debug)]
+pub struct AggregateEntry {
+    /// The aggregate.
+    pub name: AggregateName,
+    /// Share of the sum of published values.
+    pub value: f64,
+    /// Share of the number of publishers (each starts with 1).
+    pub ones: f64,
+    /// Share of the epoch's unit weight (one node starts with 1).
+    pub weight: f64,
+    /// Smallest published value heard of.
+    pub min: f64,
+    /// Largest published value heard of.
+    pub max: f64,
+}
+
+impl AggregateEntry {
+    fn bits(&self) -> [u64; 5] {
+        [self.value, self.ones, self.weight, self.min, self.max].map(f64::to_bits)
+    }
+}
+
+impl PartialEq for AggregateEntry {
+    fn eq(&self, other: &AggregateEntry) -> bool {
+        self.name == other.name && self.bits() == other.bits()
+    }
+}
+
+impl Eq for AggregateEntry {}
 
 /// A TCP frame: the content after the length prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]

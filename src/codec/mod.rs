@@ -17,8 +17,8 @@ mod wire;
 pub use error::{DecodeError, EncodeError};
 pub use frame::{decode_frame, encode_frame};
 pub use message::{
-    Ack, Alive, Dead, Frame, Header, Left, MemberRecord, Message, Nack, Packet, Ping, PingReq,
-    PushPull, Suspect, UserMessage,
+    Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Left, MemberRecord, Message, Nack,
+    Packet, Ping, PingReq, PushPull, Suspect, UserMessage,
 };
 pub use packet::{PacketWriter, decode_header, decode_packet, encode_packet};
 
@@ -36,5 +36,9 @@ pub const MAX_MESSAGES_PER_PACKET: usize = 255;
 pub const MAX_USER_PAYLOAD: usize = 16 * 1024;
 /// Largest TCP frame (after the length prefix).
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+/// Most aggregates in one [`Aggregate`] message.
+pub const MAX_AGGREGATES_PER_MESSAGE: usize = 32;
+/// Bytes of an [`Aggregate`] message with no entry, its length and type included.
+pub const AGGREGATE_OVERHEAD: usize = 3 + 8 + 4 + 1;
 /// Most members in one full-state exchange.
 pub const MAX_MEMBERS_PER_SYNC: usize = 100_000;

@@ -3,14 +3,18 @@
 //! ```text
 //! header (12) | count u8 (1..=255) | count × { len u16 (= 1 + body) | type u8 | body }
 //! ```
-//! Type codes: Ping 1, PingReq 2, Ack 3, Nack 4, Alive 5, Suspect 6, Dead 7, Left 8, User 9.
-//! Bodies hold the fields in the order [`Message`]'s structs declare them.
+//! Type codes: Ping 1, PingReq 2, Ack 3, Nack 4, Alive 5, Suspect 6, Dead 7, Left 8, User 9,
+//! Aggregate 10. Bodies hold the fields in the order [`Message`]'s structs declare them;
+//! an aggregate is `epoch u64 | round u32 | count u8 (0..=32) | count × entry`, an entry
+//! `name (len u8, 1..=32 bytes) | value | ones | weight | min | max` (each an IEEE-754
+//! `f64`, big-endian bits).
 
 use super::error::{DecodeError, EncodeError};
 use super::wire::{self, Reader, addr_len, name_len};
 use super::{
-    Ack, Alive, Dead, HEADER_LEN, Header, Left, MAGIC, MAX_MESSAGES_PER_PACKET, MAX_USER_PAYLOAD,
-    Message, Nack, PACKET_OVERHEAD, PROTOCOL_VERSION, Packet, Ping, PingReq, Suspect, UserMessage,
+    AGGREGATE_OVERHEAD, Ack, Aggregate, AggregateEntry, Alive, Dead, HEADER_LEN, Header, Left,
+    MAGIC, MAX_AGGREGATES_PER_MESSAGE, MAX_MESSAGES_PER_PACKET, MAX_USER_PAYLOAD, Message, Nack,
+    PACKET_OVERHEAD, PROTOCOL_VERSION, Packet, Ping, PingReq, Suspect, UserMessage,
 };
 use crate::member::MAX_METADATA_LEN;
 
@@ -79,15 +83,29 @@ impl Message {
                 wire::put_u64(buf, m.seq);
                 wire::put_bytes16(buf, wire::clamp(&m.payload, MAX_USER_PAYLOAD));
             }
+            Message::Aggregate(m) => {
+                let entries = aggregate_entries(m);
+                wire::put_u64(buf, m.epoch);
+                wire::put_u32(buf, m.round);
+                wire::put_u8(buf, u8::try_from(entries.len()).unwrap_or(u8::MAX));
+                for e in entries {
+                    wire::put_aggregate_name(buf, &e.name);
+                    for x in [e.value, e.ones, e.weight, e.min, e.max] {
+                        wire::put_u64(buf, x.to_bits());
+                    }
+                }
+            }
         }
     }
 
     /// Checks the fields with limits the type does not enforce: metadata at most
-    /// [`MAX_METADATA_LEN`] bytes, user payloads at most [`MAX_USER_PAYLOAD`] bytes.
+    /// [`MAX_METADATA_LEN`] bytes, user payloads at most [`MAX_USER_PAYLOAD`] bytes,
+    /// aggregates at most [`MAX_AGGREGATES_PER_MESSAGE`] entries.
     pub fn check_limits(&self) -> Result<(), EncodeError> {
         let (what, len, max) = match self {
             Message::Alive(m) => ("metadata", m.metadata.len(), MAX_METADATA_LEN),
             Message::User(m) => ("user payload", m.payload.len(), MAX_USER_PAYLOAD),
+            Message::Aggregate(m) => ("aggregates", m.entries.len(), MAX_AGGREGATES_PER_MESSAGE),
             _ => return Ok(()),
         };
         if len > max {
@@ -108,6 +126,7 @@ impl Message {
             Message::Dead(_) => 7,
             Message::Left(_) => 8,
             Message::User(_) => 9,
+            Message::Aggregate(_) => 10,
         }
     }
 
@@ -132,6 +151,14 @@ impl Message {
             | Message::Dead(Dead { name, from, .. }) => name_len(name) + 8 + name_len(from),
             Message::Left(m) => name_len(&m.name) + 8,
             Message::User(m) => name_len(&m.origin) + 8 + 2 + m.payload.len().min(MAX_USER_PAYLOAD),
+            Message::Aggregate(m) => {
+                let entries = aggregate_entries(m);
+                AGGREGATE_OVERHEAD - MESSAGE_OVERHEAD
+                    + entries
+                        .iter()
+                        .map(AggregateEntry::encoded_len)
+                        .sum::<usize>()
+            }
         }
     }
 
@@ -187,6 +214,7 @@ impl Message {
                 seq: r.u64()?,
                 payload: r.bytes16("user payload", MAX_USER_PAYLOAD)?,
             }),
+            10 => Message::Aggregate(decode_aggregate(r)?),
             other => return Err(DecodeError::UnknownMessageType(other)),
         };
         let used = r.position() - start;
@@ -202,6 +230,57 @@ impl Message {
         }
         Ok(message)
     }
+}
+
+impl AggregateEntry {
+    /// Exact number of bytes this entry occupies inside an [`Aggregate`] message.
+    pub fn encoded_len(&self) -> usize {
+        wire::aggregate_name_len(&self.name) + 5 * 8
+    }
+}
+
+/// The entries that are encoded: at most [`MAX_AGGREGATES_PER_MESSAGE`] (more is a
+/// contract violation; the rest are cut so the output still decodes).
+fn aggregate_entries(m: &Aggregate) -> &[AggregateEntry] {
+    m.entries
+        .get(..MAX_AGGREGATES_PER_MESSAGE)
+        .unwrap_or(&m.entries)
+}
+
+/// Reads an aggregate's body (after the type byte).
+fn decode_aggregate(r: &mut Reader<'_>) -> Result<Aggregate, DecodeError> {
+    let epoch = r.u64()?;
+    let round = r.u32()?;
+    let count = usize::from(r.u8()?);
+    if count > MAX_AGGREGATES_PER_MESSAGE {
+        return Err(DecodeError::LengthOutOfRange {
+            what: "aggregates",
+            len: count,
+            max: MAX_AGGREGATES_PER_MESSAGE,
+        });
+    }
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        let name = r.aggregate_name()?;
+        let mut x = [0.0; 5];
+        for v in &mut x {
+            *v = f64::from_bits(r.u64()?);
+        }
+        let [value, ones, weight, min, max] = x;
+        entries.push(AggregateEntry {
+            name,
+            value,
+            ones,
+            weight,
+            min,
+            max,
+        });
+    }
+    Ok(Aggregate {
+        epoch,
+        round,
+        entries,
+    })
 }
 
 /// Checks and reads the 12-byte header at the start of `bytes` (a datagram or frame);
@@ -349,6 +428,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::aggregate::AggregateName;
     use crate::member::NodeName;
 
     const HEADER: Header = Header {
@@ -407,6 +487,28 @@ mod tests {
                 origin: name("a"),
                 seq: 9,
                 payload: Arc::from(&[1u8; 100][..]),
+            }),
+            Message::Aggregate(Aggregate {
+                epoch: 12,
+                round: 3,
+                entries: vec![
+                    AggregateEntry {
+                        name: AggregateName::new("load").unwrap(),
+                        value: 0.1,
+                        ones: 0.5,
+                        weight: 0.0,
+                        min: f64::INFINITY,
+                        max: f64::NEG_INFINITY,
+                    },
+                    AggregateEntry {
+                        name: AggregateName::new("disque libre").unwrap(),
+                        value: -3.5e9,
+                        ones: 2.0f64.powi(-40),
+                        weight: 1.0,
+                        min: -0.0,
+                        max: f64::NAN,
+                    },
+                ],
             }),
         ]
     }
@@ -558,6 +660,62 @@ mod tests {
                 max: MAX_METADATA_LEN
             })
         );
+    }
+
+    #[test]
+    fn aggregate_limits() {
+        // epoch u64 | round u32 | count 33
+        let mut body = vec![10];
+        body.extend_from_slice(&[0; 12]);
+        body.push(33);
+        let len = u16::try_from(body.len()).unwrap();
+        assert_eq!(
+            decode_packet(&raw(len, &body)),
+            Err(DecodeError::LengthOutOfRange {
+                what: "aggregates",
+                len: 33,
+                max: MAX_AGGREGATES_PER_MESSAGE
+            })
+        );
+        // One entry with an empty name.
+        let mut body = vec![10];
+        body.extend_from_slice(&[0; 12]);
+        body.extend_from_slice(&[1, 0]);
+        body.extend_from_slice(&[0; 40]);
+        let len = u16::try_from(body.len()).unwrap();
+        assert!(matches!(
+            decode_packet(&raw(len, &body)),
+            Err(DecodeError::LengthOutOfRange {
+                what: "aggregate name",
+                ..
+            })
+        ));
+        // No entries is fine.
+        let empty = Message::Aggregate(Aggregate {
+            epoch: 1,
+            round: 2,
+            entries: Vec::new(),
+        });
+        assert_eq!(empty.encoded_len(), AGGREGATE_OVERHEAD);
+        let bytes = encode_packet(&HEADER, std::slice::from_ref(&empty)).unwrap();
+        assert_eq!(decode_packet(&bytes).unwrap().messages, vec![empty]);
+        // Too many entries are refused before encoding.
+        let Message::Aggregate(mut many) = one_of_each()[9].clone() else {
+            unreachable!()
+        };
+        many.entries = vec![many.entries[0].clone(); MAX_AGGREGATES_PER_MESSAGE + 1];
+        let many = Message::Aggregate(many);
+        assert!(matches!(
+            encode_packet(&HEADER, std::slice::from_ref(&many)),
+            Err(EncodeError::FieldTooLarge {
+                what: "aggregates",
+                ..
+            })
+        ));
+        // Encoding anyway cuts to the limit and stays exact.
+        let mut buf = Vec::new();
+        many.encode(&mut buf);
+        assert_eq!(buf.len(), many.encoded_len());
     }
 
     #[test]

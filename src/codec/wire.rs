@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::Arc;
 
 use super::error::DecodeError;
+use crate::aggregate::{AggregateName, MAX_AGGREGATE_NAME_LEN};
 use crate::member::{MAX_NAME_LEN, NodeName};
 
 /// Address family tag for IPv4.
@@ -22,6 +23,11 @@ const TAG_V6: u8 = 6;
 
 /// Encoded size of a name.
 pub(crate) fn name_len(name: &NodeName) -> usize {
+    1 + name.as_str().len()
+}
+
+/// Encoded size of an aggregate name.
+pub(crate) fn aggregate_name_len(name: &AggregateName) -> usize {
     1 + name.as_str().len()
 }
 
@@ -114,6 +120,24 @@ impl<'a> Reader<'a> {
         NodeName::new(text).map_err(|_| DecodeError::InvalidName)
     }
 
+    /// An aggregate name: `len u8 | UTF-8`, 1 to [`MAX_AGGREGATE_NAME_LEN`] bytes.
+    pub(crate) fn aggregate_name(&mut self) -> Result<AggregateName, DecodeError> {
+        let len = usize::from(self.u8()?);
+        if len == 0 || len > MAX_AGGREGATE_NAME_LEN {
+            return Err(DecodeError::LengthOutOfRange {
+                what: "aggregate name",
+                len,
+                max: MAX_AGGREGATE_NAME_LEN,
+            });
+        }
+        let text = std::str::from_utf8(self.take(len)?).map_err(|_| DecodeError::InvalidUtf8)?;
+        AggregateName::new(text).ok_or(DecodeError::LengthOutOfRange {
+            what: "aggregate name",
+            len,
+            max: MAX_AGGREGATE_NAME_LEN,
+        })
+    }
+
     /// A byte string with a `u16` length prefix of at most `max` bytes.
     pub(crate) fn bytes16(
         &mut self,
@@ -169,6 +193,14 @@ pub(crate) fn put_u64(buf: &mut Vec<u8>, v: u64) {
 pub(crate) fn put_name(buf: &mut Vec<u8>, name: &NodeName) {
     let bytes = name.as_str().as_bytes();
     let bytes = clamp(bytes, MAX_NAME_LEN);
+    put_u8(buf, u8::try_from(bytes.len()).unwrap_or(u8::MAX));
+    buf.extend_from_slice(bytes);
+}
+
+/// Appends an aggregate name. [`AggregateName`] guarantees 1 to
+/// [`MAX_AGGREGATE_NAME_LEN`] bytes, so the length fits.
+pub(crate) fn put_aggregate_name(buf: &mut Vec<u8>, name: &AggregateName) {
+    let bytes = name.as_str().as_bytes();
     put_u8(buf, u8::try_from(bytes.len()).unwrap_or(u8::MAX));
     buf.extend_from_slice(bytes);
 }

@@ -84,6 +84,13 @@ impl Dissemination {
         }
     }
 
+    /// Releases spare capacity (after a bulk of peers arrived at once).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.peers.shrink_to_fit();
+        self.peer_names.shrink_to_fit();
+        self.peer_index.shrink_to_fit();
+    }
+
     /// Queued membership updates and user broadcasts (for invariants and measurement).
     pub(crate) fn queue_lens(&self) -> (usize, usize) {
         (self.members.len(), self.user.len())
@@ -94,19 +101,17 @@ impl Dissemination {
         (MEMBER_QUEUE_CAPACITY, self.config.broadcast_queue)
     }
 
-    fn limit(&self) -> u32 {
-        retransmit_limit(self.config.retransmit_mult, self.peers.len() + 1)
-    }
-
     /// Packs pending gossip into `writer`; user broadcasts get up to half when both wait.
     fn piggyback(&mut self, writer: &mut PacketWriter) {
-        let limit = self.limit();
+        let n = self.peers.len() + 1;
+        let member_limit = retransmit_limit(self.config.retransmit_mult, n);
+        let user_limit = retransmit_limit(self.config.broadcast_retransmit_mult, n);
         if !self.user.is_empty() && !self.members.is_empty() {
             let half = writer.remaining() / 2;
-            self.user.fill(writer, half, limit);
+            self.user.fill(writer, half, user_limit);
         }
-        self.members.fill(writer, usize::MAX, limit);
-        self.user.fill(writer, usize::MAX, limit);
+        self.members.fill(writer, usize::MAX, member_limit);
+        self.user.fill(writer, usize::MAX, user_limit);
         self.check_leave_sent();
     }
 

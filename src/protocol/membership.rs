@@ -120,10 +120,15 @@ impl Membership {
             metadata,
             changed_at: now,
             suspicion_token: 0,
+            live_slot: crate::protocol::table::NOT_LIVE,
         };
         // Random phase, so nodes started together do not probe in lockstep.
         let first_probe = now + config.probe_interval.mul_f64(rng.random_range(0.0..1.0));
-        let first_sync = now + config.push_pull_interval;
+        // Random phase too: a cluster started at once must not push-pull in lockstep.
+        let first_sync = now
+            + config
+                .push_pull_interval
+                .mul_f64(rng.random_range(0.0..1.0));
         let first_seq = rng.random();
         Membership {
             header: Header {
@@ -192,7 +197,7 @@ impl Membership {
                 Message::Suspect(m) => self.apply(now, Update::Suspect(m)),
                 Message::Dead(m) => self.apply(now, Update::Dead(m)),
                 Message::Left(m) => self.apply(now, Update::Left(m)),
-                Message::User(_) => {}
+                Message::User(_) | Message::Aggregate(_) => {}
             }
         }
     }
@@ -326,6 +331,7 @@ impl Membership {
             metadata: alive.metadata.clone(),
             changed_at: now,
             suspicion_token: 0,
+            live_slot: crate::protocol::table::NOT_LIVE,
         };
         let member = member_of(&alive.name, &record);
         self.table.upsert(alive.name.clone(), record);

@@ -8,6 +8,7 @@
 //! | [`Membership`] | membership | member table, precedence rules, failure detector, push-pull |
 //! | [`Suspicion`] | suspicion timers | one deadline per suspected member |
 //! | [`Dissemination`] | dissemination queue | piggyback queues, packet assembly, gossip tick, user broadcasts |
+//! | [`Aggregation`] | aggregation | push-sum masses, epochs, estimates (sent through dissemination) |
 //!
 //! Every component follows one contract, and both drivers (the threaded runtime and the
 //! deterministic simulator) use nothing else:
@@ -27,6 +28,7 @@
 //!                                          --Event--> dispatcher (user callbacks)
 //! ```
 
+mod aggregation;
 mod anti_entropy;
 mod awareness;
 mod dissemination;
@@ -42,12 +44,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use aggregation::{Aggregation, check_value};
 pub(crate) use dissemination::Dissemination;
 pub(crate) use membership::Membership;
 pub(crate) use suspicion::Suspicion;
 
-use crate::codec::{Message, PushPull, UserMessage};
-use crate::error::{BroadcastError, JoinError};
+use crate::aggregate::{AggregateName, Estimate};
+use crate::codec::{Aggregate, Message, PushPull, UserMessage};
+use crate::error::{AggregateError, BroadcastError, JoinError};
 use crate::event::Event;
 use crate::member::{Incarnation, NodeName};
 use crate::time::Instant;
@@ -228,6 +232,56 @@ pub(crate) enum DisseminationInput {
     },
 }
 
+/// Inputs of the aggregation actor. The drivers copy membership's `PeerUp`, `PeerDown`
+/// and `PeerGone` (sent to dissemination) here as well.
+#[derive(Debug)]
+pub(crate) enum AggregationInput {
+    /// Push-sum mass from another node.
+    Message(Aggregate),
+    /// A member became live.
+    PeerUp {
+        /// The member.
+        name: NodeName,
+        /// Its address.
+        addr: SocketAddr,
+    },
+    /// A member is no longer live (or was forgotten): no more mass goes to it.
+    PeerDown {
+        /// The member.
+        name: NodeName,
+    },
+    /// Publish (or change) a local value; answered with [`Reply::Published`].
+    Publish {
+        /// The caller.
+        request: RequestId,
+        /// The aggregate.
+        name: AggregateName,
+        /// The value.
+        value: f64,
+    },
+    /// Stop publishing a value (from the next epoch on).
+    Unpublish {
+        /// The aggregate.
+        name: AggregateName,
+    },
+}
+
+impl AggregationInput {
+    /// The copy for aggregation of a peer change sent to dissemination, if it is one.
+    pub(crate) fn peer_change(input: &DisseminationInput) -> Option<AggregationInput> {
+        match input {
+            DisseminationInput::PeerUp { name, addr } => Some(AggregationInput::PeerUp {
+                name: name.clone(),
+                addr: *addr,
+            }),
+            DisseminationInput::PeerDown { name, .. } | DisseminationInput::PeerGone { name } => {
+                Some(AggregationInput::PeerDown { name: name.clone() })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Commands for the network driver.
 #[derive(Debug)]
 pub(crate) enum NetOutput {
@@ -271,6 +325,13 @@ pub(crate) enum Delivery {
         /// The payload.
         payload: Arc<[u8]>,
     },
+    /// An aggregate's estimate settled this epoch (or the epoch ended before it did).
+    Estimate {
+        /// The aggregate.
+        name: AggregateName,
+        /// The estimate.
+        estimate: Estimate,
+    },
 }
 
 /// Answers to requests.
@@ -282,4 +343,6 @@ pub(crate) enum Reply {
     Broadcast(Result<(), BroadcastError>),
     /// The `left` update went out.
     LeaveSent,
+    /// A value was published, or refused.
+    Published(Result<(), AggregateError>),
 }

@@ -4,7 +4,7 @@
 //! Records live in a `BTreeMap` so every iteration is in name order: a simulated run must
 //! not depend on hash seeds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -24,7 +24,13 @@ pub(crate) struct Record {
     pub(crate) changed_at: Instant,
     /// Token of the suspicion timer started for the current suspicion, if suspect.
     pub(crate) suspicion_token: u64,
+    /// Position in the table's live list, or [`NOT_LIVE`]; maintained by the table only
+    /// (it lives here rather than in a side map to save ~40 bytes per member).
+    pub(crate) live_slot: u32,
 }
+
+/// `Record::live_slot` of a member not in the live list.
+pub(crate) const NOT_LIVE: u32 = u32::MAX;
 
 /// All known members, and the live ones other than this node in a random-access list.
 #[derive(Debug)]
@@ -32,7 +38,6 @@ pub(crate) struct MemberTable {
     local: NodeName,
     records: BTreeMap<NodeName, Record>,
     live: Vec<NodeName>,
-    live_index: HashMap<NodeName, usize>,
 }
 
 impl MemberTable {
@@ -44,7 +49,6 @@ impl MemberTable {
             local,
             records,
             live: Vec::new(),
-            live_index: HashMap::new(),
         }
     }
 
@@ -76,14 +80,38 @@ impl MemberTable {
     }
 
     /// Inserts or replaces a record and keeps the live index in step.
-    pub(crate) fn upsert(&mut self, name: NodeName, record: Record) {
+    pub(crate) fn upsert(&mut self, name: NodeName, mut record: Record) {
         let live = record.state.is_live() && name != self.local;
+        record.live_slot = self.records.get(&name).map_or(NOT_LIVE, |r| r.live_slot);
         self.records.insert(name.clone(), record);
         if live {
             self.mark_live(name);
         } else {
             self.unmark_live(&name);
         }
+    }
+
+    /// Adds many records at once (existing ones win), rebuilding the map in one pass:
+    /// sorted bulk construction leaves the B-tree's nodes full, where one-by-one inserts
+    /// in name order leave them half empty (about 80 bytes per member saved).
+    pub(crate) fn bulk_insert(&mut self, new: Vec<(NodeName, Record)>) {
+        let mut all: Vec<(NodeName, Record)> = std::mem::take(&mut self.records)
+            .into_iter()
+            .chain(new)
+            .collect();
+        // Stable sort: for a duplicated name the existing record (first) is kept.
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all.dedup_by(|later, earlier| later.0 == earlier.0);
+        self.live.clear();
+        for (name, record) in &mut all {
+            record.live_slot = NOT_LIVE;
+            if record.state.is_live() && *name != self.local {
+                record.live_slot = self.live.len() as u32;
+                self.live.push(name.clone());
+            }
+        }
+        self.live.shrink_to_fit();
+        self.records = all.into_iter().collect();
     }
 
     /// Forgets a member (never this node).
@@ -161,17 +189,28 @@ impl MemberTable {
     }
 
     fn mark_live(&mut self, name: NodeName) {
-        if !self.live_index.contains_key(&name) {
-            self.live_index.insert(name.clone(), self.live.len());
-            self.live.push(name);
+        let slot = self.live.len() as u32;
+        if let Some(record) = self.records.get_mut(&name) {
+            if record.live_slot == NOT_LIVE {
+                record.live_slot = slot;
+                self.live.push(name);
+            }
         }
     }
 
     fn unmark_live(&mut self, name: &NodeName) {
-        if let Some(index) = self.live_index.remove(name) {
-            self.live.swap_remove(index);
-            if let Some(moved) = self.live.get(index) {
-                self.live_index.insert(moved.clone(), index);
+        let Some(record) = self.records.get_mut(name) else {
+            return;
+        };
+        let slot = std::mem::replace(&mut record.live_slot, NOT_LIVE);
+        if slot == NOT_LIVE {
+            return;
+        }
+        let slot = slot as usize;
+        self.live.swap_remove(slot);
+        if let Some(moved) = self.live.get(slot) {
+            if let Some(record) = self.records.get_mut(moved) {
+                record.live_slot = slot as u32;
             }
         }
     }
@@ -203,6 +242,7 @@ mod tests {
             metadata: Arc::from(&[][..]),
             changed_at: Instant::ZERO,
             suspicion_token: 0,
+            live_slot: NOT_LIVE,
         }
     }
 

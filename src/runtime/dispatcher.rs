@@ -13,6 +13,7 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
+use crate::aggregate::{AggregateName, Estimate};
 use crate::event::Event;
 use crate::member::{Member, NodeName};
 use crate::protocol::Delivery;
@@ -24,6 +25,8 @@ pub(crate) type MemberCallback = Box<dyn FnMut(&Member) + Send>;
 pub(crate) type MessageCallback = Box<dyn FnMut(&NodeName, &[u8]) + Send>;
 /// A callback for every event.
 pub(crate) type EventCallback = Box<dyn FnMut(&Event) + Send>;
+/// A callback for a settled aggregate estimate.
+pub(crate) type EstimateCallback = Box<dyn FnMut(&AggregateName, &Estimate) + Send>;
 
 /// The callbacks registered on the builder.
 #[derive(Default)]
@@ -35,6 +38,7 @@ pub(crate) struct Callbacks {
     pub(crate) on_update: Vec<MemberCallback>,
     pub(crate) on_event: Vec<EventCallback>,
     pub(crate) on_message: Vec<MessageCallback>,
+    pub(crate) on_estimate: Vec<EstimateCallback>,
 }
 
 /// What the dispatcher's inbox carries.
@@ -69,6 +73,11 @@ pub(crate) fn spawn(
                 Delivery::Message { origin, payload } => {
                     for callback in &mut callbacks.on_message {
                         guarded(&counters, || callback(&origin, &payload));
+                    }
+                }
+                Delivery::Estimate { name, estimate } => {
+                    for callback in &mut callbacks.on_estimate {
+                        guarded(&counters, || callback(&name, &estimate));
                     }
                 }
             }

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! datagram -> size ≤ MTU? -> decode -> our cluster? -> user messages  -> dissemination
+//!                                                    -> aggregates     -> aggregation
 //!                                                    -> everything else -> membership
 //! frame    -> decode -> our cluster? -> push-pull request/response -> membership
 //! ```
@@ -17,7 +18,7 @@ use super::actor::ActorMsg;
 use super::reactor::{ExchangeError, NetCommand, NetSink, ReactorHandle};
 use super::router::offer;
 use crate::codec::{self, Frame, Message, PushPull};
-use crate::protocol::{DisseminationInput, MembershipInput};
+use crate::protocol::{AggregationInput, DisseminationInput, MembershipInput};
 use crate::stats::{Counters, DropReason};
 
 /// The reactor's sink for one node.
@@ -26,6 +27,7 @@ pub(crate) struct Inbound {
     pub(crate) mtu: usize,
     pub(crate) membership: Sender<ActorMsg<MembershipInput>>,
     pub(crate) dissemination: Sender<ActorMsg<DisseminationInput>>,
+    pub(crate) aggregation: Sender<ActorMsg<AggregationInput>>,
     /// Set once the reactor runs; used to close connections that sent garbage.
     pub(crate) reactor: Arc<OnceLock<ReactorHandle>>,
     pub(crate) counters: Arc<Counters>,
@@ -76,6 +78,12 @@ impl NetSink for Inbound {
                 Message::User(message) => {
                     let input = DisseminationInput::User(message);
                     if !offer(&self.dissemination, ActorMsg::Input(input)) {
+                        self.counters.dropped(DropReason::QueueFull);
+                    }
+                }
+                Message::Aggregate(message) => {
+                    let input = AggregationInput::Message(message);
+                    if !offer(&self.aggregation, ActorMsg::Input(input)) {
                         self.counters.dropped(DropReason::QueueFull);
                     }
                 }

@@ -7,9 +7,10 @@
 //! epidemic/<node>/membership     protocol::Membership  (table, failure detector, push-pull)
 //! epidemic/<node>/suspicion      protocol::Suspicion   (suspicion timers)
 //! epidemic/<node>/dissemination  protocol::Dissemination (piggyback queues, gossip tick)
+//! epidemic/<node>/aggregation    protocol::Aggregation (push-sum rounds and epochs)
 //! epidemic/<node>/dispatcher     user callbacks
 //! ```
-//! (five, then: the reactor, three actors hosting sans-io components, and the dispatcher.)
+//! (the reactor, four actors hosting sans-io components, and the dispatcher.)
 
 mod actor;
 mod clock;
@@ -39,17 +40,24 @@ use self::dispatcher::DispatchMsg;
 use self::inbound::Inbound;
 use self::reactor::{NetCommand, ReactorLimits};
 use self::router::{Replies, Router, offer};
+use crate::aggregate::{AggregateName, Estimate};
 use crate::config::Config;
 use crate::error::StartError;
 use crate::event::Event;
 use crate::member::{Member, NodeName};
-use crate::protocol::{Dissemination, DisseminationInput, Membership, MembershipInput, Suspicion};
+use crate::protocol::{
+    Aggregation, AggregationInput, Dissemination, DisseminationInput, Membership, MembershipInput,
+    Suspicion,
+};
 use crate::stats::Counters;
 
 /// Capacity of each actor's inbox.
 const ACTOR_QUEUE: usize = 16_384;
 /// How long shutdown waits for a dispatcher stuck in a user callback before detaching it.
 const DISPATCHER_GRACE: Duration = Duration::from_secs(2);
+
+/// The aggregation actor's published estimates, in name order.
+pub(crate) type Estimates = Arc<[(AggregateName, Estimate)]>;
 
 /// Everything `Runtime::start` needs.
 pub(crate) struct Setup {
@@ -68,6 +76,8 @@ pub(crate) struct Runtime {
     pub(crate) local_addr: SocketAddr,
     pub(crate) router: Router,
     pub(crate) snapshot: Arc<RwLock<Arc<[Member]>>>,
+    /// The aggregation actor's estimates, in name order.
+    pub(crate) estimates: Arc<RwLock<Estimates>>,
     pub(crate) events: Receiver<Event>,
     pub(crate) counters: Arc<Counters>,
     stopping: Arc<AtomicBool>,
@@ -89,6 +99,7 @@ impl Runtime {
         let (membership_tx, membership_rx) = bounded(ACTOR_QUEUE);
         let (suspicion_tx, suspicion_rx) = bounded(ACTOR_QUEUE);
         let (dissemination_tx, dissemination_rx) = bounded(ACTOR_QUEUE);
+        let (aggregation_tx, aggregation_rx) = bounded(ACTOR_QUEUE);
         let (dispatch_tx, dispatch_rx) = bounded(setup.config.dispatcher_queue);
         let events = bounded(setup.config.dispatcher_queue);
         let events_rx = events.1.clone();
@@ -99,6 +110,7 @@ impl Runtime {
             mtu: setup.config.mtu,
             membership: membership_tx.clone(),
             dissemination: dissemination_tx.clone(),
+            aggregation: aggregation_tx.clone(),
             reactor: reactor_slot.clone(),
             counters: counters.clone(),
         };
@@ -116,6 +128,7 @@ impl Runtime {
             membership: membership_tx,
             suspicion: suspicion_tx,
             dissemination: dissemination_tx,
+            aggregation: aggregation_tx,
             dispatcher: dispatch_tx,
             reactor,
             replies: Arc::new(Replies::default()),
@@ -126,6 +139,7 @@ impl Runtime {
             local_addr,
             router: router.clone(),
             snapshot: Arc::new(RwLock::new(Arc::from(Vec::new()))),
+            estimates: Arc::new(RwLock::new(Arc::from(Vec::new()))),
             events: events_rx,
             counters: counters.clone(),
             stopping: Arc::new(AtomicBool::new(false)),
@@ -158,12 +172,24 @@ impl Runtime {
             ChaCha8Rng::from_rng(&mut seeds),
             counters.clone(),
         );
+        let aggregation = Aggregation::new(
+            &setup.config,
+            setup.name.clone(),
+            now,
+            ChaCha8Rng::from_rng(&mut seeds),
+        );
         let dissemination = Dissemination::new(
             setup.config,
             setup.name,
             now,
             ChaCha8Rng::from_rng(&mut seeds),
         );
+        let estimates = runtime.estimates.clone();
+        let publish_estimates = move |a: &mut Aggregation| {
+            if let Some(list) = a.take_snapshot() {
+                *estimates.write() = Arc::from(list);
+            }
+        };
         let snapshot = runtime.snapshot.clone();
         let publish = move |m: &mut Membership| {
             if let Some(members) = m.take_snapshot() {
@@ -194,13 +220,22 @@ impl Runtime {
                 thread_name("dissemination"),
                 dissemination,
                 dissemination_rx,
-                router,
+                router.clone(),
                 clock,
                 stopping.clone(),
                 |_| {},
             ),
         ];
-        for handle in spawned {
+        let aggregation = actor::spawn(
+            thread_name("aggregation"),
+            aggregation,
+            aggregation_rx,
+            router,
+            clock,
+            stopping.clone(),
+            publish_estimates,
+        );
+        for handle in spawned.into_iter().chain([aggregation]) {
             let handle = handle.map_err(StartError::Spawn)?;
             runtime.actors.lock().push(handle);
         }
@@ -215,6 +250,11 @@ impl Runtime {
     /// Queues an input for the dissemination actor; false if full or stopped.
     pub(crate) fn send_dissemination(&self, input: DisseminationInput) -> bool {
         !self.is_stopped() && offer(&self.router.dissemination, ActorMsg::Input(input))
+    }
+
+    /// Queues an input for the aggregation actor; false if full or stopped.
+    pub(crate) fn send_aggregation(&self, input: AggregationInput) -> bool {
+        !self.is_stopped() && offer(&self.router.aggregation, ActorMsg::Input(input))
     }
 
     /// Whether shutdown began.
@@ -234,6 +274,7 @@ impl Runtime {
         let _ = offer(&self.router.membership, ActorMsg::Stop);
         let _ = offer(&self.router.suspicion, ActorMsg::Stop);
         let _ = offer(&self.router.dissemination, ActorMsg::Stop);
+        let _ = offer(&self.router.aggregation, ActorMsg::Stop);
         for handle in self.actors.lock().drain(..) {
             if handle.join().is_err() {
                 log::error!("an actor thread of {} panicked", self.name);

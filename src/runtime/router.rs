@@ -16,7 +16,8 @@ use super::actor::ActorMsg;
 use super::dispatcher::DispatchMsg;
 use super::reactor::{NetCommand, ReactorHandle};
 use crate::protocol::{
-    DisseminationInput, MembershipInput, NetOutput, Output, Reply, RequestId, SuspicionInput,
+    AggregationInput, DisseminationInput, MembershipInput, NetOutput, Output, Reply, RequestId,
+    SuspicionInput,
 };
 use crate::stats::{Counters, DropReason};
 
@@ -61,6 +62,7 @@ pub(crate) struct Router {
     pub(crate) membership: Sender<ActorMsg<MembershipInput>>,
     pub(crate) suspicion: Sender<ActorMsg<SuspicionInput>>,
     pub(crate) dissemination: Sender<ActorMsg<DisseminationInput>>,
+    pub(crate) aggregation: Sender<ActorMsg<AggregationInput>>,
     pub(crate) dispatcher: Sender<DispatchMsg>,
     pub(crate) reactor: ReactorHandle,
     pub(crate) replies: Arc<Replies>,
@@ -73,7 +75,15 @@ impl Router {
         let delivered = match output {
             Output::Membership(input) => offer(&self.membership, ActorMsg::Input(input)),
             Output::Suspicion(input) => offer(&self.suspicion, ActorMsg::Input(input)),
-            Output::Dissemination(input) => offer(&self.dissemination, ActorMsg::Input(input)),
+            Output::Dissemination(input) => {
+                // Aggregation keeps its own list of live peers, fed the same changes.
+                if let Some(peer) = AggregationInput::peer_change(&input) {
+                    if !offer(&self.aggregation, ActorMsg::Input(peer)) {
+                        self.counters.dropped(DropReason::QueueFull);
+                    }
+                }
+                offer(&self.dissemination, ActorMsg::Input(input))
+            }
             Output::Net(net) => self.reactor.send(net_command(net)),
             Output::Deliver(delivery) => {
                 if !offer(&self.dispatcher, DispatchMsg::Deliver(delivery)) {

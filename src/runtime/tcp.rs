@@ -418,8 +418,13 @@ impl Conn {
             Err(err) => match self.kind {
                 Kind::Outbound { .. } => Outcome::Response(Err(err)),
                 Kind::Inbound { conn } => {
+                    let partial = self.state == State::Receiving && self.len_have > 0;
                     if matches!(err, ExchangeError::Oversized(_)) {
                         counters.dropped(DropReason::Oversized);
+                    } else if partial {
+                        // A request cut short (hangup or error mid-frame) is a truncated
+                        // frame; a clean close before any byte is not counted.
+                        counters.dropped(DropReason::Malformed);
                     }
                     log::debug!("tcp {} (conn {conn}): closing: {err}", self.peer);
                     Outcome::Close

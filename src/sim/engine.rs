@@ -9,6 +9,7 @@ use std::time::Duration;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::aggregate::Settled;
 use super::faults::Fault;
 use super::invariants::{Invariants, Violation};
 use super::network::{Fate, Network};
@@ -20,7 +21,8 @@ use crate::config::Config;
 use crate::error::BroadcastError;
 use crate::member::{Incarnation, Member, MemberState, NodeName};
 use crate::protocol::{
-    Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply, RequestId,
+    AggregationInput, Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output,
+    Reply, RequestId,
 };
 use crate::stats::{Counters, Stats};
 use crate::time::Instant;
@@ -78,6 +80,7 @@ pub struct Simulation {
     pub(super) next_request: RequestId,
     pub(super) replies: BTreeMap<RequestId, Reply>,
     pub(super) deliveries: Vec<Delivered>,
+    pub(super) settled: Vec<Settled>,
     pub(super) totals: NetworkTotals,
 }
 
@@ -108,6 +111,7 @@ impl Simulation {
             next_request: 0,
             replies: BTreeMap::new(),
             deliveries: Vec::new(),
+            settled: Vec::new(),
             totals: NetworkTotals::default(),
         };
         for _ in 0..b.nodes {
@@ -151,15 +155,17 @@ impl Simulation {
             .collect();
         let empty = self.names.metadata(&Arc::from(&[][..]));
         for node in &mut self.nodes {
-            for (name, addr) in &peers {
-                node.membership
-                    .seed_member(self.now, name.clone(), *addr, 0, empty.clone());
-                while let Some(out) = node.membership.poll_output() {
-                    if let Output::Dissemination(input) = out {
-                        node.dissemination.handle(self.now, input);
+            node.membership.seed_members(self.now, &peers, &empty);
+            while let Some(out) = node.membership.poll_output() {
+                if let Output::Dissemination(input) = out {
+                    if let Some(peer) = AggregationInput::peer_change(&input) {
+                        node.aggregation.handle(self.now, peer);
                     }
+                    node.dissemination.handle(self.now, input);
                 }
             }
+            node.membership.shrink_outputs();
+            node.dissemination.shrink_to_fit();
         }
     }
 
@@ -442,10 +448,13 @@ impl Simulation {
         self.check_node(node);
         let generation = self.nodes[node].generation;
         let deadlines = self.nodes[node].deadlines();
-        for (c, comp) in [Comp::Membership, Comp::Suspicion, Comp::Dissemination]
-            .into_iter()
-            .enumerate()
-        {
+        let comps = [
+            Comp::Membership,
+            Comp::Suspicion,
+            Comp::Dissemination,
+            Comp::Aggregation,
+        ];
+        for (c, comp) in comps.into_iter().enumerate() {
             if deadlines[c] != self.nodes[node].wakes[c] {
                 self.nodes[node].wakes[c] = deadlines[c];
                 if let Some(deadline) = deadlines[c] {
@@ -475,7 +484,12 @@ impl Simulation {
         match output {
             Output::Membership(i) => self.input(node, Input::Membership(i)),
             Output::Suspicion(i) => self.input(node, Input::Suspicion(i)),
-            Output::Dissemination(i) => self.input(node, Input::Dissemination(i)),
+            Output::Dissemination(i) => {
+                if let Some(peer) = AggregationInput::peer_change(&i) {
+                    self.input(node, Input::Aggregation(peer));
+                }
+                self.input(node, Input::Dissemination(i));
+            }
             Output::Net(net) => self.net(node, net),
             Output::Deliver(Delivery::Event(event)) => {
                 let kind = EventKind::of(&event);
@@ -496,6 +510,14 @@ impl Simulation {
                     });
                 }
                 self.trace.event(trace);
+            }
+            Output::Deliver(Delivery::Estimate { name, estimate }) => {
+                self.settled.push(Settled {
+                    at: self.now(),
+                    node: NodeId(node),
+                    name,
+                    estimate,
+                });
             }
             Output::Deliver(Delivery::Message { origin, payload }) => {
                 self.deliveries.push(Delivered {

@@ -2,9 +2,9 @@
 //! virtual clock and one seeded event queue for datagrams, TCP exchanges, inter-actor
 //! messages and timers alike. A run is a pure function of its seed.
 //!
-//! It drives the very components the runtime hosts ([`Membership`], [`Suspicion`],
-//! [`Dissemination`]) with the same inter-actor messages, and every datagram and frame
-//! goes through the real codec.
+//! It drives the very components the runtime hosts (membership, suspicion timers,
+//! dissemination, aggregation) with the same inter-actor messages, and every datagram and
+//! frame goes through the real codec.
 //!
 //! ```
 //! use std::time::Duration;
@@ -17,11 +17,8 @@
 //! sim.run_for(Duration::from_secs(30)).unwrap();
 //! assert!(sim.check_converged().is_ok()); // every live node now holds node 3 as failed
 //! ```
-//!
-//! [`Membership`]: crate::protocol::Membership
-//! [`Suspicion`]: crate::protocol::Suspicion
-//! [`Dissemination`]: crate::protocol::Dissemination
 
+mod aggregate;
 mod control;
 mod engine;
 mod faults;
@@ -39,6 +36,7 @@ pub use invariants::Violation;
 pub use network::NetworkModel;
 pub use trace::{EventKind, TraceEvent};
 
+pub use aggregate::{Mass, Settled};
 pub use engine::{Delivered, NetworkTotals, Simulation};
 
 use crate::config::Config;

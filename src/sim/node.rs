@@ -1,4 +1,4 @@
-//! One simulated node: the three protocol components of a real node, their wake-up times,
+//! One simulated node: the four protocol components of a real node, their wake-up times,
 //! and what the reactor's inbound path does (size, decode, cluster check, routing).
 
 use std::collections::HashSet;
@@ -13,8 +13,8 @@ use crate::codec::{self, Frame, Message, PushPull};
 use crate::config::Config;
 use crate::member::{Incarnation, NodeName};
 use crate::protocol::{
-    Component, Dissemination, DisseminationInput, Membership, MembershipInput, Output, Suspicion,
-    SuspicionInput,
+    Aggregation, AggregationInput, Component, Dissemination, DisseminationInput, Membership,
+    MembershipInput, Output, Suspicion, SuspicionInput,
 };
 use crate::stats::{Counters, DropReason};
 use crate::time::Instant;
@@ -25,6 +25,7 @@ pub(crate) enum Comp {
     Membership = 0,
     Suspicion = 1,
     Dissemination = 2,
+    Aggregation = 3,
 }
 
 /// An input for one component (what an actor's inbox carries).
@@ -33,6 +34,7 @@ pub(crate) enum Input {
     Membership(MembershipInput),
     Suspicion(SuspicionInput),
     Dissemination(DisseminationInput),
+    Aggregation(AggregationInput),
 }
 
 /// Whether a simulated node runs.
@@ -62,8 +64,9 @@ pub(crate) struct SimNode {
     pub(crate) membership: Membership,
     pub(crate) suspicion: Suspicion,
     pub(crate) dissemination: Dissemination,
+    pub(crate) aggregation: Aggregation,
     /// The wake-up time scheduled for each component.
-    pub(crate) wakes: [Option<Instant>; 3],
+    pub(crate) wakes: [Option<Instant>; 4],
     pub(crate) counters: Arc<Counters>,
     /// Highest own incarnation seen in this generation (must never fall).
     pub(crate) incarnation_floor: Incarnation,
@@ -96,6 +99,8 @@ impl SimNode {
             now,
             ChaCha8Rng::from_rng(&mut seeds),
         );
+        let aggregation =
+            Aggregation::new(config, name.clone(), now, ChaCha8Rng::from_rng(&mut seeds));
         SimNode {
             name,
             addr,
@@ -107,7 +112,8 @@ impl SimNode {
             membership,
             suspicion: Suspicion::new(),
             dissemination,
-            wakes: [None; 3],
+            aggregation,
+            wakes: [None; 4],
             counters,
             incarnation_floor: 0,
         }
@@ -119,6 +125,7 @@ impl SimNode {
             Input::Membership(i) => self.membership.handle(now, i),
             Input::Suspicion(i) => self.suspicion.handle(now, i),
             Input::Dissemination(i) => self.dissemination.handle(now, i),
+            Input::Aggregation(i) => self.aggregation.handle(now, i),
         }
     }
 
@@ -128,6 +135,7 @@ impl SimNode {
             Comp::Membership => self.membership.handle_timeout(now),
             Comp::Suspicion => self.suspicion.handle_timeout(now),
             Comp::Dissemination => self.dissemination.handle_timeout(now),
+            Comp::Aggregation => self.aggregation.handle_timeout(now),
         }
     }
 
@@ -137,14 +145,16 @@ impl SimNode {
             .poll_output()
             .or_else(|| self.suspicion.poll_output())
             .or_else(|| self.dissemination.poll_output())
+            .or_else(|| self.aggregation.poll_output())
     }
 
     /// Each component's next deadline.
-    pub(crate) fn deadlines(&self) -> [Option<Instant>; 3] {
+    pub(crate) fn deadlines(&self) -> [Option<Instant>; 4] {
         [
             self.membership.poll_timeout(),
             self.suspicion.poll_timeout(),
             self.dissemination.poll_timeout(),
+            self.aggregation.poll_timeout(),
         ]
     }
 
@@ -176,6 +186,10 @@ impl SimNode {
                 Message::User(user) => {
                     self.dissemination
                         .handle(now, DisseminationInput::User(user));
+                }
+                Message::Aggregate(aggregate) => {
+                    self.aggregation
+                        .handle(now, AggregationInput::Message(aggregate));
                 }
                 other => rest.push(other),
             }
@@ -276,6 +290,7 @@ impl Interner {
             }
             Message::Left(m) => m.name = self.name(&m.name),
             Message::User(m) => m.origin = self.name(&m.origin),
+            Message::Aggregate(_) => {}
         }
     }
 }

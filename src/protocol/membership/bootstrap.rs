@@ -12,33 +12,47 @@ use crate::protocol::{DisseminationInput, Output};
 use crate::time::Instant;
 
 impl Membership {
-    /// Records `name` as alive, as if it had joined long ago: no event, no gossip. Its
-    /// dissemination peer entry is still produced (drain outputs as usual).
-    pub(crate) fn seed_member(
+    /// Records every `(name, addr)` as alive at incarnation 0, as if they had joined long
+    /// ago: no event, no gossip. Their dissemination peer entries are still produced
+    /// (drain outputs as usual). Not added to the current probe cycle: the next cycle is
+    /// built from the whole table.
+    pub(crate) fn seed_members(
         &mut self,
         now: Instant,
-        name: NodeName,
-        addr: SocketAddr,
-        incarnation: Incarnation,
-        metadata: Arc<[u8]>,
+        members: &[(NodeName, SocketAddr)],
+        metadata: &Arc<[u8]>,
     ) {
-        if name == *self.table.local() || self.table.get(&name).is_some() {
-            return;
+        let local = self.table.local().clone();
+        let new: Vec<(NodeName, Record)> = members
+            .iter()
+            .filter(|(name, _)| *name != local && self.table.get(name).is_none())
+            .map(|(name, addr)| {
+                let record = Record {
+                    addr: *addr,
+                    incarnation: 0,
+                    state: MemberState::Alive,
+                    metadata: metadata.clone(),
+                    changed_at: now,
+                    suspicion_token: 0,
+                    live_slot: crate::protocol::table::NOT_LIVE,
+                };
+                (name.clone(), record)
+            })
+            .collect();
+        for (name, record) in &new {
+            let up = DisseminationInput::PeerUp {
+                name: name.clone(),
+                addr: record.addr,
+            };
+            self.outputs.push_back(Output::Dissemination(up));
         }
-        let record = Record {
-            addr,
-            incarnation,
-            state: MemberState::Alive,
-            metadata,
-            changed_at: now,
-            suspicion_token: 0,
-        };
-        // Not inserted into the probe order: the first probe cycle is built from the whole
-        // table, which avoids O(N) insertions per member when seeding N members.
-        self.table.upsert(name.clone(), record);
+        self.table.bulk_insert(new);
         self.snapshot_dirty = true;
-        let up = DisseminationInput::PeerUp { name, addr };
-        self.outputs.push_back(Output::Dissemination(up));
+    }
+
+    /// Releases the output queue's spare capacity (after a bulk of outputs was drained).
+    pub(crate) fn shrink_outputs(&mut self) {
+        self.outputs.shrink_to_fit();
     }
 }
 
