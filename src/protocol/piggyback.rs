@@ -16,6 +16,8 @@ struct Entry<K> {
     key: K,
     message: Message,
     transmits: u32,
+    /// Multiplies the retransmit limit for this message (1 for most).
+    weight: u32,
     len: usize,
 }
 
@@ -65,6 +67,11 @@ impl<K: Clone + Eq + Hash> PiggybackQueue<K> {
     /// Queues `message` under `key`, replacing an older one; when full, the most
     /// transmitted message makes room.
     pub(crate) fn push(&mut self, key: K, message: Message) {
+        self.push_weighted(key, message, 1);
+    }
+
+    /// Like [`PiggybackQueue::push`], for a message sent `weight` times the usual limit.
+    pub(crate) fn push_weighted(&mut self, key: K, message: Message, weight: u32) {
         if let Some(old) = self.by_key.remove(&key) {
             self.remove_id(old);
         }
@@ -84,6 +91,7 @@ impl<K: Clone + Eq + Hash> PiggybackQueue<K> {
                 key,
                 message,
                 transmits: 0,
+                weight: weight.max(1),
                 len,
             },
         );
@@ -112,7 +120,7 @@ impl<K: Clone + Eq + Hash> PiggybackQueue<K> {
             let done = match self.entries.get_mut(&id) {
                 Some(entry) => {
                     entry.transmits += 1;
-                    entry.transmits >= limit
+                    entry.transmits >= limit.saturating_mul(entry.weight)
                 }
                 None => continue,
             };

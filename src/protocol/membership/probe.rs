@@ -141,11 +141,14 @@ impl Membership {
             Counters::add(&self.counters.missed_nacks, missed);
             self.adjust_health(1 + i64::try_from(missed).unwrap_or(i64::MAX));
         }
-        let still_alive = self
+        // Alive: raise the suspicion. Already suspect (someone else's suspicion reached us
+        // first): our own failed probe is an independent confirmation, which Lifeguard
+        // counts to shorten the timeout (memberlist: suspectNode -> Confirm).
+        let still_live = self
             .table
             .get(&probe.target)
-            .is_some_and(|r| r.state == MemberState::Alive && r.incarnation == probe.incarnation);
-        if still_alive {
+            .is_some_and(|r| r.state.is_live() && r.incarnation == probe.incarnation);
+        if still_live {
             Counters::bump(&self.counters.suspicions);
             let suspect = Suspect {
                 name: probe.target,
