@@ -136,7 +136,7 @@ impl Config {
             probe_timeout: Duration::from_millis(100),
             suspicion_mult: 3,
             retransmit_mult: 3,
-            broadcast_retransmit_mult: 6,
+            broadcast_retransmit_mult: 8,
             gossip_interval: Duration::from_millis(50),
             gossip_to_the_dead: Duration::from_secs(5),
             push_pull_interval: Duration::from_secs(5),

@@ -42,8 +42,10 @@ impl std::error::Error for StartError {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JoinError {
-    /// No seed address was given, or none resolved.
+    /// No seed address was given.
     NoSeeds,
+    /// No seed address resolved; why, for each.
+    Unresolved(Vec<String>),
     /// Every seed failed; why, for each.
     AllFailed(Vec<(SocketAddr, String)>),
     /// No answer within the deadline.
@@ -56,10 +58,14 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JoinError::NoSeeds => f.write_str("no seed address to join"),
+            JoinError::Unresolved(failures) => {
+                write!(f, "no seed address resolved: {}", failures.join("; "))
+            }
             JoinError::AllFailed(failures) => {
-                f.write_str("every seed failed:")?;
-                for (addr, why) in failures {
-                    write!(f, " {addr}: {why};")?;
+                f.write_str("every seed failed: ")?;
+                for (i, (addr, why)) in failures.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "; " };
+                    write!(f, "{sep}{addr}: {why}")?;
                 }
                 Ok(())
             }

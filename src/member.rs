@@ -26,6 +26,11 @@ impl NodeName {
         if name.len() > MAX_NAME_LEN {
             return Err(InvalidName::TooLong(name.len()));
         }
+        // Names end up in logs and line-based output (the chat example's headless mode):
+        // a newline or an escape sequence in a name must not forge or garble a line.
+        if name.chars().any(char::is_control) {
+            return Err(InvalidName::ControlCharacter);
+        }
         Ok(NodeName(Arc::from(name)))
     }
 
@@ -43,7 +48,7 @@ impl fmt::Debug for NodeName {
 
 impl fmt::Display for NodeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -55,6 +60,8 @@ pub enum InvalidName {
     Empty,
     /// The name is longer than [`MAX_NAME_LEN`] bytes (the length is given).
     TooLong(usize),
+    /// The name contains a control character (such as a newline).
+    ControlCharacter,
 }
 
 impl fmt::Display for InvalidName {
@@ -64,6 +71,7 @@ impl fmt::Display for InvalidName {
             InvalidName::TooLong(n) => {
                 write!(f, "node name is {n} bytes, the limit is {MAX_NAME_LEN}")
             }
+            InvalidName::ControlCharacter => f.write_str("node name contains a control character"),
         }
     }
 }
@@ -127,7 +135,7 @@ impl MemberState {
 
 impl fmt::Display for MemberState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -167,6 +175,9 @@ mod tests {
             NodeName::new(&"x".repeat(65)),
             Err(InvalidName::TooLong(65))
         );
+        assert_eq!(NodeName::new("a\nb"), Err(InvalidName::ControlCharacter));
+        let padded = NodeName::new("ab").map(|n| format!("{n:<4}|"));
+        assert_eq!(padded, Ok("ab  |".to_string()));
         assert_eq!(
             NodeName::new("alice").map(|n| n.to_string()),
             Ok("alice".into())

@@ -251,7 +251,11 @@ impl Node {
             }
         }
         if addrs.is_empty() {
-            return Err(JoinError::NoSeeds);
+            return Err(if failures.is_empty() {
+                JoinError::NoSeeds
+            } else {
+                JoinError::Unresolved(failures)
+            });
         }
         let (request, reply) = self.runtime.router.replies.register();
         let join = MembershipInput::Join {

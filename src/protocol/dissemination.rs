@@ -142,7 +142,14 @@ impl Dissemination {
         }
         self.recently_dead.retain(|_, (_, until)| *until > now);
         let live = self.peers.len();
-        let candidates = live + self.recently_dead.len();
+        // While leaving, only live members count: a `left` that went to the dead would
+        // confirm the leave to the caller without anyone alive having heard it.
+        let dead_targets = if self.leave.is_some() {
+            0
+        } else {
+            self.recently_dead.len()
+        };
+        let candidates = live + dead_targets;
         let wanted = self.config.gossip_nodes.min(candidates);
         let mut chosen: Vec<usize> = Vec::with_capacity(wanted);
         while chosen.len() < wanted {
