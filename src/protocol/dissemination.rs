@@ -498,6 +498,20 @@ mod tests {
                 gossip_until: until,
             },
         );
+        // An ordinary update reaches the live member and the recently dead one.
+        let update = Message::Left(Left {
+            name: name("x"),
+            incarnation: 1,
+        });
+        d.handle(Instant::ZERO, DisseminationInput::Enqueue(update));
+        d.handle_timeout(d.poll_timeout().unwrap());
+        let targets: Vec<SocketAddr> = datagrams(&drain(&mut d))
+            .into_iter()
+            .map(|(to, _)| to)
+            .collect();
+        assert_eq!(targets.len(), 2);
+        assert!(targets.contains(&addr(2)) && targets.contains(&addr(3)));
+        // Our own leave goes to live members only, so only they can confirm it.
         let left = Message::Left(Left {
             name: name("me"),
             incarnation: 1,
@@ -511,8 +525,7 @@ mod tests {
         );
         let out = drain(&mut d);
         let targets: Vec<SocketAddr> = datagrams(&out).into_iter().map(|(to, _)| to).collect();
-        assert_eq!(targets.len(), 2);
-        assert!(targets.contains(&addr(2)) && targets.contains(&addr(3)));
+        assert_eq!(targets, [addr(2)]);
         assert!(
             out.iter()
                 .any(|o| matches!(o, Output::Reply(7, Reply::LeaveSent)))
