@@ -9,8 +9,10 @@ use epidemic::aggregate::{AggregateName, MAX_AGGREGATE_NAME_LEN};
 use epidemic::codec::{
     Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Left, MAX_AGGREGATES_PER_MESSAGE,
     MAX_USER_PAYLOAD, MemberRecord, Message, Nack, PACKET_OVERHEAD, Packet, PacketWriter, Ping,
-    PingReq, PushPull, Suspect, UserMessage, decode_frame, decode_header, decode_packet,
-    encode_frame, encode_packet,
+    PingReq, PushPull, STATE_FRAME_KIND, StateDeltas, StateDigest, StateEntry, StateKey, StateSync,
+    StateWant, Suspect, UserMessage, decode_frame, decode_header, decode_packet,
+    decode_state_frame, encode_frame, encode_packet, encode_state_frame, frame_kind,
+    state_frame_len,
 };
 use epidemic::member::{MAX_METADATA_LEN, MAX_NAME_LEN, MemberState, NodeName};
 use proptest::prelude::*;
@@ -76,6 +78,74 @@ fn aggregate() -> impl Strategy<Value = Message> {
                 round,
                 entries,
             })
+        })
+}
+
+/// State keys of 1 to 128 bytes, cut on a char boundary.
+fn state_key() -> impl Strategy<Value = StateKey> {
+    "[a-z0-9/._-]{1,128}|[a-zé日本🦀 -]{1,128}".prop_map(|s| {
+        let mut end = 0;
+        for (i, c) in s.char_indices() {
+            if i + c.len_utf8() > 128 {
+                break;
+            }
+            end = i + c.len_utf8();
+        }
+        StateKey::new(&s[..end]).unwrap()
+    })
+}
+
+/// A state exchange leg with up to `owners` owners in the digest and the deltas.
+fn state_sync(owners: usize, value_max: usize) -> impl Strategy<Value = StateSync> {
+    let want = prop_oneof![
+        Just(StateWant::Nothing),
+        Just(StateWant::Deltas),
+        Just(StateWant::DeltasAndDigest),
+        Just(StateWant::Digest),
+    ];
+    let digest = (name(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+        |(owner, generation, max_version, watermark)| StateDigest {
+            owner,
+            generation,
+            max_version,
+            watermark,
+        },
+    );
+    let entry = (
+        state_key(),
+        any::<u64>(),
+        prop::option::of(bytes(value_max)),
+    )
+        .prop_map(|(key, version, value)| StateEntry {
+            key,
+            version,
+            value,
+        });
+    let deltas = (
+        name(),
+        any::<[u64; 5]>(),
+        prop::collection::vec(entry, 0..4),
+    )
+        .prop_map(
+            |(owner, [generation, watermark, max_version, from, to], entries)| StateDeltas {
+                owner,
+                generation,
+                watermark,
+                max_version,
+                from,
+                to,
+                entries,
+            },
+        );
+    (
+        want,
+        prop::collection::vec(digest, 0..owners),
+        prop::collection::vec(deltas, 0..owners),
+    )
+        .prop_map(|(want, digest, deltas)| StateSync {
+            want,
+            digest,
+            deltas,
         })
 }
 
@@ -146,6 +216,7 @@ fn message() -> impl Strategy<Value = Message> {
             }
         )),
         aggregate(),
+        state_sync(4, 64).prop_map(Message::State),
     ]
 }
 
@@ -223,9 +294,41 @@ proptest! {
     }
 
     #[test]
+    fn state_frame_round_trips(header in header(), sync in state_sync(12, 2048)) {
+        let bytes = encode_state_frame(&header, &sync).unwrap();
+        prop_assert_eq!(bytes.len(), state_frame_len(&sync));
+        prop_assert_eq!(frame_kind(&bytes), Ok(STATE_FRAME_KIND));
+        prop_assert_eq!(decode_state_frame(&bytes), Ok((header, sync)));
+        prop_assert!(decode_frame(&bytes).is_err(), "not a push-pull frame");
+    }
+
+    #[test]
+    fn state_message_encoded_len_is_exact(sync in state_sync(8, 512)) {
+        let message = Message::State(sync);
+        let mut buf = Vec::new();
+        message.encode(&mut buf);
+        prop_assert_eq!(buf.len(), message.encoded_len());
+    }
+
+    #[test]
+    fn flipped_state_frames_never_panic(
+        sync in state_sync(6, 256),
+        index in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let mut bytes = encode_state_frame(&Header { cluster: 1, flags: 0 }, &sync).unwrap();
+        let i = index.index(bytes.len());
+        bytes[i] ^= flip;
+        let _ = decode_state_frame(&bytes);
+        let _ = frame_kind(&bytes);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
         let _ = decode_packet(&bytes);
         let _ = decode_frame(&bytes);
+        let _ = decode_state_frame(&bytes);
+        let _ = frame_kind(&bytes);
         let _ = decode_header(&bytes);
     }
 
@@ -238,6 +341,9 @@ proptest! {
         bytes.extend_from_slice(&tail);
         let _ = decode_packet(&bytes);
         let _ = decode_frame(&bytes);
+        let _ = decode_state_frame(&bytes);
+        bytes[12] = STATE_FRAME_KIND;
+        let _ = decode_state_frame(&bytes);
     }
 
     #[test]

@@ -8,9 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use epidemic::Config;
-use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use epidemic::sim::{NetworkModel, Simulation};
 
 /// The parsed command line, as the scenarios see it.
 pub(crate) struct Ctx {
@@ -22,8 +20,6 @@ pub(crate) struct Ctx {
     /// `--lifeguard`, when given.
     pub(crate) lifeguard: Option<bool>,
     pub(crate) pauses: bool,
-    /// `--stagger-gossip`.
-    pub(crate) stagger_gossip: bool,
     pub(crate) out: PathBuf,
     pub(crate) quiet: bool,
     pub(crate) started: std::time::Instant,
@@ -67,7 +63,7 @@ pub(crate) fn build(
     let mut network = NetworkModel::lan();
     network.loss = loss_pct / 100.0;
     let at = wall_now();
-    let mut sim = Simulation::builder()
+    let sim = Simulation::builder()
         .nodes(nodes)
         .seed(seed)
         .config(config.clone())
@@ -75,25 +71,11 @@ pub(crate) fn build(
         .bootstrapped(true)
         .record_trace(record_trace)
         .build();
-    if ctx.stagger_gossip {
-        stagger_gossip(&mut sim, seed, config.gossip_interval);
-    }
     if !ctx.quiet && nodes >= 1_000 {
         let took = wall_now().duration_since(at).as_secs_f64();
         eprintln!("[{}] built {nodes} nodes in {took:.1} s", ctx.scenario);
     }
     sim
-}
-
-/// Pauses every node at t = 0 for one gossip interval plus a seeded fraction of another:
-/// its first gossip tick (due at one interval) waits until the pause ends, and every later
-/// tick keeps that phase.
-fn stagger_gossip(sim: &mut Simulation, seed: u64, interval: Duration) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x57a6_6e12);
-    for i in 0..sim.node_count() {
-        let pause = interval + interval.mul_f64(rng.random_range(0.0..1.0));
-        sim.fault(Fault::Pause(NodeId(i), pause));
-    }
 }
 
 /// Runs a simulation forward, printing progress every 10 simulated seconds and collecting

@@ -10,6 +10,7 @@
 //! fields, whose names all start with `wall_`. Progress goes to stderr; bad arguments exit
 //! with status 2, a failed run with status 1. docs/measurements.md has the methodology.
 
+mod aggregation;
 mod common;
 mod detection;
 mod dissemination;
@@ -46,6 +47,9 @@ enum Scenario {
     Partition,
     /// 60 s of protocol time at N nodes: wall time and peak RSS (default N = 10,000).
     Scale,
+    /// Push-sum: relative error vs rounds in epoch 0, then 5 % of the nodes crash mid-epoch
+    /// and the following epochs recover (default N = 100).
+    Aggregation,
 }
 
 impl Scenario {
@@ -57,6 +61,7 @@ impl Scenario {
             Scenario::Load => "load",
             Scenario::Partition => "partition",
             Scenario::Scale => "scale",
+            Scenario::Aggregation => "aggregation",
         }
     }
 
@@ -97,11 +102,6 @@ struct Args {
     /// `false-positives` only: run the cell where 5 nodes pause 2 s every ~20 s (no loss).
     #[arg(long)]
     pauses: bool,
-    /// Randomize each node's gossip phase (pause it at t = 0 for one gossip interval plus a
-    /// seeded 0..1 interval): the simulator otherwise starts every node's gossip timer at
-    /// t = 0, so bootstrapped nodes gossip in lockstep.
-    #[arg(long)]
-    stagger_gossip: bool,
     /// Output directory (default `target/simulate/<scenario>`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -155,7 +155,6 @@ fn main() -> ExitCode {
         loss_pct: args.loss,
         lifeguard: args.lifeguard.map(|l| l == OnOff::On),
         pauses: args.pauses,
-        stagger_gossip: args.stagger_gossip,
         out,
         quiet: args.quiet,
         started: common::wall_now(),
@@ -167,6 +166,7 @@ fn main() -> ExitCode {
         Scenario::Load => load::run(&ctx),
         Scenario::Partition => partition::run(&ctx),
         Scenario::Scale => scale::run(&ctx),
+        Scenario::Aggregation => aggregation::run(&ctx),
     };
     match result {
         Ok(summary) => {

@@ -151,3 +151,80 @@ fn draw(
     root.present()?;
     Ok(())
 }
+
+/// Like [`line_chart`], with a logarithmic y axis; points must be positive (others are
+/// skipped).
+pub(crate) fn log_chart(path: &Path, chart: &Chart<'_>, series: &[Series]) -> Result<(), String> {
+    draw_log(path, chart, series).map_err(|e| format!("plotting {}: {e}", path.display()))
+}
+
+fn draw_log(
+    path: &Path,
+    chart: &Chart<'_>,
+    series: &[Series],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let series: Vec<(&Series, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|s| {
+            let positive: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.1.is_finite() && p.1 > 0.0)
+                .collect();
+            (s, downsample(&positive))
+        })
+        .collect();
+    let all = || series.iter().flat_map(|(_, p)| p.iter());
+    let (x0, x1) = range(all().map(|p| p.0), true);
+    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (_, y) in all() {
+        y0 = y0.min(*y);
+        y1 = y1.max(*y);
+    }
+    if !y0.is_finite() {
+        (y0, y1) = (1e-16, 1.0);
+    }
+    let (y0, y1) = (y0 / 2.0, y1 * 2.0);
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut ctx = ChartBuilder::on(&root)
+        .caption(chart.title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x0..x1, (y0..y1).log_scale())?;
+    ctx.configure_mesh()
+        .x_desc(chart.x_label)
+        .y_desc(chart.y_label)
+        .y_label_formatter(&|y| format!("{y:.0e}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    for (i, (s, points)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        ctx.draw_series(LineSeries::new(
+            points.iter().copied(),
+            color.stroke_width(2),
+        ))?
+        .label(s.name.as_str())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+        if s.dots {
+            ctx.draw_series(
+                points
+                    .iter()
+                    .map(move |&p| Circle::new(p, 3, color.filled())),
+            )?;
+        }
+    }
+    ctx.configure_series_labels()
+        .position(if chart.legend_top {
+            SeriesLabelPosition::UpperRight
+        } else {
+            SeriesLabelPosition::LowerRight
+        })
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

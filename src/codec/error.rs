@@ -50,6 +50,8 @@ pub enum DecodeError {
     },
     /// Bytes are left over after the last field (the count of extra bytes is given).
     TrailingBytes(usize),
+    /// A state message's `want` code this build does not know.
+    UnknownStateWant(u8),
 }
 
 impl DecodeError {
@@ -85,6 +87,7 @@ impl fmt::Display for DecodeError {
                 write!(f, "{what} length {len} is out of range (max {max})")
             }
             DecodeError::TrailingBytes(n) => write!(f, "{n} unexpected trailing bytes"),
+            DecodeError::UnknownStateWant(w) => write!(f, "unknown state exchange request {w}"),
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::StateSync;
 use crate::aggregate::AggregateName;
 use crate::member::{Incarnation, MemberState, NodeName};
 
@@ -56,6 +57,8 @@ pub enum Message {
     User(UserMessage),
     /// `A -> aggregate -> B`: push-sum mass A hands over in an aggregation round.
     Aggregate(Aggregate),
+    /// One leg of a key-value state exchange (`A -> digest -> B`, `B -> deltas -> A`).
+    State(StateSync),
 }
 
 /// Direct probe. The receiver answers with an [`Ack`] carrying `seq`, to the datagram's

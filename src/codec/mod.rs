@@ -12,6 +12,7 @@ mod error;
 mod frame;
 mod message;
 mod packet;
+mod state;
 mod wire;
 
 pub use error::{DecodeError, EncodeError};
@@ -21,6 +22,11 @@ pub use message::{
     Packet, Ping, PingReq, PushPull, Suspect, UserMessage,
 };
 pub use packet::{PacketWriter, decode_header, decode_packet, encode_packet};
+pub use state::{
+    MAX_STATE_ENTRIES, MAX_STATE_KEY_LEN, MAX_STATE_OWNERS, MAX_STATE_VALUE_LEN, STATE_FRAME_KIND,
+    STATE_MESSAGE_TYPE, STATE_SYNC_OVERHEAD, StateDeltas, StateDigest, StateEntry, StateKey,
+    StateSync, StateWant, decode_state_frame, encode_state_frame, frame_kind, state_frame_len,
+};
 
 /// Magic bytes at the start of every datagram and frame.
 pub const MAGIC: [u8; 2] = *b"EP";

@@ -4,7 +4,8 @@
 //! header (12) | count u8 (1..=255) | count × { len u16 (= 1 + body) | type u8 | body }
 //! ```
 //! Type codes: Ping 1, PingReq 2, Ack 3, Nack 4, Alive 5, Suspect 6, Dead 7, Left 8, User 9,
-//! Aggregate 10. Bodies hold the fields in the order [`Message`]'s structs declare them;
+//! Aggregate 10, State 11 (body: see [`StateSync`]). Bodies hold the fields in the order
+//! [`Message`]'s structs declare them;
 //! an aggregate is `epoch u64 | round u32 | count u8 (0..=32) | count × entry`, an entry
 //! `name (len u8, 1..=32 bytes) | value | ones | weight | min | max` (each an IEEE-754
 //! `f64`, big-endian bits).
@@ -14,7 +15,8 @@ use super::wire::{self, Reader, addr_len, name_len};
 use super::{
     AGGREGATE_OVERHEAD, Ack, Aggregate, AggregateEntry, Alive, Dead, HEADER_LEN, Header, Left,
     MAGIC, MAX_AGGREGATES_PER_MESSAGE, MAX_MESSAGES_PER_PACKET, MAX_USER_PAYLOAD, Message, Nack,
-    PACKET_OVERHEAD, PROTOCOL_VERSION, Packet, Ping, PingReq, Suspect, UserMessage,
+    PACKET_OVERHEAD, PROTOCOL_VERSION, Packet, Ping, PingReq, STATE_MESSAGE_TYPE, StateSync,
+    Suspect, UserMessage,
 };
 use crate::member::MAX_METADATA_LEN;
 
@@ -95,6 +97,7 @@ impl Message {
                     }
                 }
             }
+            Message::State(m) => m.encode_body(buf),
         }
     }
 
@@ -106,6 +109,11 @@ impl Message {
             Message::Alive(m) => ("metadata", m.metadata.len(), MAX_METADATA_LEN),
             Message::User(m) => ("user payload", m.payload.len(), MAX_USER_PAYLOAD),
             Message::Aggregate(m) => ("aggregates", m.entries.len(), MAX_AGGREGATES_PER_MESSAGE),
+            Message::State(m) => {
+                m.check_limits()?;
+                let max = usize::from(u16::MAX) - 1;
+                ("state message", m.body_len(), max)
+            }
             _ => return Ok(()),
         };
         if len > max {
@@ -127,6 +135,7 @@ impl Message {
             Message::Left(_) => 8,
             Message::User(_) => 9,
             Message::Aggregate(_) => 10,
+            Message::State(_) => STATE_MESSAGE_TYPE,
         }
     }
 
@@ -159,6 +168,7 @@ impl Message {
                         .map(AggregateEntry::encoded_len)
                         .sum::<usize>()
             }
+            Message::State(m) => m.body_len(),
         }
     }
 
@@ -215,6 +225,7 @@ impl Message {
                 payload: r.bytes16("user payload", MAX_USER_PAYLOAD)?,
             }),
             10 => Message::Aggregate(decode_aggregate(r)?),
+            STATE_MESSAGE_TYPE => Message::State(StateSync::decode_body(r)?),
             other => return Err(DecodeError::UnknownMessageType(other)),
         };
         let used = r.position() - start;

@@ -252,6 +252,49 @@ impl Component for Dissemination {
     type Input = DisseminationInput;
 
     fn handle(&mut self, now: Instant, input: DisseminationInput) {
+        let was_idle = self.members.is_empty() && self.user.is_empty();
+        self.on_input(now, input);
+        if was_idle {
+            self.resume_ticks(now);
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if now < self.next_gossip_at {
+            return;
+        }
+        self.next_gossip_at = now + self.config.gossip_interval;
+        self.gossip_round(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        // Nothing to spread, nothing to wake up for: an idle node sleeps.
+        if self.members.is_empty() && self.user.is_empty() {
+            return None;
+        }
+        Some(self.next_gossip_at)
+    }
+
+    fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+}
+
+impl Dissemination {
+    /// After an idle spell the tick resumes on its old phase, at the first tick not in the
+    /// past: gossip keeps its rhythm of one round per interval (the round model of the
+    /// dissemination analysis) rather than firing the moment something is queued.
+    fn resume_ticks(&mut self, now: Instant) {
+        if self.next_gossip_at >= now || (self.members.is_empty() && self.user.is_empty()) {
+            return;
+        }
+        let interval = self.config.gossip_interval.as_micros().max(1) as u64;
+        let behind = now.saturating_since(self.next_gossip_at).as_micros() as u64;
+        let ticks = behind.div_ceil(interval);
+        self.next_gossip_at = self.next_gossip_at + Duration::from_micros(ticks * interval);
+    }
+
+    fn on_input(&mut self, now: Instant, input: DisseminationInput) {
         match input {
             DisseminationInput::Send { to, messages } => self.send(to, messages),
             DisseminationInput::Enqueue(message) => {
@@ -288,27 +331,6 @@ impl Component for Dissemination {
                 self.gossip_round(now);
             }
         }
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        if now < self.next_gossip_at {
-            return;
-        }
-        self.next_gossip_at = now + self.config.gossip_interval;
-        self.gossip_round(now);
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        // Nothing to spread, nothing to wake up for: an idle node sleeps. Whatever is
-        // queued after a quiet spell goes out at once (the tick is already past).
-        if self.members.is_empty() && self.user.is_empty() {
-            return None;
-        }
-        Some(self.next_gossip_at)
-    }
-
-    fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
     }
 }
 

@@ -9,7 +9,7 @@
 //! Probe rounds live in `probe.rs`, Lifeguard's bookkeeping (local health, suspicion
 //! bounds and confirmations) in `lifeguard.rs`, full-state exchange in `sync.rs`.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -42,6 +42,8 @@ use lifeguard::SuspicionReports;
 
 /// Distinct conflicting claims reported, at most (then the set is cleared).
 const MAX_CONFLICTS_REPORTED: usize = 256;
+/// Accusers remembered for rate-limiting corrections, at most (then the oldest go).
+const MAX_CORRECTIONS: usize = 64;
 
 /// The membership component (see the module docs).
 #[derive(Debug)]
@@ -62,6 +64,9 @@ pub(crate) struct Membership {
     leaving: bool,
     snapshot_dirty: bool,
     conflicts_reported: BTreeSet<(NodeName, SocketAddr)>,
+    /// When this node last corrected each accuser that gossiped a stale suspicion or
+    /// death about it (see [`Membership::correct_accuser`]).
+    corrections: BTreeMap<NodeName, Instant>,
 }
 
 /// A membership update about some member, as carried by gossip.
@@ -152,6 +157,7 @@ impl Membership {
             leaving: false,
             snapshot_dirty: true,
             conflicts_reported: BTreeSet::new(),
+            corrections: BTreeMap::new(),
         }
     }
 
@@ -197,7 +203,7 @@ impl Membership {
                 Message::Suspect(m) => self.apply(now, Update::Suspect(m)),
                 Message::Dead(m) => self.apply(now, Update::Dead(m)),
                 Message::Left(m) => self.apply(now, Update::Left(m)),
-                Message::User(_) | Message::Aggregate(_) => {}
+                Message::User(_) | Message::Aggregate(_) | Message::State(_) => {}
             }
         }
     }
@@ -205,7 +211,7 @@ impl Membership {
     /// Applies a gossiped update about any member.
     fn apply(&mut self, now: Instant, update: Update) {
         if update.name() == self.table.local() {
-            self.about_self(update);
+            self.about_self(now, update);
             return;
         }
         let name = update.name().clone();
@@ -358,7 +364,7 @@ impl Membership {
     }
 
     /// Gossip about this node: refute suspicion and death by raising the incarnation.
-    fn about_self(&mut self, update: Update) {
+    fn about_self(&mut self, now: Instant, update: Update) {
         let local = self.table.local_record().clone();
         let (state, incarnation) = update.state_and_incarnation();
         match update {
@@ -367,8 +373,13 @@ impl Membership {
                 self.conflict(&name, &local, alive.addr);
             }
             Update::Alive(_) if incarnation <= local.incarnation => {}
-            _ if self.leaving
-                || (state != MemberState::Alive && incarnation < local.incarnation) => {}
+            _ if self.leaving => {}
+            Update::Suspect(Suspect { from, .. }) | Update::Dead(Dead { from, .. })
+                if incarnation < local.incarnation =>
+            {
+                self.correct_accuser(now, &from);
+            }
+            _ if state != MemberState::Alive && incarnation < local.incarnation => {}
             _ => {
                 Counters::bump(&self.counters.refutations);
                 // Lifeguard: being suspected hints that we are the slow one.
@@ -376,6 +387,51 @@ impl Membership {
                 self.bump_incarnation(incarnation + 1);
             }
         }
+    }
+
+    /// A suspicion or death about this node at an incarnation it already refuted is still
+    /// circulating: its accuser missed the refutation (lost, or the rumor died out before
+    /// reaching it) and will declare this node dead when its timer runs out, since nothing
+    /// else repairs its view before the next push-pull. Send our current `alive` straight
+    /// to the accuser, at most once per probe interval each.
+    fn correct_accuser(&mut self, now: Instant, accuser: &NodeName) {
+        if accuser == self.table.local() {
+            return;
+        }
+        let recently = self
+            .corrections
+            .get(accuser)
+            .is_some_and(|at| now.saturating_since(*at) < self.config.probe_interval);
+        let Some(addr) = self
+            .table
+            .get(accuser)
+            .filter(|r| r.state.is_live())
+            .map(|r| r.addr)
+        else {
+            return;
+        };
+        if recently {
+            return;
+        }
+        if self.corrections.len() >= MAX_CORRECTIONS {
+            if let Some(oldest) = self
+                .corrections
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(name, _)| name.clone())
+            {
+                self.corrections.remove(&oldest);
+            }
+        }
+        self.corrections.insert(accuser.clone(), now);
+        let record = self.table.local_record();
+        let alive = Message::Alive(Alive {
+            name: self.table.local().clone(),
+            incarnation: record.incarnation,
+            addr: record.addr,
+            metadata: record.metadata.clone(),
+        });
+        self.send(addr, vec![alive]);
     }
 
     /// Raises this node's incarnation to `to` and gossips `alive`.

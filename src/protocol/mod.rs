@@ -37,6 +37,9 @@ mod membership;
 mod piggyback;
 mod rules;
 mod seen;
+// Wired into the runtime and simulator next session.
+#[allow(dead_code)]
+mod state;
 mod suspicion;
 mod table;
 

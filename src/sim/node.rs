@@ -290,7 +290,7 @@ impl Interner {
             }
             Message::Left(m) => m.name = self.name(&m.name),
             Message::User(m) => m.origin = self.name(&m.origin),
-            Message::Aggregate(_) => {}
+            Message::Aggregate(_) | Message::State(_) => {}
         }
     }
 }

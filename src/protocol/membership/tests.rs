@@ -444,3 +444,44 @@ fn leave_gossips_left_at_a_higher_incarnation_and_stops_probing() {
     assert!(gossiped(&packet(&mut m, at(2), 2, vec![suspect])).is_empty());
     let _ = Event::Join;
 }
+
+#[test]
+fn a_stale_accusation_is_corrected_at_its_source() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("b", 2, 0)]);
+    let suspect = |incarnation| {
+        Message::Suspect(Suspect {
+            name: name("me"),
+            incarnation,
+            from: name("b"),
+        })
+    };
+    // Refuted once: we are at incarnation 1 and gossip it.
+    assert_eq!(
+        gossiped(&packet(&mut m, at(1), 3, vec![suspect(0)])).len(),
+        1
+    );
+    // The old suspicion still circulates (relayed by c): b never heard the refutation, so
+    // b gets our current alive directly, once per probe interval.
+    let out = packet(&mut m, at(2), 3, vec![suspect(0)]);
+    match sends(&out).as_slice() {
+        [(to, Message::Alive(a))] => assert!(*to == addr(2) && a.incarnation == 1),
+        other => panic!("expected a correction to b, got {other:?}"),
+    }
+    assert!(
+        gossiped(&out).is_empty(),
+        "a stale suspicion is not refuted again"
+    );
+    assert!(sends(&packet(&mut m, at(3), 3, vec![suspect(0)])).is_empty());
+    assert_eq!(
+        sends(&packet(&mut m, at(1500), 3, vec![suspect(0)])).len(),
+        1
+    );
+    // An accuser we do not know cannot be corrected.
+    let unknown = Message::Dead(crate::codec::Dead {
+        name: name("me"),
+        incarnation: 0,
+        from: name("stranger"),
+    });
+    assert!(sends(&packet(&mut m, at(4000), 3, vec![unknown])).is_empty());
+}

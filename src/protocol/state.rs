@@ -1,0 +1,305 @@
+//! Replicated per-node key-value state, reconciled by anti-entropy in Scuttlebutt's way
+//! (van Renesse, Dumitriu, Gough, Aiyer 2008).
+//!
+//! Every node owns a map (keys of 1 to 128 bytes of UTF-8, bounded values); each write —
+//! a set, or a delete that leaves a tombstone — is stamped with the owner's next version.
+//! Every node holds a replica of every other node's map and, every `interval`, reconciles
+//! with `fanout` random live peers in the configured [`StateMode`]:
+//!
+//! ```text
+//! push-pull:  A -> digest ---------------------------> B     (want: deltas + digest)
+//!             A <- deltas A lacks + B's digest ------- B     (want: deltas)
+//!             A -> deltas B lacks -------------------> B
+//! pull:       A -> digest ---------------------------> B     (want: deltas)
+//!             A <- deltas A lacks -------------------- B
+//! push:       A -> "your digest?" -------------------> B     (want: digest)
+//!             A <- B's digest ------------------------ B     (want: deltas)
+//!             A -> deltas B lacks -------------------> B
+//! digest = per owner (name, generation, max version, gc watermark)
+//! ```
+//! So data flows initiator→peer in push, peer→initiator in pull, both ways in push-pull
+//! (Demers et al. 1987; Karp et al. 2000), and only what the other side lacks is sent.
+//!
+//! **Transport.** Each leg is one [`StateSync`]. It goes as a datagram through
+//! dissemination (gossip rides along) when it fits `mtu` whole — digest and every delta the
+//! peer lacks; otherwise the same leg goes as a TCP exchange (`NetOutput::Exchange`,
+//! request ids from [`STATE_REQUEST_BASE`] up) cut to `max_sync_frame` bytes, and the
+//! peer's answer comes back on that connection. A cut message carries each owner's lowest
+//! versions first, so the receiver's max version never skips one (see
+//! [`reconcile`](self::reconcile)); the rest follows in later rounds.
+//!
+//! **Restarts and deletes.** Versions live under the owner's generation (given at start,
+//! e.g. its start time in ms; it must grow across restarts): a newer generation replaces a
+//! replica wholesale, an older one is ignored. Tombstones are collected `tombstone_grace`
+//! after a node got them, raising the owner's watermark, which digests carry: a replica
+//! that missed collected deletions resyncs instead of keeping (or spreading) a deleted key.
+
+mod component;
+mod reconcile;
+mod store;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_convergence;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+
+use self::reconcile::Store;
+use self::store::Replica;
+use super::{Component, DisseminationInput, NetOutput, Output, RequestId};
+use crate::codec::{
+    self, HEADER_LEN, Header, MAX_FRAME_LEN, MAX_STATE_KEY_LEN, MAX_STATE_VALUE_LEN, Message,
+    PACKET_OVERHEAD, STATE_SYNC_OVERHEAD, StateDigest, StateKey, StateSync, StateWant,
+};
+use crate::member::NodeName;
+use crate::time::Instant;
+
+/// Request ids of this component's TCP exchanges start here, so the driver can route an
+/// exchange's response (or failure) here rather than to membership.
+pub(crate) const STATE_REQUEST_BASE: RequestId = 1 << 62;
+/// TCP exchanges in flight at once, at most; beyond, a leg goes as a (cut) datagram.
+const MAX_IN_FLIGHT: usize = 8;
+/// Bytes of a message's length and type inside a datagram.
+const MESSAGE_OVERHEAD: usize = 3;
+
+/// Which way state flows in a periodic exchange (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StateMode {
+    /// The initiator sends what the peer lacks.
+    Push,
+    /// The initiator asks for what it lacks.
+    Pull,
+    /// Both.
+    PushPull,
+}
+
+/// Settings of the key-value state (to be merged into `Config`).
+#[derive(Clone, Debug)]
+pub(crate) struct StateConfig {
+    /// Push, pull or push-pull.
+    pub(crate) mode: StateMode,
+    /// Time between exchanges started by this node.
+    pub(crate) interval: Duration,
+    /// Peers contacted per interval.
+    pub(crate) fanout: usize,
+    /// Most keys with a value a node may own; as many tombstones are kept at most (the
+    /// oldest are collected early beyond that).
+    pub(crate) max_keys: usize,
+    /// Largest value, in bytes (at most [`MAX_STATE_VALUE_LEN`]).
+    pub(crate) max_value_len: usize,
+    /// Most owners whose state is held (this node's included); deltas of further owners
+    /// are ignored until one goes.
+    pub(crate) max_owners: usize,
+    /// How long a tombstone is kept after this node wrote or received it.
+    pub(crate) tombstone_grace: Duration,
+    /// Largest datagram (the node's MTU).
+    pub(crate) mtu: usize,
+    /// Largest TCP frame of one exchange leg (at most [`MAX_FRAME_LEN`]).
+    pub(crate) max_sync_frame: usize,
+    /// Bound on one TCP exchange.
+    pub(crate) sync_timeout: Duration,
+}
+
+impl Default for StateConfig {
+    fn default() -> StateConfig {
+        StateConfig {
+            mode: StateMode::PushPull,
+            interval: Duration::from_secs(1),
+            fanout: 1,
+            max_keys: 1024,
+            max_value_len: 1024,
+            max_owners: 4096,
+            tombstone_grace: Duration::from_secs(300),
+            mtu: 1400,
+            max_sync_frame: 4 * 1024 * 1024,
+            sync_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl StateConfig {
+    /// Checks the settings, naming the first bad one.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.interval.is_zero() || self.fanout == 0 || self.max_keys == 0 {
+            return Err("state interval, fanout and max_keys must be positive".into());
+        }
+        if self.max_value_len > MAX_STATE_VALUE_LEN {
+            return Err(format!("state max_value_len over {MAX_STATE_VALUE_LEN}"));
+        }
+        if self.max_owners == 0 || self.max_sync_frame > MAX_FRAME_LEN {
+            return Err("state max_owners must be positive, max_sync_frame ≤ 16 MiB".into());
+        }
+        if self.max_sync_frame < self.mtu || self.mtu <= PACKET_OVERHEAD + 64 {
+            return Err("state max_sync_frame must be ≥ mtu, mtu > 77".into());
+        }
+        Ok(())
+    }
+}
+
+/// Why a write was refused. Nothing changed in every case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StateError {
+    /// The key is empty.
+    InvalidKey,
+    /// The key is longer than its limit (length and limit in bytes).
+    KeyTooLong {
+        /// The key's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The value is larger than `max_value_len` (length and limit in bytes).
+    ValueTooLarge {
+        /// The value's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The node already owns `max_keys` keys with a value (the limit is given).
+    TooManyKeys(usize),
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::InvalidKey => f.write_str("state key is empty"),
+            StateError::KeyTooLong { len, max } => {
+                write!(f, "state key of {len} bytes is over the limit of {max}")
+            }
+            StateError::ValueTooLarge { len, max } => {
+                write!(f, "state value of {len} bytes is over the limit of {max}")
+            }
+            StateError::TooManyKeys(max) => write!(f, "already {max} state keys"),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+/// Inputs of the state actor.
+#[derive(Debug)]
+pub(crate) enum StateInput {
+    /// A state message arrived in a datagram from `from`.
+    Message {
+        /// The datagram's source (answers go there).
+        from: SocketAddr,
+        /// The message.
+        sync: StateSync,
+    },
+    /// A peer opened a TCP exchange with a state frame; answered on `conn`.
+    SyncRequest {
+        /// The reactor's connection id.
+        conn: u64,
+        /// The peer's leg.
+        sync: StateSync,
+    },
+    /// The answer to a TCP exchange this component started.
+    SyncResponse {
+        /// The exchange (at least [`STATE_REQUEST_BASE`]).
+        request: RequestId,
+        /// The peer's leg, or why there is none.
+        result: Result<StateSync, String>,
+    },
+    /// A member became live.
+    PeerUp {
+        /// The member.
+        name: NodeName,
+        /// Its address.
+        addr: SocketAddr,
+    },
+    /// A member is no longer live (or was forgotten); its state is kept.
+    PeerDown {
+        /// The member.
+        name: NodeName,
+    },
+    /// Set a key of this node's map; answered with [`StateEvent::Written`].
+    Set {
+        /// The caller.
+        request: RequestId,
+        /// The key.
+        key: String,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Delete a key of this node's map; answered with [`StateEvent::Written`].
+    Delete {
+        /// The caller.
+        request: RequestId,
+        /// The key.
+        key: String,
+    },
+}
+
+/// A key of some owner's map changed here because of a peer (a value, or `None`: deleted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StateChange {
+    /// The node that owns the key.
+    pub(crate) owner: NodeName,
+    /// The key.
+    pub(crate) key: StateKey,
+    /// The new value, `None` when deleted.
+    pub(crate) value: Option<Arc<[u8]>>,
+}
+
+/// What the state component has for the application (drained by `poll_event`; to become
+/// a `Delivery` and a `Reply` variant when wired in).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StateEvent {
+    /// A replica changed (never sent for this node's own writes).
+    Change(StateChange),
+    /// A `Set` or `Delete` finished: the version written (`None`: deleting an absent key
+    /// wrote nothing), or why nothing changed.
+    Written(RequestId, Result<Option<u64>, StateError>),
+}
+
+/// The key-value state component (see the module docs).
+#[derive(Debug)]
+pub(crate) struct KvState {
+    config: StateConfig,
+    header: Header,
+    store: Store,
+    peers: Vec<(NodeName, SocketAddr)>,
+    peer_index: HashMap<NodeName, usize>,
+    /// TCP exchanges started, with the peer they went to.
+    in_flight: BTreeMap<RequestId, SocketAddr>,
+    next_request: RequestId,
+    next_round_at: Instant,
+    rounds: u64,
+    rng: ChaCha8Rng,
+    outputs: VecDeque<Output>,
+    events: VecDeque<StateEvent>,
+}
+
+/// Where the answer to a leg goes.
+#[derive(Clone, Copy, Debug)]
+enum Back {
+    /// A new datagram or exchange to this address.
+    To(SocketAddr),
+    /// On this inbound connection (always answered, if only with an empty leg).
+    Conn(u64),
+}
+
+/// Splits a value out of a write's key and value, or says why it is refused.
+fn check_key(key: &str) -> Result<StateKey, StateError> {
+    if key.len() > MAX_STATE_KEY_LEN {
+        return Err(StateError::KeyTooLong {
+            len: key.len(),
+            max: MAX_STATE_KEY_LEN,
+        });
+    }
+    StateKey::new(key).ok_or(StateError::InvalidKey)
+}
+
+/// The digest entries, to compute what a peer lacks (helper for the answer legs).
+fn digest_of(sync: &StateSync) -> Option<&[StateDigest]> {
+    match sync.want {
+        StateWant::Deltas | StateWant::DeltasAndDigest => Some(&sync.digest),
+        StateWant::Nothing | StateWant::Digest => None,
+    }
+}

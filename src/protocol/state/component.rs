@@ -1,0 +1,380 @@
+//! The component's behaviour: local writes, the periodic round, answering a peer's leg,
+//! and the choice between a datagram and a TCP exchange.
+
+use super::{
+    Back, Component, DisseminationInput, HEADER_LEN, Header, KvState, MAX_IN_FLIGHT,
+    MESSAGE_OVERHEAD, Message, NetOutput, Output, PACKET_OVERHEAD, Replica, STATE_REQUEST_BASE,
+    STATE_SYNC_OVERHEAD, StateConfig, StateDigest, StateError, StateEvent, StateInput, StateMode,
+    StateSync, StateWant, Store, check_key, codec,
+};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use crate::codec::StateKey;
+use crate::member::NodeName;
+use crate::time::Instant;
+
+impl KvState {
+    /// This node's empty map under `generation` (which must grow across restarts), no
+    /// peers; the first round is due one interval after `now`. `cluster` goes in frame
+    /// headers.
+    pub(crate) fn new(
+        config: StateConfig,
+        local: NodeName,
+        generation: u64,
+        cluster: u64,
+        now: Instant,
+        rng: ChaCha8Rng,
+    ) -> KvState {
+        let mut replicas = BTreeMap::new();
+        replicas.insert(local.clone(), Replica::new(generation));
+        KvState {
+            header: Header { cluster, flags: 0 },
+            store: Store {
+                local,
+                replicas,
+                max_owners: config.max_owners,
+                max_entries: config.max_keys.saturating_mul(2),
+            },
+            peers: Vec::new(),
+            peer_index: HashMap::new(),
+            in_flight: BTreeMap::new(),
+            next_request: STATE_REQUEST_BASE,
+            next_round_at: now + config.interval,
+            rounds: 0,
+            rng,
+            outputs: VecDeque::new(),
+            events: VecDeque::new(),
+            config,
+        }
+    }
+
+    /// `owner`'s value for `key`, as this node knows it.
+    pub(crate) fn get(&self, owner: &NodeName, key: &str) -> Option<Arc<[u8]>> {
+        let key = StateKey::new(key)?;
+        self.store.replicas.get(owner)?.get(&key).cloned()
+    }
+
+    /// Every key of `owner` with a value, in key order.
+    pub(crate) fn owner_state(&self, owner: &NodeName) -> Vec<(StateKey, Arc<[u8]>)> {
+        self.store.replicas.get(owner).map_or_else(Vec::new, |r| {
+            r.values().map(|(k, v)| (k.clone(), v.clone())).collect()
+        })
+    }
+
+    /// This node's digest (one entry per owner held, in name order).
+    pub(crate) fn digest(&self) -> Vec<StateDigest> {
+        self.store.digest()
+    }
+
+    /// `(entries, tombstones)` held for `owner` (for tests and measurement).
+    pub(crate) fn held(&self, owner: &NodeName) -> Option<(usize, usize)> {
+        let r = self.store.replicas.get(owner)?;
+        Some((r.len(), r.tombstones()))
+    }
+
+    /// Whether `owner`'s replica is resyncing after missing collected deletions.
+    pub(crate) fn resyncing(&self, owner: &NodeName) -> bool {
+        self.store
+            .replicas
+            .get(owner)
+            .is_some_and(Replica::resyncing)
+    }
+
+    /// Rounds run so far.
+    pub(crate) fn rounds(&self) -> u64 {
+        self.rounds
+    }
+
+    /// The next event for the application, until `None`.
+    pub(crate) fn poll_event(&mut self) -> Option<StateEvent> {
+        self.events.pop_front()
+    }
+
+    /// Sets `key` in this node's map; returns the version written.
+    pub(crate) fn set(
+        &mut self,
+        now: Instant,
+        key: &str,
+        value: Vec<u8>,
+    ) -> Result<u64, StateError> {
+        let key = check_key(key)?;
+        let max = self.config.max_value_len;
+        if value.len() > max {
+            return Err(StateError::ValueTooLarge {
+                len: value.len(),
+                max,
+            });
+        }
+        let max_keys = self.config.max_keys;
+        let local = self.store.local.clone();
+        let own = self.own();
+        if own.get(&key).is_none() && own.live() >= max_keys {
+            return Err(StateError::TooManyKeys(max_keys));
+        }
+        let version = own.max_version + 1;
+        own.write(&local, key, version, Some(Arc::from(value)), now, None);
+        own.max_version = version;
+        Ok(version)
+    }
+
+    /// Deletes `key` from this node's map (a tombstone); returns the version written, or
+    /// `None` if the key had no value.
+    pub(crate) fn delete(&mut self, now: Instant, key: &str) -> Result<Option<u64>, StateError> {
+        let key = check_key(key)?;
+        let max_keys = self.config.max_keys;
+        let local = self.store.local.clone();
+        let own = self.own();
+        if own.get(&key).is_none() {
+            return Ok(None);
+        }
+        let version = own.max_version + 1;
+        own.write(&local, key, version, None, now, None);
+        own.max_version = version;
+        own.collect_beyond(max_keys);
+        Ok(Some(version))
+    }
+
+    fn own(&mut self) -> &mut Replica {
+        let local = self.store.local.clone();
+        self.store
+            .replicas
+            .entry(local)
+            .or_insert_with(|| Replica::new(0))
+    }
+
+    /// One round: collect old tombstones, then open an exchange with `fanout` peers.
+    fn round(&mut self) {
+        let want = match self.config.mode {
+            StateMode::Push => StateWant::Digest,
+            StateMode::Pull => StateWant::Deltas,
+            StateMode::PushPull => StateWant::DeltasAndDigest,
+        };
+        let with_digest = want != StateWant::Digest;
+        for to in self.targets() {
+            self.send(Back::To(to), want, with_digest, None);
+        }
+        self.rounds += 1;
+    }
+
+    /// Drops tombstones older than the grace period, in every replica.
+    fn collect(&mut self, now: Instant) {
+        let grace = self.config.tombstone_grace;
+        for replica in self.store.replicas.values_mut() {
+            replica.collect(now, grace);
+        }
+    }
+
+    /// Up to `fanout` distinct random live peers.
+    fn targets(&mut self) -> Vec<SocketAddr> {
+        let k = self.config.fanout.min(self.peers.len());
+        let mut picked: Vec<usize> = Vec::with_capacity(k);
+        while picked.len() < k {
+            let i = self.rng.random_range(0..self.peers.len());
+            if !picked.contains(&i) {
+                picked.push(i);
+            }
+        }
+        picked.into_iter().map(|i| self.peers[i].1).collect()
+    }
+
+    /// Takes in a peer's leg (digest first, then deltas) and answers it.
+    fn on_leg(&mut self, now: Instant, sync: StateSync, back: Back) {
+        let StateSync {
+            want,
+            digest,
+            deltas,
+        } = sync;
+        let mut changes = Vec::new();
+        for d in &digest {
+            let (g, w, m) = (d.generation, d.watermark, d.max_version);
+            self.store.observe(&d.owner, g, w, m, &mut changes);
+        }
+        for d in deltas {
+            self.store.apply(now, d, &mut changes);
+        }
+        self.events
+            .extend(changes.into_iter().map(StateEvent::Change));
+        let (answer, with_digest) = match want {
+            StateWant::Nothing => (StateWant::Nothing, false),
+            StateWant::Deltas => (StateWant::Nothing, false),
+            StateWant::DeltasAndDigest | StateWant::Digest => (StateWant::Deltas, true),
+        };
+        let lacks = matches!(want, StateWant::Deltas | StateWant::DeltasAndDigest);
+        if want != StateWant::Nothing || matches!(back, Back::Conn(_)) {
+            self.send(back, answer, with_digest, lacks.then_some(&digest[..]));
+        }
+    }
+
+    /// A leg within `budget` bytes of body: our digest if asked, then what a peer with
+    /// digest `lacks` is missing. Also says whether it is whole (nothing cut).
+    fn build(
+        &mut self,
+        want: StateWant,
+        with_digest: bool,
+        lacks: Option<&[StateDigest]>,
+        budget: usize,
+    ) -> (StateSync, bool) {
+        let digest = if with_digest {
+            self.store.digest()
+        } else {
+            Vec::new()
+        };
+        let fixed =
+            STATE_SYNC_OVERHEAD + digest.iter().map(StateDigest::encoded_len).sum::<usize>();
+        let (deltas, complete) = match lacks {
+            Some(theirs) => {
+                let start = self.rng.random_range(0..self.store.replicas.len().max(1));
+                self.store
+                    .deltas_for(theirs, budget.saturating_sub(fixed), start)
+            }
+            None => (Vec::new(), true),
+        };
+        let sync = StateSync {
+            want,
+            digest,
+            deltas,
+        };
+        let whole = complete && sync.body_len() <= budget;
+        (sync, whole)
+    }
+
+    /// Sends a leg: whole in a datagram if it fits, else as a TCP exchange (or on the
+    /// inbound connection it answers).
+    fn send(
+        &mut self,
+        back: Back,
+        want: StateWant,
+        with_digest: bool,
+        lacks: Option<&[StateDigest]>,
+    ) {
+        let frame_budget = self.config.max_sync_frame - HEADER_LEN - 1;
+        let to = match back {
+            Back::Conn(conn) => {
+                let (sync, _) = self.build(want, with_digest, lacks, frame_budget);
+                match codec::encode_state_frame(&self.header, &sync) {
+                    Ok(frame) => self
+                        .outputs
+                        .push_back(Output::Net(NetOutput::Reply { conn, frame })),
+                    Err(e) => log::warn!("cannot encode a state frame: {e}"),
+                }
+                return;
+            }
+            Back::To(to) => to,
+        };
+        let udp_budget =
+            (self.config.mtu - PACKET_OVERHEAD - MESSAGE_OVERHEAD).min(usize::from(u16::MAX) - 1);
+        let (sync, whole) = self.build(want, with_digest, lacks, udp_budget);
+        if want == StateWant::Nothing && sync.deltas.is_empty() {
+            return;
+        }
+        if whole {
+            let messages = vec![Message::State(sync)];
+            let send = DisseminationInput::Send { to, messages };
+            self.outputs.push_back(Output::Dissemination(send));
+        } else if self.in_flight.len() < MAX_IN_FLIGHT {
+            let (sync, _) = self.build(want, with_digest, lacks, frame_budget);
+            match codec::encode_state_frame(&self.header, &sync) {
+                Ok(frame) => {
+                    self.next_request += 1;
+                    let request = self.next_request;
+                    self.in_flight.insert(request, to);
+                    let timeout = self.config.sync_timeout;
+                    let exchange = NetOutput::Exchange {
+                        request,
+                        to,
+                        frame,
+                        timeout,
+                    };
+                    self.outputs.push_back(Output::Net(exchange));
+                }
+                Err(e) => log::warn!("cannot encode a state frame: {e}"),
+            }
+        } else if sync.body_len() <= udp_budget {
+            let messages = vec![Message::State(sync)];
+            let send = DisseminationInput::Send { to, messages };
+            self.outputs.push_back(Output::Dissemination(send));
+        } else {
+            log::debug!("state exchange with {to} skipped: {MAX_IN_FLIGHT} TCP syncs busy");
+        }
+    }
+
+    fn peer_up(&mut self, name: NodeName, addr: SocketAddr) {
+        match self.peer_index.get(&name) {
+            Some(&i) => self.peers[i].1 = addr,
+            None => {
+                self.peer_index.insert(name.clone(), self.peers.len());
+                self.peers.push((name, addr));
+            }
+        }
+    }
+
+    fn peer_down(&mut self, name: &NodeName) {
+        let Some(i) = self.peer_index.remove(name) else {
+            return;
+        };
+        self.peers.swap_remove(i);
+        if let Some((moved, _)) = self.peers.get(i) {
+            self.peer_index.insert(moved.clone(), i);
+        }
+    }
+}
+
+impl Component for KvState {
+    type Input = StateInput;
+
+    fn handle(&mut self, now: Instant, input: StateInput) {
+        match input {
+            StateInput::Message { from, sync } => self.on_leg(now, sync, Back::To(from)),
+            StateInput::SyncRequest { conn, sync } => self.on_leg(now, sync, Back::Conn(conn)),
+            StateInput::SyncResponse { request, result } => {
+                let Some(to) = self.in_flight.remove(&request) else {
+                    return;
+                };
+                match result {
+                    Ok(sync) => self.on_leg(now, sync, Back::To(to)),
+                    Err(why) => log::debug!("state sync with {to} failed: {why}"),
+                }
+            }
+            StateInput::PeerUp { name, addr } => self.peer_up(name, addr),
+            StateInput::PeerDown { name } => self.peer_down(&name),
+            StateInput::Set {
+                request,
+                key,
+                value,
+            } => {
+                let result = self.set(now, &key, value).map(Some);
+                self.events.push_back(StateEvent::Written(request, result));
+            }
+            StateInput::Delete { request, key } => {
+                let result = self.delete(now, &key);
+                self.events.push_back(StateEvent::Written(request, result));
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if now < self.next_round_at {
+            return;
+        }
+        let interval = self.config.interval;
+        let behind = now.saturating_since(self.next_round_at).as_micros();
+        let steps = behind / interval.as_micros().max(1) + 1;
+        let steps = u32::try_from(steps).unwrap_or(u32::MAX);
+        self.next_round_at = self.next_round_at + interval.saturating_mul(steps);
+        self.collect(now);
+        self.round();
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.next_round_at)
+    }
+
+    fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+}

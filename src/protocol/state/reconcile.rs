@@ -1,0 +1,225 @@
+//! Scuttlebutt reconciliation over every owner's replica: digests, deltas cut to a byte
+//! budget, and merging what a peer sent.
+//!
+//! **What a peer lacks** of owner O, given its digest entry `d` and our replica `M`:
+//!
+//! | peer's digest | deltas sent |
+//! |---|---|
+//! | no entry, or an older generation | everything (`from = 0`) |
+//! | a newer generation, or `d.max >= M.max` | nothing |
+//! | `d.max < M.watermark` and `d.watermark < M.watermark` | everything (it must resync) |
+//! | otherwise | versions in `(d.max, M.max]` |
+//!
+//! **Keeping `max_version` honest under truncation.** Deltas go lowest version first and
+//! stop at the budget; `to` is the last version sent. A receiver holding `from` (or more)
+//! applies the versions above what it has and sets its max to `to`: since the sender sent
+//! *every* entry it holds in `(from, to]`, and any write in that range it does not hold
+//! was overwritten by a later one, the receiver's state is exactly the owner's as of `to`.
+//! A receiver below `from` ignores the deltas (a gap). An owner that does not fit at all
+//! is left out of this message (the next exchange tries again, starting elsewhere).
+//!
+//! **Trust.** Entries at or below a replica's watermark are taken only from a peer that
+//! collected at least as far (its copy has no deletion missing there), so a stale peer
+//! cannot resurrect a collected key.
+
+use std::collections::BTreeMap;
+
+use super::StateChange;
+use super::store::Replica;
+use crate::codec::{StateDeltas, StateDigest, StateEntry};
+use crate::member::NodeName;
+use crate::time::Instant;
+
+/// Every owner's replica held by one node, its own map included.
+#[derive(Debug)]
+pub(super) struct Store {
+    pub(super) local: NodeName,
+    pub(super) replicas: BTreeMap<NodeName, Replica>,
+    /// Most owners held; deltas of further owners are ignored.
+    pub(super) max_owners: usize,
+    /// Most entries per replica (tombstones included); a replica stops advancing there.
+    pub(super) max_entries: usize,
+}
+
+impl Store {
+    /// The digest: one entry per owner, in name order.
+    pub(super) fn digest(&self) -> Vec<StateDigest> {
+        self.replicas
+            .iter()
+            .map(|(owner, r)| StateDigest {
+                owner: owner.clone(),
+                generation: r.generation,
+                max_version: r.max_version,
+                watermark: r.watermark,
+            })
+            .collect()
+    }
+
+    /// The deltas a peer with `digest` lacks, within `budget` bytes, owners visited from
+    /// the `start`-th on (wrapping). Returns them and whether nothing was left out.
+    pub(super) fn deltas_for(
+        &self,
+        digest: &[StateDigest],
+        budget: usize,
+        start: usize,
+    ) -> (Vec<StateDeltas>, bool) {
+        let theirs: BTreeMap<&NodeName, &StateDigest> =
+            digest.iter().map(|d| (&d.owner, d)).collect();
+        let n = self.replicas.len();
+        let start = if n == 0 { 0 } else { start % n };
+        let order = self
+            .replicas
+            .iter()
+            .skip(start)
+            .chain(self.replicas.iter().take(start));
+        let mut out = Vec::new();
+        let mut used = 0;
+        let mut complete = true;
+        for (owner, mine) in order {
+            let Some(from) = from_version(mine, theirs.get(owner).copied()) else {
+                continue;
+            };
+            let header = StateDeltas::header_len(owner);
+            if used + header > budget {
+                complete = false;
+                continue;
+            }
+            let mut entries = Vec::new();
+            let mut size = header;
+            let mut to = mine.max_version;
+            for (key, e) in mine.after(from) {
+                let entry = StateEntry {
+                    key: key.clone(),
+                    version: e.version,
+                    value: e.value.clone(),
+                };
+                let len = entry.encoded_len();
+                if used + size + len > budget {
+                    to = entries.last().map_or(from, |e: &StateEntry| e.version);
+                    complete = false;
+                    break;
+                }
+                size += len;
+                entries.push(entry);
+            }
+            if to == from {
+                continue;
+            }
+            used += size;
+            out.push(StateDeltas {
+                owner: owner.clone(),
+                generation: mine.generation,
+                watermark: mine.watermark,
+                max_version: mine.max_version,
+                from,
+                to,
+                entries,
+            });
+        }
+        (out, complete)
+    }
+
+    /// Takes in a peer's digest entry or deltas header: a newer generation replaces our
+    /// replica, a watermark beyond it starts a resync, one within it is adopted.
+    pub(super) fn observe(
+        &mut self,
+        owner: &NodeName,
+        generation: u64,
+        watermark: u64,
+        max_version: u64,
+        changes: &mut Vec<StateChange>,
+    ) {
+        if *owner == self.local {
+            if let Some(me) = self.replicas.get(owner) {
+                if generation > me.generation
+                    || (generation == me.generation && max_version > me.max_version)
+                {
+                    log::warn!("a peer holds newer state of ours; generations must grow");
+                }
+            }
+            return;
+        }
+        let Some(mine) = self.replicas.get_mut(owner) else {
+            return;
+        };
+        if generation > mine.generation {
+            mine.drain_values(owner, changes);
+            *mine = Replica::new(generation);
+        } else if generation == mine.generation && watermark > mine.watermark {
+            if watermark > mine.max_version {
+                log::debug!("state of {owner} collected past ours; resyncing");
+                mine.mark_stale(watermark, max_version);
+            } else {
+                mine.raise_watermark(watermark);
+            }
+        }
+    }
+
+    /// Applies one owner's deltas (see the module docs for when they are ignored).
+    pub(super) fn apply(&mut self, now: Instant, d: StateDeltas, changes: &mut Vec<StateChange>) {
+        if d.owner == self.local || !well_formed(&d) {
+            return;
+        }
+        self.observe(&d.owner, d.generation, d.watermark, d.max_version, changes);
+        if !self.replicas.contains_key(&d.owner) {
+            if d.from != 0 || self.replicas.len() >= self.max_owners {
+                return;
+            }
+            self.replicas
+                .insert(d.owner.clone(), Replica::new(d.generation));
+        }
+        let max_entries = self.max_entries;
+        let Some(mine) = self.replicas.get_mut(&d.owner) else {
+            return;
+        };
+        let untrusted = d.watermark < mine.watermark && mine.max_version < mine.watermark;
+        if d.generation != mine.generation || d.from > mine.max_version || untrusted {
+            return;
+        }
+        let mut full = false;
+        for e in d.entries {
+            if e.version <= mine.max_version {
+                continue;
+            }
+            if !mine.contains(&e.key) && mine.len() >= max_entries {
+                log::warn!("state of {} holds {max_entries} entries; stopping", d.owner);
+                full = true;
+                break;
+            }
+            mine.write(&d.owner, e.key, e.version, e.value, now, Some(changes));
+            mine.max_version = e.version;
+        }
+        if !full {
+            mine.max_version = mine.max_version.max(d.to);
+        }
+        mine.finish_resync(&d.owner, changes);
+    }
+}
+
+/// The version above which a peer with digest entry `theirs` lacks our replica `mine`,
+/// or `None` if it lacks nothing (or holds a newer generation).
+fn from_version(mine: &Replica, theirs: Option<&StateDigest>) -> Option<u64> {
+    let from = match theirs {
+        None => 0,
+        Some(d) if d.generation < mine.generation => 0,
+        Some(d) if d.generation > mine.generation || d.max_version >= mine.max_version => {
+            return None;
+        }
+        Some(d) if d.max_version < mine.watermark && d.watermark < mine.watermark => 0,
+        Some(d) => d.max_version,
+    };
+    (mine.max_version > from).then_some(from)
+}
+
+/// Whether deltas are internally consistent: versions strictly increasing within
+/// `(from, to]`, `to` and the watermark within the sender's max.
+fn well_formed(d: &StateDeltas) -> bool {
+    let mut last = d.from;
+    for e in &d.entries {
+        if e.version <= last {
+            return false;
+        }
+        last = e.version;
+    }
+    last <= d.to && d.from <= d.to && d.to <= d.max_version && d.watermark <= d.max_version
+}
