@@ -39,7 +39,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -56,6 +56,7 @@ use crate::codec::{
 use crate::config::Config;
 use crate::error::AggregateError;
 use crate::member::NodeName;
+use crate::protocol::peers::PeerSet;
 use crate::time::Instant;
 
 /// The aggregation component (see the module docs).
@@ -66,8 +67,7 @@ pub(crate) struct Aggregation {
     epoch_rounds: u32,
     fanout: usize,
     mtu: usize,
-    peers: Vec<(NodeName, SocketAddr)>,
-    peer_index: HashMap<NodeName, usize>,
+    peers: PeerSet,
     published: BTreeMap<AggregateName, f64>,
     epoch: u64,
     round: u32,
@@ -100,8 +100,7 @@ impl Aggregation {
             epoch_rounds: config.aggregation_epoch_rounds,
             fanout: config.aggregation_fanout,
             mtu: config.mtu,
-            peers: Vec::new(),
-            peer_index: HashMap::new(),
+            peers: PeerSet::new(),
             published: BTreeMap::new(),
             epoch: 0,
             round: 0,
@@ -323,7 +322,7 @@ impl Aggregation {
                 picked.push(i);
             }
         }
-        picked.into_iter().map(|i| self.peers[i].1).collect()
+        picked.into_iter().map(|i| self.peers.addr(i)).collect()
     }
 
     /// One round: halve every mass and send the halves, in equal shares, to the targets.
@@ -386,26 +385,6 @@ impl Aggregation {
         }
         self.snapshot_dirty = true;
     }
-
-    fn peer_up(&mut self, name: NodeName, addr: SocketAddr) {
-        match self.peer_index.get(&name) {
-            Some(&i) => self.peers[i].1 = addr,
-            None => {
-                self.peer_index.insert(name.clone(), self.peers.len());
-                self.peers.push((name, addr));
-            }
-        }
-    }
-
-    fn peer_down(&mut self, name: &NodeName) {
-        let Some(i) = self.peer_index.remove(name) else {
-            return;
-        };
-        self.peers.swap_remove(i);
-        if let Some((moved, _)) = self.peers.get(i) {
-            self.peer_index.insert(moved.clone(), i);
-        }
-    }
 }
 
 impl Component for Aggregation {
@@ -414,8 +393,10 @@ impl Component for Aggregation {
     fn handle(&mut self, now: Instant, input: AggregationInput) {
         match input {
             AggregationInput::Message(message) => self.on_message(now, message),
-            AggregationInput::PeerUp { name, addr } => self.peer_up(name, addr),
-            AggregationInput::PeerDown { name } => self.peer_down(&name),
+            AggregationInput::PeerUp { name, addr } => self.peers.up(name, addr),
+            AggregationInput::PeerDown { name } => {
+                self.peers.down(&name);
+            }
             AggregationInput::Publish {
                 request,
                 name,

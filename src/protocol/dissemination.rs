@@ -10,7 +10,7 @@
 //! When both queues have something, user broadcasts get up to half of each packet, so
 //! membership churn cannot starve them (memberlist issue 299).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,7 @@ use crate::codec::{Header, Message, PacketWriter, UserMessage};
 use crate::config::Config;
 use crate::error::BroadcastError;
 use crate::member::NodeName;
+use crate::protocol::peers::PeerSet;
 use crate::time::Instant;
 
 /// How long a delivered broadcast's id is remembered.
@@ -44,9 +45,7 @@ pub(crate) struct Dissemination {
     user: PiggybackQueue<MessageId>,
     seen: SeenSet,
     next_user_seq: u64,
-    peers: Vec<SocketAddr>,
-    peer_names: Vec<NodeName>,
-    peer_index: HashMap<NodeName, usize>,
+    peers: PeerSet,
     recently_dead: BTreeMap<NodeName, (SocketAddr, Instant)>,
     next_gossip_at: Instant,
     leave: Option<(RequestId, u32)>,
@@ -72,9 +71,7 @@ impl Dissemination {
             user: PiggybackQueue::new(config.broadcast_queue),
             seen: SeenSet::new(SEEN_TTL, SEEN_CAPACITY),
             next_user_seq: 0,
-            peers: Vec::new(),
-            peer_names: Vec::new(),
-            peer_index: HashMap::new(),
+            peers: PeerSet::new(),
             recently_dead: BTreeMap::new(),
             // Random phase: nodes started together must not gossip in lockstep.
             next_gossip_at: now + config.gossip_interval.mul_f64(rng.random_range(0.0..1.0)),
@@ -88,8 +85,6 @@ impl Dissemination {
     /// Releases spare capacity (after a bulk of peers arrived at once).
     pub(crate) fn shrink_to_fit(&mut self) {
         self.peers.shrink_to_fit();
-        self.peer_names.shrink_to_fit();
-        self.peer_index.shrink_to_fit();
     }
 
     /// Queued membership updates and user broadcasts (for invariants and measurement).
@@ -161,7 +156,7 @@ impl Dissemination {
         let dead: Vec<SocketAddr> = self.recently_dead.values().map(|(a, _)| *a).collect();
         for pick in chosen {
             let to = if pick < live {
-                self.peers[pick]
+                self.peers.addr(pick)
             } else {
                 dead[pick - live]
             };
@@ -227,24 +222,7 @@ impl Dissemination {
 
     fn peer_up(&mut self, name: NodeName, addr: SocketAddr) {
         self.recently_dead.remove(&name);
-        match self.peer_index.get(&name) {
-            Some(&i) => self.peers[i] = addr,
-            None => {
-                self.peer_index.insert(name.clone(), self.peers.len());
-                self.peers.push(addr);
-                self.peer_names.push(name);
-            }
-        }
-    }
-
-    fn peer_down(&mut self, name: &NodeName) -> Option<SocketAddr> {
-        let i = self.peer_index.remove(name)?;
-        let addr = self.peers.swap_remove(i);
-        self.peer_names.swap_remove(i);
-        if let Some(moved) = self.peer_names.get(i) {
-            self.peer_index.insert(moved.clone(), i);
-        }
-        Some(addr)
+        self.peers.up(name, addr);
     }
 }
 
@@ -309,12 +287,12 @@ impl Dissemination {
             }
             DisseminationInput::PeerUp { name, addr } => self.peer_up(name, addr),
             DisseminationInput::PeerDown { name, gossip_until } => {
-                if let Some(addr) = self.peer_down(&name) {
+                if let Some(addr) = self.peers.down(&name) {
                     self.recently_dead.insert(name, (addr, gossip_until));
                 }
             }
             DisseminationInput::PeerGone { name } => {
-                self.peer_down(&name);
+                self.peers.down(&name);
                 self.recently_dead.remove(&name);
             }
             DisseminationInput::User(message) => self.on_user(now, message),

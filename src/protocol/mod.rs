@@ -34,6 +34,7 @@ mod awareness;
 mod dissemination;
 mod failure_detector;
 mod membership;
+mod peers;
 mod piggyback;
 mod rules;
 mod seen;

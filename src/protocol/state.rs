@@ -42,7 +42,7 @@ mod tests;
 #[cfg(test)]
 mod tests_convergence;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -58,6 +58,7 @@ use crate::codec::{
     PACKET_OVERHEAD, STATE_SYNC_OVERHEAD, StateDigest, StateKey, StateSync, StateWant,
 };
 use crate::member::NodeName;
+use crate::protocol::peers::PeerSet;
 use crate::time::Instant;
 
 /// Request ids of this component's TCP exchanges start here, so the driver can route an
@@ -264,8 +265,7 @@ pub(crate) struct KvState {
     config: StateConfig,
     header: Header,
     store: Store,
-    peers: Vec<(NodeName, SocketAddr)>,
-    peer_index: HashMap<NodeName, usize>,
+    peers: PeerSet,
     /// TCP exchanges started, with the peer they went to.
     in_flight: BTreeMap<RequestId, SocketAddr>,
     next_request: RequestId,

@@ -7,7 +7,7 @@ use super::{
     STATE_SYNC_OVERHEAD, StateConfig, StateDigest, StateError, StateEvent, StateInput, StateMode,
     StateSync, StateWant, Store, check_key, codec,
 };
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::codec::StateKey;
 use crate::member::NodeName;
+use crate::protocol::peers::PeerSet;
 use crate::time::Instant;
 
 impl KvState {
@@ -40,8 +41,7 @@ impl KvState {
                 max_owners: config.max_owners,
                 max_entries: config.max_keys.saturating_mul(2),
             },
-            peers: Vec::new(),
-            peer_index: HashMap::new(),
+            peers: PeerSet::new(),
             in_flight: BTreeMap::new(),
             next_request: STATE_REQUEST_BASE,
             next_round_at: now + config.interval,
@@ -179,7 +179,7 @@ impl KvState {
                 picked.push(i);
             }
         }
-        picked.into_iter().map(|i| self.peers[i].1).collect()
+        picked.into_iter().map(|i| self.peers.addr(i)).collect()
     }
 
     /// Takes in a peer's leg (digest first, then deltas) and answers it.
@@ -302,26 +302,6 @@ impl KvState {
             log::debug!("state exchange with {to} skipped: {MAX_IN_FLIGHT} TCP syncs busy");
         }
     }
-
-    fn peer_up(&mut self, name: NodeName, addr: SocketAddr) {
-        match self.peer_index.get(&name) {
-            Some(&i) => self.peers[i].1 = addr,
-            None => {
-                self.peer_index.insert(name.clone(), self.peers.len());
-                self.peers.push((name, addr));
-            }
-        }
-    }
-
-    fn peer_down(&mut self, name: &NodeName) {
-        let Some(i) = self.peer_index.remove(name) else {
-            return;
-        };
-        self.peers.swap_remove(i);
-        if let Some((moved, _)) = self.peers.get(i) {
-            self.peer_index.insert(moved.clone(), i);
-        }
-    }
 }
 
 impl Component for KvState {
@@ -340,8 +320,10 @@ impl Component for KvState {
                     Err(why) => log::debug!("state sync with {to} failed: {why}"),
                 }
             }
-            StateInput::PeerUp { name, addr } => self.peer_up(name, addr),
-            StateInput::PeerDown { name } => self.peer_down(&name),
+            StateInput::PeerUp { name, addr } => self.peers.up(name, addr),
+            StateInput::PeerDown { name } => {
+                self.peers.down(&name);
+            }
             StateInput::Set {
                 request,
                 key,

@@ -1,0 +1,252 @@
+//! Unit tests of `reactor`.
+
+//! Loopback tests, and the harness `tcp.rs`'s tests share: a reactor whose sink forwards
+//! everything to a channel the test waits on with a bounded `recv_timeout`.
+
+use super::*;
+use crossbeam_channel::RecvTimeoutError;
+
+/// The longest a test waits for something that should happen.
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
+
+/// What the sink was told.
+#[derive(Debug)]
+pub(crate) enum Got {
+    /// `NetSink::datagram`.
+    Datagram(SocketAddr, Vec<u8>),
+    /// `NetSink::request`.
+    Request(u64, SocketAddr, Vec<u8>),
+    /// `NetSink::response`.
+    Response(u64, Result<Vec<u8>, ExchangeError>),
+}
+
+/// Forwards to the test; the channel is unbounded so the reactor never blocks.
+struct TestSink(Sender<Got>);
+
+impl NetSink for TestSink {
+    fn datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
+        let _ = self.0.send(Got::Datagram(from, bytes.to_vec()));
+    }
+    fn request(&mut self, conn: u64, from: SocketAddr, frame: Vec<u8>) {
+        let _ = self.0.send(Got::Request(conn, from, frame));
+    }
+    fn response(&mut self, request: u64, result: Result<Vec<u8>, ExchangeError>) {
+        let _ = self.0.send(Got::Response(request, result));
+    }
+}
+
+/// One reactor on loopback; stopped and joined on drop.
+pub(crate) struct TestNode {
+    pub(crate) handle: ReactorHandle,
+    pub(crate) addr: SocketAddr,
+    pub(crate) counters: Arc<Counters>,
+    got: Receiver<Got>,
+    join: Option<JoinHandle<()>>,
+}
+
+impl TestNode {
+    pub(crate) fn start(limits: ReactorLimits) -> TestNode {
+        let sockets = super::super::socket::bind(loopback()).expect("bind loopback");
+        let addr = sockets.local_addr;
+        let counters = Arc::new(Counters::default());
+        let (tx, got) = crossbeam_channel::unbounded();
+        let (handle, join) = spawn(
+            format!("epidemic/test-{}/reactor", addr.port()),
+            sockets,
+            TestSink(tx),
+            Arc::clone(&counters),
+            limits,
+        )
+        .expect("spawn reactor");
+        TestNode {
+            handle,
+            addr,
+            counters,
+            got,
+            join: Some(join),
+        }
+    }
+
+    /// The next thing the sink got, within `WAIT`.
+    pub(crate) fn next(&self) -> Got {
+        self.got
+            .recv_timeout(WAIT)
+            .expect("the sink got nothing in time")
+    }
+
+    /// The next response; panics on anything else.
+    pub(crate) fn response(&self) -> (u64, Result<Vec<u8>, ExchangeError>) {
+        match self.next() {
+            Got::Response(id, result) => (id, result),
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    /// True if the sink got nothing more (yet).
+    pub(crate) fn quiet(&self) -> bool {
+        self.got.try_recv().is_err()
+    }
+
+    /// Sends `Stop` and joins the thread.
+    pub(crate) fn stop(&mut self) {
+        self.handle.send(NetCommand::Stop);
+        if let Some(join) = self.join.take() {
+            join.join().expect("reactor thread panicked");
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub(crate) fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+pub(crate) fn load(c: &std::sync::atomic::AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+fn exchange(a: &TestNode, b: &TestNode, request: u64, frame: Vec<u8>, reply: Vec<u8>) {
+    let sent = frame.clone();
+    let cmd = NetCommand::Exchange {
+        request,
+        to: b.addr,
+        frame,
+        timeout: WAIT,
+    };
+    assert!(a.handle.send(cmd));
+    let Got::Request(conn, from, got) = b.next() else {
+        panic!("expected a request")
+    };
+    assert_eq!(from.ip(), a.addr.ip());
+    assert!(got == sent, "request bytes differ");
+    assert!(b.handle.send(NetCommand::Reply {
+        conn,
+        frame: reply.clone()
+    }));
+    let (id, result) = a.response();
+    assert_eq!(id, request);
+    assert!(
+        result.expect("exchange failed") == reply,
+        "response bytes differ"
+    );
+}
+
+#[test]
+fn a_datagram_reaches_the_sink() {
+    let node = TestNode::start(ReactorLimits::default());
+    let peer = std::net::UdpSocket::bind(loopback()).expect("bind");
+    peer.send_to(b"ping", node.addr).expect("send");
+    let Got::Datagram(from, bytes) = node.next() else {
+        panic!("expected a datagram")
+    };
+    assert_eq!(from, peer.local_addr().expect("addr"));
+    assert_eq!(bytes, b"ping");
+    assert_eq!(load(&node.counters.packets_in), 1);
+    assert_eq!(load(&node.counters.bytes_in), 4);
+}
+
+#[test]
+fn send_to_reaches_a_udp_socket() {
+    let mut node = TestNode::start(ReactorLimits::default());
+    let peer = std::net::UdpSocket::bind(loopback()).expect("bind");
+    peer.set_read_timeout(Some(WAIT)).expect("timeout");
+    let to = peer.local_addr().expect("addr");
+    assert!(node.handle.send(NetCommand::SendTo {
+        to,
+        bytes: b"ack".to_vec()
+    }));
+    let mut buf = [0; 16];
+    let (n, from) = peer.recv_from(&mut buf).expect("datagram in time");
+    assert_eq!(&buf[..n], b"ack");
+    assert_eq!(from, node.addr);
+    node.stop(); // joining orders the reactor's counter bumps before the reads below
+    assert_eq!(load(&node.counters.packets_out), 1);
+    assert_eq!(load(&node.counters.bytes_out), 3);
+}
+
+#[test]
+fn exchange_between_two_reactors() {
+    let mut a = TestNode::start(ReactorLimits::default());
+    let mut b = TestNode::start(ReactorLimits::default());
+    exchange(&a, &b, 7, b"push".to_vec(), b"pull".to_vec());
+    exchange(&a, &b, 8, Vec::new(), Vec::new());
+    let big: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+    exchange(&a, &b, 9, big.clone(), big);
+    a.stop();
+    b.stop();
+    assert_eq!(load(&a.counters.frames_out), 3);
+    assert_eq!(load(&a.counters.frames_in), 3);
+    assert_eq!(load(&b.counters.frames_in), 3);
+    assert_eq!(load(&b.counters.frames_out), 3);
+}
+
+#[test]
+fn stop_joins_and_answers_pending_exchanges() {
+    // A listener that never accepts: the connect completes in the backlog, no answer comes.
+    let silent = std::net::TcpListener::bind(loopback()).expect("bind");
+    let to = silent.local_addr().expect("addr");
+    let mut node = TestNode::start(ReactorLimits::default());
+    let timeout = Duration::from_secs(60);
+    assert!(node.handle.send(NetCommand::Exchange {
+        request: 1,
+        to,
+        frame: b"x".to_vec(),
+        timeout
+    }));
+    // A datagram round trip proves the exchange command was processed before Stop.
+    let probe = std::net::UdpSocket::bind(loopback()).expect("bind");
+    probe.send_to(b"sync", node.addr).expect("send");
+    assert!(matches!(node.next(), Got::Datagram(..)));
+    node.stop();
+    assert_eq!(node.response(), (1, Err(ExchangeError::Shutdown)));
+    assert!(
+        !node.handle.send(NetCommand::Close { conn: 3 }),
+        "a stopped reactor takes no commands"
+    );
+    assert!(matches!(
+        node.got.recv_timeout(Duration::ZERO),
+        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected)
+    ));
+}
+
+#[test]
+fn dropping_every_handle_stops_the_reactor() {
+    let sockets = super::super::socket::bind(loopback()).expect("bind loopback");
+    let (tx, _got) = crossbeam_channel::unbounded();
+    let counters = Arc::new(Counters::default());
+    let limits = ReactorLimits::default();
+    let (handle, join) = spawn(
+        "epidemic/orphan/reactor".into(),
+        sockets,
+        TestSink(tx),
+        counters,
+        limits,
+    )
+    .expect("spawn reactor");
+    let clone = handle.clone();
+    drop(handle);
+    drop(clone);
+    // Join on a helper thread so a reactor that never stops fails the test, not hangs it.
+    let (done_tx, done) = crossbeam_channel::bounded(1);
+    thread::spawn(move || {
+        let _ = done_tx.send(join.join().is_ok());
+    });
+    assert_eq!(done.recv_timeout(WAIT), Ok(true), "reactor did not stop");
+}
+
+#[test]
+fn unknown_replies_and_closes_are_ignored() {
+    let a = TestNode::start(ReactorLimits::default());
+    let b = TestNode::start(ReactorLimits::default());
+    assert!(b.handle.send(NetCommand::Reply {
+        conn: 12345,
+        frame: b"?".to_vec()
+    }));
+    assert!(b.handle.send(NetCommand::Close { conn: 0 }));
+    exchange(&a, &b, 1, b"still".to_vec(), b"works".to_vec());
+}

@@ -1,0 +1,202 @@
+//! Unit tests of `tcp`.
+
+//! TCP paths on loopback, against reactors and plain std sockets playing a peer.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener as StdListener, TcpStream as StdStream};
+use std::thread;
+
+use super::super::reactor::NetCommand;
+use super::super::reactor::tests::{Got, TestNode, WAIT, load, loopback};
+use super::*;
+
+/// A std client connected to `node`, with bounded reads.
+fn client(node: &TestNode) -> StdStream {
+    let stream = StdStream::connect_timeout(&node.addr, WAIT).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    stream
+}
+
+/// Reads until the reactor closes the connection; panics if it stays open past `WAIT`.
+fn assert_closed(stream: &mut StdStream) {
+    let mut buf = [0; 64];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("connection not closed in time: {e}"),
+        }
+    }
+}
+
+/// A peer that accepts one connection, reads the request, writes `answer` raw and closes.
+fn serve_once(answer: Vec<u8>) -> SocketAddr {
+    let listener = StdListener::bind(loopback()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+        let mut len = [0; 4];
+        stream.read_exact(&mut len).expect("request length");
+        let mut body = vec![0; u32::from_be_bytes(len) as usize];
+        stream.read_exact(&mut body).expect("request body");
+        stream.write_all(&answer).expect("answer");
+        // Dropping the stream closes it: a short answer is then a truncated one.
+    });
+    addr
+}
+
+fn exchange(request: u64, to: SocketAddr, timeout: Duration) -> NetCommand {
+    NetCommand::Exchange {
+        request,
+        to,
+        frame: b"req".to_vec(),
+        timeout,
+    }
+}
+
+#[test]
+fn exchange_to_a_closed_port_fails_promptly() {
+    let node = TestNode::start(ReactorLimits::default());
+    let to = StdListener::bind(loopback())
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    // The timeout is far longer than WAIT: a Timeout here would fail the test.
+    assert!(node.handle.send(exchange(1, to, Duration::from_secs(60))));
+    let (id, result) = node.response();
+    assert_eq!(id, 1);
+    assert!(
+        matches!(result, Err(ExchangeError::Connect(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn exchange_to_a_silent_listener_times_out() {
+    let node = TestNode::start(ReactorLimits::default());
+    let silent = StdListener::bind(loopback()).expect("bind");
+    let to = silent.local_addr().expect("addr");
+    assert!(
+        node.handle
+            .send(exchange(2, to, Duration::from_millis(200)))
+    );
+    assert_eq!(node.response(), (2, Err(ExchangeError::Timeout)));
+}
+
+#[test]
+fn an_oversized_response_fails_the_exchange() {
+    let node = TestNode::start(ReactorLimits {
+        max_frame: 1024,
+        ..ReactorLimits::default()
+    });
+    let to = serve_once(2048u32.to_be_bytes().to_vec());
+    assert!(node.handle.send(exchange(3, to, WAIT)));
+    assert_eq!(node.response(), (3, Err(ExchangeError::Oversized(2048))));
+}
+
+#[test]
+fn a_peer_closing_early_fails_the_exchange() {
+    let node = TestNode::start(ReactorLimits::default());
+    let mut truncated = 10u32.to_be_bytes().to_vec();
+    truncated.extend_from_slice(b"only");
+    let to = serve_once(truncated);
+    assert!(node.handle.send(exchange(4, to, WAIT)));
+    // serve_once hangs up once the reactor does, or when its read times out.
+    let (id, result) = node.response();
+    assert_eq!(id, 4);
+    assert!(
+        matches!(result, Err(ExchangeError::Closed | ExchangeError::Timeout)),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn an_oversized_request_is_closed_and_counted() {
+    let mut node = TestNode::start(ReactorLimits {
+        max_frame: 1024,
+        ..ReactorLimits::default()
+    });
+    let mut stream = client(&node);
+    stream.write_all(&2048u32.to_be_bytes()).expect("write");
+    assert_closed(&mut stream);
+    node.stop();
+    assert_eq!(load(&node.counters.dropped_oversized), 1);
+    assert_eq!(load(&node.counters.frames_in), 0);
+    assert!(node.quiet(), "an oversized request must not reach the sink");
+}
+
+#[test]
+fn a_slow_request_is_closed_at_the_inbound_timeout() {
+    let limits = ReactorLimits {
+        inbound_timeout: Duration::from_millis(200),
+        ..ReactorLimits::default()
+    };
+    let node = TestNode::start(limits);
+    let mut stream = client(&node);
+    stream.write_all(&[0, 0]).expect("write half a length");
+    assert_closed(&mut stream);
+    assert!(node.quiet());
+}
+
+#[test]
+fn close_drops_an_inbound_connection_and_later_replies_are_ignored() {
+    let node = TestNode::start(ReactorLimits::default());
+    let mut stream = client(&node);
+    let mut frame = 5u32.to_be_bytes().to_vec();
+    frame.extend_from_slice(b"hello");
+    stream.write_all(&frame).expect("write");
+    let Got::Request(conn, _, body) = node.next() else {
+        panic!("expected a request")
+    };
+    assert_eq!(body, b"hello");
+    assert!(node.handle.send(NetCommand::Close { conn }));
+    assert_closed(&mut stream);
+    assert!(node.handle.send(NetCommand::Reply {
+        conn,
+        frame: b"late".to_vec()
+    }));
+    assert!(node.handle.send(NetCommand::Close { conn }));
+    // Still serving: a new request arrives under a new id.
+    let mut again = client(&node);
+    again.write_all(&frame).expect("write");
+    let Got::Request(next, _, _) = node.next() else {
+        panic!("expected a request")
+    };
+    assert!(next > conn, "connection ids are never reused");
+}
+
+#[test]
+fn a_reply_reaches_a_plain_client() {
+    let node = TestNode::start(ReactorLimits::default());
+    let mut stream = client(&node);
+    stream.write_all(&[0, 0, 0, 0]).expect("an empty request");
+    let Got::Request(conn, _, body) = node.next() else {
+        panic!("expected a request")
+    };
+    assert!(body.is_empty());
+    assert!(node.handle.send(NetCommand::Reply {
+        conn,
+        frame: b"pong".to_vec()
+    }));
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).expect("reply, then close");
+    assert_eq!(reply, [&4u32.to_be_bytes()[..], b"pong"].concat());
+}
+
+#[test]
+fn the_connection_limit_refuses_accepts_and_exchanges() {
+    let node = TestNode::start(ReactorLimits {
+        max_connections: 1,
+        ..ReactorLimits::default()
+    });
+    let silent = StdListener::bind(loopback()).expect("bind");
+    let to = silent.local_addr().expect("addr");
+    // The first exchange holds the only slot; commands run in order.
+    assert!(node.handle.send(exchange(1, to, Duration::from_secs(60))));
+    assert!(node.handle.send(exchange(2, to, Duration::from_secs(60))));
+    assert_eq!(node.response(), (2, Err(ExchangeError::Overloaded)));
+    let mut refused = client(&node);
+    assert_closed(&mut refused);
+}
