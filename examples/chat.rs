@@ -49,6 +49,10 @@
 //! * `member`: the member's name, which is the rest of the line (names may contain spaces;
 //!   control characters in a name are written escaped, as `\n`, `\u{1b}`, ...).
 //!
+//! With `--stats-every SECS` the headless node also prints its counters to stderr every
+//! SECS seconds: `stats <unix_ms> packets_in=.. packets_out=.. bytes_in=.. bytes_out=..`
+//! (the cluster benchmark, `examples/cluster_bench.rs`, reads them).
+//!
 //! In both the interactive and the headless mode, a failed `--join` is reported on stderr
 //! and the node keeps running alone: it still knows its seeds and retries them on its
 //! push-pull schedule. A bind address that cannot be used, or a `--join` address that
@@ -123,6 +127,11 @@ struct Args {
     /// Print membership events in the stable one-line format and read no input.
     #[arg(long, requires = "name")]
     headless: bool,
+
+    /// Headless mode: every SECS seconds print the node's counters to stderr as
+    /// `stats <unix_ms> packets_in=.. packets_out=.. bytes_in=.. bytes_out=..`.
+    #[arg(long, value_name = "SECS", requires = "headless", value_parser = clap::value_parser!(u64).range(1..))]
+    stats_every: Option<u64>,
 }
 
 /// A [`Config`] preset.
@@ -159,6 +168,7 @@ struct NodeArgs {
     bind: String,
     join: Vec<String>,
     config: Config,
+    stats_every: Option<Duration>,
 }
 
 impl NodeArgs {
@@ -176,6 +186,7 @@ impl NodeArgs {
             bind: args.bind.clone(),
             join: args.join.clone(),
             config,
+            stats_every: args.stats_every.map(Duration::from_secs),
         }
     }
 
@@ -383,9 +394,36 @@ mod headless {
         );
         join_seeds(&node, &seeds);
         // Waits as long as it takes: the node runs until it is told to stop.
-        let _ = signal.recv();
+        match args.stats_every {
+            None => {
+                let _ = signal.recv();
+            }
+            Some(every) => {
+                let ticks = crossbeam_channel::tick(every);
+                loop {
+                    select! {
+                        recv(ticks) -> _ => print_stats(&node),
+                        recv(signal) -> _ => break,
+                    }
+                }
+            }
+        }
         leave(&node);
         Ok(())
+    }
+
+    /// Writes `stats <unix_ms> packets_in=.. packets_out=.. bytes_in=.. bytes_out=..` to
+    /// stderr (never stdout, whose format is stable).
+    fn print_stats(node: &Node) {
+        let stats = node.stats();
+        eprintln!(
+            "stats {} packets_in={} packets_out={} bytes_in={} bytes_out={}",
+            unix_ms(),
+            stats.packets_in,
+            stats.packets_out,
+            stats.bytes_in,
+            stats.bytes_out
+        );
     }
 
     /// Writes `<unix_ms> <kind> <member>` and flushes it.

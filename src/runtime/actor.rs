@@ -16,9 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::RecvTimeoutError;
 
 use super::clock::Clock;
+use super::queue::QueueReceiver;
 use super::router::Router;
 use crate::protocol::Component;
 
@@ -37,7 +38,7 @@ pub(crate) enum ActorMsg<I> {
 pub(crate) fn spawn<C, F>(
     name: String,
     mut component: C,
-    inbox: Receiver<ActorMsg<C::Input>>,
+    inbox: QueueReceiver<ActorMsg<C::Input>>,
     router: Router,
     clock: Clock,
     stopping: Arc<AtomicBool>,

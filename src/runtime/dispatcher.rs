@@ -13,6 +13,7 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
+use super::queue::QueueReceiver;
 use crate::aggregate::{AggregateName, Estimate};
 use crate::event::Event;
 use crate::member::{Member, NodeName};
@@ -55,7 +56,7 @@ pub(crate) enum DispatchMsg {
 pub(crate) fn spawn(
     name: String,
     mut callbacks: Callbacks,
-    inbox: Receiver<DispatchMsg>,
+    inbox: QueueReceiver<DispatchMsg>,
     events: (Sender<Event>, Receiver<Event>),
     counters: Arc<Counters>,
     done: Sender<()>,

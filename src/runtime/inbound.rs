@@ -12,9 +12,8 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use crossbeam_channel::Sender;
-
 use super::actor::ActorMsg;
+use super::queue::QueueSender;
 use super::reactor::{ExchangeError, NetCommand, NetSink, ReactorHandle};
 use super::router::offer;
 use crate::codec::{self, Frame, Message, PushPull};
@@ -25,9 +24,9 @@ use crate::stats::{Counters, DropReason};
 pub(crate) struct Inbound {
     pub(crate) cluster: u64,
     pub(crate) mtu: usize,
-    pub(crate) membership: Sender<ActorMsg<MembershipInput>>,
-    pub(crate) dissemination: Sender<ActorMsg<DisseminationInput>>,
-    pub(crate) aggregation: Sender<ActorMsg<AggregationInput>>,
+    pub(crate) membership: QueueSender<ActorMsg<MembershipInput>>,
+    pub(crate) dissemination: QueueSender<ActorMsg<DisseminationInput>>,
+    pub(crate) aggregation: QueueSender<ActorMsg<AggregationInput>>,
     /// Set once the reactor runs; used to close connections that sent garbage.
     pub(crate) reactor: Arc<OnceLock<ReactorHandle>>,
     pub(crate) counters: Arc<Counters>,

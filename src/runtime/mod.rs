@@ -16,6 +16,7 @@ mod actor;
 mod clock;
 mod dispatcher;
 mod inbound;
+mod queue;
 mod reactor;
 mod router;
 mod socket;
@@ -96,11 +97,11 @@ impl Runtime {
         let node = setup.name.to_string();
         let thread_name = |actor: &str| format!("epidemic/{node}/{actor}");
 
-        let (membership_tx, membership_rx) = bounded(ACTOR_QUEUE);
-        let (suspicion_tx, suspicion_rx) = bounded(ACTOR_QUEUE);
-        let (dissemination_tx, dissemination_rx) = bounded(ACTOR_QUEUE);
-        let (aggregation_tx, aggregation_rx) = bounded(ACTOR_QUEUE);
-        let (dispatch_tx, dispatch_rx) = bounded(setup.config.dispatcher_queue);
+        let (membership_tx, membership_rx) = queue::bounded(ACTOR_QUEUE);
+        let (suspicion_tx, suspicion_rx) = queue::bounded(ACTOR_QUEUE);
+        let (dissemination_tx, dissemination_rx) = queue::bounded(ACTOR_QUEUE);
+        let (aggregation_tx, aggregation_rx) = queue::bounded(ACTOR_QUEUE);
+        let (dispatch_tx, dispatch_rx) = queue::bounded(setup.config.dispatcher_queue);
         let events = bounded(setup.config.dispatcher_queue);
         let events_rx = events.1.clone();
 

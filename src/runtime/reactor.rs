@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use super::queue::{self, QueueReceiver, QueueSender};
 use mio::net::{TcpListener, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::RwLock;
@@ -129,7 +129,7 @@ pub(crate) struct ReactorHandle {
 /// What the clones of a handle share.
 struct HandleInner {
     /// The bounded command queue.
-    tx: Sender<NetCommand>,
+    tx: QueueSender<NetCommand>,
     /// The waker and the flags shared with the reactor.
     shared: Arc<Shared>,
 }
@@ -239,7 +239,7 @@ pub(crate) fn spawn(
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     limits.max_frame = limits.max_frame.min(u32::MAX as usize);
-    let (tx, rx) = crossbeam_channel::bounded(limits.command_queue.max(1));
+    let (tx, rx) = queue::bounded(limits.command_queue.max(1));
     let shared = Arc::new(Shared {
         waker,
         stopped: RwLock::new(false),
@@ -281,7 +281,7 @@ struct Reactor<S> {
     /// The node's counters.
     counters: Arc<Counters>,
     /// The command queue.
-    rx: Receiver<NetCommand>,
+    rx: QueueReceiver<NetCommand>,
     /// Shared with the handles.
     shared: Arc<Shared>,
 }

@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use parking_lot::Mutex;
 
 use super::actor::ActorMsg;
 use super::dispatcher::DispatchMsg;
+use super::queue::QueueSender;
 use super::reactor::{NetCommand, ReactorHandle};
 use crate::protocol::{
     AggregationInput, DisseminationInput, MembershipInput, NetOutput, Output, Reply, RequestId,
@@ -59,11 +60,11 @@ impl Replies {
 /// Senders to every destination of one node.
 #[derive(Clone, Debug)]
 pub(crate) struct Router {
-    pub(crate) membership: Sender<ActorMsg<MembershipInput>>,
-    pub(crate) suspicion: Sender<ActorMsg<SuspicionInput>>,
-    pub(crate) dissemination: Sender<ActorMsg<DisseminationInput>>,
-    pub(crate) aggregation: Sender<ActorMsg<AggregationInput>>,
-    pub(crate) dispatcher: Sender<DispatchMsg>,
+    pub(crate) membership: QueueSender<ActorMsg<MembershipInput>>,
+    pub(crate) suspicion: QueueSender<ActorMsg<SuspicionInput>>,
+    pub(crate) dissemination: QueueSender<ActorMsg<DisseminationInput>>,
+    pub(crate) aggregation: QueueSender<ActorMsg<AggregationInput>>,
+    pub(crate) dispatcher: QueueSender<DispatchMsg>,
     pub(crate) reactor: ReactorHandle,
     pub(crate) replies: Arc<Replies>,
     pub(crate) counters: Arc<Counters>,
@@ -103,11 +104,8 @@ impl Router {
 }
 
 /// `try_send`, true if delivered.
-pub(crate) fn offer<T>(tx: &Sender<T>, message: T) -> bool {
-    match tx.try_send(message) {
-        Ok(()) => true,
-        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-    }
+pub(crate) fn offer<T>(tx: &QueueSender<T>, message: T) -> bool {
+    tx.try_send(message).is_ok()
 }
 
 fn net_command(net: NetOutput) -> NetCommand {

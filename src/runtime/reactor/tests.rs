@@ -4,7 +4,7 @@
 //! everything to a channel the test waits on with a bounded `recv_timeout`.
 
 use super::*;
-use crossbeam_channel::RecvTimeoutError;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 /// The longest a test waits for something that should happen.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
