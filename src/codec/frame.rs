@@ -81,9 +81,8 @@ pub fn encode_frame(header: &Header, frame: &Frame) -> Result<Vec<u8>, EncodeErr
     Ok(buf)
 }
 
-/// Decodes a frame (the bytes after the length prefix). Never panics on any input, and
-/// allocates only in proportion to the input's length.
-pub fn decode_frame(bytes: &[u8]) -> Result<(Header, Frame), DecodeError> {
+/// Checks a frame's size, reads its header and kind, and returns a reader at its body.
+pub(super) fn open_frame(bytes: &[u8]) -> Result<(Header, u8, Reader<'_>), DecodeError> {
     if bytes.len() > MAX_FRAME_LEN {
         return Err(DecodeError::LengthOutOfRange {
             what: "frame",
@@ -93,7 +92,15 @@ pub fn decode_frame(bytes: &[u8]) -> Result<(Header, Frame), DecodeError> {
     }
     let mut r = Reader::new(bytes);
     let header = read_header(&mut r)?;
-    let frame = match r.u8()? {
+    let kind = r.u8()?;
+    Ok((header, kind, r))
+}
+
+/// Decodes a frame (the bytes after the length prefix). Never panics on any input, and
+/// allocates only in proportion to the input's length.
+pub fn decode_frame(bytes: &[u8]) -> Result<(Header, Frame), DecodeError> {
+    let (header, kind, mut r) = open_frame(bytes)?;
+    let frame = match kind {
         KIND_PUSH_PULL => Frame::PushPull(read_push_pull(&mut r)?),
         kind => return Err(DecodeError::UnknownFrameKind(kind)),
     };

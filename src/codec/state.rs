@@ -373,18 +373,9 @@ pub fn encode_state_frame(header: &Header, sync: &StateSync) -> Result<Vec<u8>, 
 
 /// Decodes a state frame. Never panics; allocates in proportion to the input only.
 pub fn decode_state_frame(bytes: &[u8]) -> Result<(Header, StateSync), DecodeError> {
-    if bytes.len() > MAX_FRAME_LEN {
-        return Err(DecodeError::LengthOutOfRange {
-            what: "frame",
-            len: bytes.len(),
-            max: MAX_FRAME_LEN,
-        });
-    }
-    let mut r = Reader::new(bytes);
-    let header = read_header(&mut r)?;
-    match r.u8()? {
-        STATE_FRAME_KIND => {}
-        kind => return Err(DecodeError::UnknownFrameKind(kind)),
+    let (header, kind, mut r) = super::frame::open_frame(bytes)?;
+    if kind != STATE_FRAME_KIND {
+        return Err(DecodeError::UnknownFrameKind(kind));
     }
     let sync = StateSync::decode_body(&mut r)?;
     r.finish()?;

@@ -43,7 +43,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use self::state::{State, valid};
@@ -312,17 +311,7 @@ impl Aggregation {
         while k * 2 <= self.fanout.min(self.peers.len()) {
             k *= 2;
         }
-        if self.peers.is_empty() {
-            return Vec::new();
-        }
-        let mut picked: Vec<usize> = Vec::with_capacity(k);
-        while picked.len() < k {
-            let i = self.rng.random_range(0..self.peers.len());
-            if !picked.contains(&i) {
-                picked.push(i);
-            }
-        }
-        picked.into_iter().map(|i| self.peers.addr(i)).collect()
+        self.peers.random_addrs(k, &mut self.rng)
     }
 
     /// One round: halve every mass and send the halves, in equal shares, to the targets.

@@ -6,6 +6,9 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
 use crate::member::NodeName;
 
 /// Live peers, randomly addressable.
@@ -60,6 +63,19 @@ impl PeerSet {
             self.index.insert(moved.clone(), i);
         }
         Some(addr)
+    }
+
+    /// `k` distinct random peers' addresses (fewer if there are fewer peers).
+    pub(crate) fn random_addrs(&self, k: usize, rng: &mut ChaCha8Rng) -> Vec<SocketAddr> {
+        let k = k.min(self.peers.len());
+        let mut picked: Vec<usize> = Vec::with_capacity(k);
+        while picked.len() < k {
+            let i = rng.random_range(0..self.peers.len());
+            if !picked.contains(&i) {
+                picked.push(i);
+            }
+        }
+        picked.into_iter().map(|i| self.peers[i].1).collect()
     }
 
     /// Releases spare capacity (after a bulk of peers arrived at once).

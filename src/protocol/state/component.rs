@@ -171,15 +171,7 @@ impl KvState {
 
     /// Up to `fanout` distinct random live peers.
     fn targets(&mut self) -> Vec<SocketAddr> {
-        let k = self.config.fanout.min(self.peers.len());
-        let mut picked: Vec<usize> = Vec::with_capacity(k);
-        while picked.len() < k {
-            let i = self.rng.random_range(0..self.peers.len());
-            if !picked.contains(&i) {
-                picked.push(i);
-            }
-        }
-        picked.into_iter().map(|i| self.peers.addr(i)).collect()
+        self.peers.random_addrs(self.config.fanout, &mut self.rng)
     }
 
     /// Takes in a peer's leg (digest first, then deltas) and answers it.
