@@ -22,8 +22,8 @@ use super::failure_detector::FailureDetector;
 use super::rules::overrides;
 use super::table::{MemberTable, Record, member_of};
 use super::{
-    Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply,
-    SuspicionInput,
+    AggregationInput, Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output,
+    Reply, SuspicionInput,
 };
 use crate::codec::{self, Alive, Dead, Frame, Header, Left, Message, Nack, Suspect};
 use crate::config::Config;
@@ -297,6 +297,7 @@ impl Membership {
             let cancel = SuspicionInput::Cancel { name: name.clone() };
             self.outputs.push_back(Output::Suspicion(cancel));
         }
+        self.aggregation_targets(name, held.state, member);
         if held.state.is_live() && !member.state.is_live() {
             self.sync.remember_lost(member.addr);
             let down = DisseminationInput::PeerDown {
@@ -316,6 +317,23 @@ impl Membership {
             (_, Suspect) => return,
         };
         self.emit(event);
+    }
+
+    /// Push-sum sends half of its mass each round: mass sent to a member that has crashed
+    /// is lost for the epoch. So aggregation stops sending to a member as soon as it is
+    /// suspected, and resumes if it refutes (dissemination keeps gossiping to suspects:
+    /// they must hear the suspicion to refute it).
+    fn aggregation_targets(&mut self, name: &NodeName, held: MemberState, member: &Member) {
+        use MemberState::{Alive, Suspect};
+        let change = match (held, member.state) {
+            (Alive, Suspect) => AggregationInput::PeerDown { name: name.clone() },
+            (Suspect, Alive) => AggregationInput::PeerUp {
+                name: name.clone(),
+                addr: member.addr,
+            },
+            _ => return,
+        };
+        self.outputs.push_back(Output::Aggregation(change));
     }
 
     fn peer_up(&mut self, name: &NodeName, addr: SocketAddr) {

@@ -87,6 +87,8 @@ pub(crate) enum Output {
     Suspicion(SuspicionInput),
     /// To the dissemination actor.
     Dissemination(DisseminationInput),
+    /// To the aggregation actor.
+    Aggregation(AggregationInput),
     /// To the network (the reactor).
     Net(NetOutput),
     /// To the user-callback dispatcher.

@@ -85,6 +85,7 @@ impl Router {
                 }
                 offer(&self.dissemination, ActorMsg::Input(input))
             }
+            Output::Aggregation(input) => offer(&self.aggregation, ActorMsg::Input(input)),
             Output::Net(net) => self.reactor.send(net_command(net)),
             Output::Deliver(delivery) => {
                 if !offer(&self.dispatcher, DispatchMsg::Deliver(delivery)) {

@@ -490,6 +490,7 @@ impl Simulation {
                 }
                 self.input(node, Input::Dissemination(i));
             }
+            Output::Aggregation(i) => self.input(node, Input::Aggregation(i)),
             Output::Net(net) => self.net(node, net),
             Output::Deliver(Delivery::Event(event)) => {
                 let kind = EventKind::of(&event);
