@@ -485,3 +485,21 @@ fn a_stale_accusation_is_corrected_at_its_source() {
     });
     assert!(sends(&packet(&mut m, at(4000), 3, vec![unknown])).is_empty());
 }
+
+#[test]
+fn aggregation_stops_sending_to_a_suspect_until_it_refutes() {
+    use crate::protocol::AggregationInput;
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("b", 2, 0)]);
+    let suspect = Message::Suspect(Suspect {
+        name: name("b"),
+        incarnation: 0,
+        from: name("c"),
+    });
+    let out = packet(&mut m, at(1), 3, vec![suspect]);
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Aggregation(AggregationInput::PeerDown { name: n }) if *n == name("b"))));
+    let out = packet(&mut m, at(2), 2, vec![alive("b", 2, 1)]);
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Aggregation(AggregationInput::PeerUp { name: n, .. }) if *n == name("b"))));
+}
