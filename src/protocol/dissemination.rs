@@ -272,19 +272,23 @@ impl Dissemination {
         self.next_gossip_at = self.next_gossip_at + Duration::from_micros(ticks * interval);
     }
 
+    /// Queues a membership update, sent `weight` times the usual retransmit limit.
+    fn enqueue(&mut self, message: Message, weight: u32) {
+        if let Some(name) = subject(&message) {
+            // This node is the only source of its own alive (a refutation) and left: if
+            // they fail to reach someone, that member declares it dead. They get twice the
+            // usual retransmissions; a member at the edge of a retransmit step (e.g.
+            // N = 99: 8 instead of 12) still hears them.
+            let weight = if name == self.local { 2 } else { weight };
+            self.members.push_weighted(name, message, weight);
+        }
+    }
+
     fn on_input(&mut self, now: Instant, input: DisseminationInput) {
         match input {
             DisseminationInput::Send { to, messages } => self.send(to, messages),
-            DisseminationInput::Enqueue(message) => {
-                if let Some(name) = subject(&message) {
-                    // This node is the only source of its own alive (a refutation) and
-                    // left: if they fail to reach someone, that member declares it dead.
-                    // They get twice the usual retransmissions; a member at the edge of a
-                    // retransmit step (e.g. N = 99: 8 instead of 12) still hears them.
-                    let weight = if name == self.local { 2 } else { 1 };
-                    self.members.push_weighted(name, message, weight);
-                }
-            }
+            DisseminationInput::Enqueue(message) => self.enqueue(message, 1),
+            DisseminationInput::EnqueueUrgent(message) => self.enqueue(message, 2),
             DisseminationInput::PeerUp { name, addr } => self.peer_up(name, addr),
             DisseminationInput::PeerDown { name, gossip_until } => {
                 if let Some(addr) = self.peers.down(&name) {

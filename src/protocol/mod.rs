@@ -199,6 +199,9 @@ pub(crate) enum DisseminationInput {
     },
     /// Spread a membership update; a newer one about the same member replaces it.
     Enqueue(Message),
+    /// Spread a refutation (an `alive` that overrides a suspicion), retransmitted twice as
+    /// often as other updates: a member that misses it declares a live member dead.
+    EnqueueUrgent(Message),
     /// A member became a gossip target.
     PeerUp {
         /// The member.

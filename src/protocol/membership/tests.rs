@@ -503,3 +503,21 @@ fn aggregation_stops_sending_to_a_suspect_until_it_refutes() {
     assert!(out.iter().any(|o| matches!(o,
         Output::Aggregation(AggregationInput::PeerUp { name: n, .. }) if *n == name("b"))));
 }
+
+#[test]
+fn a_refutation_is_relayed_as_urgent() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("b", 2, 0)]);
+    let suspect = Message::Suspect(Suspect {
+        name: name("b"),
+        incarnation: 0,
+        from: name("c"),
+    });
+    packet(&mut m, at(1), 3, vec![suspect]);
+    let out = packet(&mut m, at(2), 2, vec![alive("b", 2, 1)]);
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Dissemination(DisseminationInput::EnqueueUrgent(Message::Alive(a))) if a.incarnation == 1)));
+    // An ordinary update (new metadata, no suspicion) is not urgent.
+    let out = packet(&mut m, at(3), 2, vec![alive("b", 2, 2)]);
+    assert_eq!(gossiped(&out).len(), 1);
+}
