@@ -45,19 +45,22 @@ impl NodeCore {
         let config = Config::lan();
         let me = NodeName::new("me").unwrap_or_else(|_| unreachable!());
         let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let membership = Membership::new(
+            config.clone(),
+            me.clone(),
+            addr,
+            Arc::from(&[][..]),
+            Instant::ZERO,
+            ChaCha8Rng::seed_from_u64(1),
+            Arc::new(Counters::default()),
+        );
+        let peers = membership.peer_view();
         NodeCore {
-            membership: Membership::new(
-                config.clone(),
-                me.clone(),
-                addr,
-                Arc::from(&[][..]),
-                Instant::ZERO,
-                ChaCha8Rng::seed_from_u64(1),
-                Arc::new(Counters::default()),
-            ),
+            membership,
             dissemination: Dissemination::new(
                 config,
                 me,
+                peers,
                 Instant::ZERO,
                 ChaCha8Rng::seed_from_u64(2),
             ),

@@ -55,7 +55,7 @@ use crate::codec::{
 use crate::config::Config;
 use crate::error::AggregateError;
 use crate::member::NodeName;
-use crate::protocol::peers::PeerSet;
+use crate::protocol::peers::{PeerView, Pick};
 use crate::time::Instant;
 
 /// The aggregation component (see the module docs).
@@ -66,7 +66,8 @@ pub(crate) struct Aggregation {
     epoch_rounds: u32,
     fanout: usize,
     mtu: usize,
-    peers: PeerSet,
+    /// Live peers; mass goes only to the alive ones (see [`Pick::Alive`]).
+    peers: PeerView,
     published: BTreeMap<AggregateName, f64>,
     epoch: u64,
     round: u32,
@@ -90,6 +91,7 @@ impl Aggregation {
     pub(crate) fn new(
         config: &Config,
         local: NodeName,
+        peers: PeerView,
         now: Instant,
         rng: ChaCha8Rng,
     ) -> Aggregation {
@@ -99,7 +101,7 @@ impl Aggregation {
             epoch_rounds: config.aggregation_epoch_rounds,
             fanout: config.aggregation_fanout,
             mtu: config.mtu,
-            peers: PeerSet::new(),
+            peers,
             published: BTreeMap::new(),
             epoch: 0,
             round: 0,
@@ -120,7 +122,7 @@ impl Aggregation {
         let current = self
             .states
             .get(name)
-            .and_then(|s| s.estimate(self.epoch, self.round, self.peers.is_empty()));
+            .and_then(|s| s.estimate(self.epoch, self.round, self.alone()));
         match (current, self.settled.get(name)) {
             (Some(c), _) if c.converged => Some(c),
             (_, Some(s)) => Some(*s),
@@ -185,16 +187,21 @@ impl Aggregation {
         self.next_round_at = self.next_round_at + self.interval.saturating_mul(steps);
     }
 
+    /// No alive peer to exchange with.
+    fn alone(&self) -> bool {
+        self.peers.count(Pick::Alive) == 0
+    }
+
     /// Whether this node minimises `hash(name, epoch)` among itself and its live peers.
     fn holds_weight(&self, epoch: u64) -> bool {
         let mine = rank(&self.local, epoch);
-        self.peers.iter().all(|(peer, _)| mine < rank(peer, epoch))
+        self.peers.all(Pick::Alive, |peer| mine < rank(peer, epoch))
     }
 
     /// Closes the current epoch (settled estimates are kept, the settle callback runs for
     /// names that never settled) and starts `epoch` at `round`.
     fn enter_epoch(&mut self, epoch: u64, round: u32, contributing: bool) {
-        let alone = self.peers.is_empty();
+        let alone = self.alone();
         let closing = std::mem::take(&mut self.states);
         for (name, state) in closing {
             let Some(estimate) = state.estimate(self.epoch, self.round, alone) else {
@@ -308,10 +315,10 @@ impl Aggregation {
     /// `k` distinct random live peers, `k` the largest power of two within the fanout.
     fn targets(&mut self) -> Vec<SocketAddr> {
         let mut k = 1;
-        while k * 2 <= self.fanout.min(self.peers.len()) {
+        while k * 2 <= self.fanout.min(self.peers.count(Pick::Alive)) {
             k *= 2;
         }
-        self.peers.random_addrs(k, &mut self.rng)
+        self.peers.random_addrs(k, Pick::Alive, &mut self.rng)
     }
 
     /// One round: halve every mass and send the halves, in equal shares, to the targets.
@@ -355,7 +362,7 @@ impl Aggregation {
 
     fn end_round(&mut self) {
         self.round = self.round.saturating_add(1);
-        let (epoch, round, alone) = (self.epoch, self.round, self.peers.is_empty());
+        let (epoch, round, alone) = (self.epoch, self.round, self.alone());
         for (name, state) in &mut self.states {
             state.end_round();
             if state.notified {
@@ -382,10 +389,6 @@ impl Component for Aggregation {
     fn handle(&mut self, now: Instant, input: AggregationInput) {
         match input {
             AggregationInput::Message(message) => self.on_message(now, message),
-            AggregationInput::PeerUp { name, addr } => self.peers.up(name, addr),
-            AggregationInput::PeerDown { name } => {
-                self.peers.down(&name);
-            }
             AggregationInput::Publish {
                 request,
                 name,

@@ -25,7 +25,7 @@ use crate::codec::{Header, Message, PacketWriter, UserMessage};
 use crate::config::Config;
 use crate::error::BroadcastError;
 use crate::member::NodeName;
-use crate::protocol::peers::PeerSet;
+use crate::protocol::peers::{PeerView, Pick};
 use crate::time::Instant;
 
 /// How long a delivered broadcast's id is remembered.
@@ -45,7 +45,7 @@ pub(crate) struct Dissemination {
     user: PiggybackQueue<MessageId>,
     seen: SeenSet,
     next_user_seq: u64,
-    peers: PeerSet,
+    peers: PeerView,
     recently_dead: BTreeMap<NodeName, (SocketAddr, Instant)>,
     next_gossip_at: Instant,
     leave: Option<(RequestId, u32)>,
@@ -58,6 +58,7 @@ impl Dissemination {
     pub(crate) fn new(
         config: Config,
         local: NodeName,
+        peers: PeerView,
         now: Instant,
         mut rng: ChaCha8Rng,
     ) -> Dissemination {
@@ -71,7 +72,7 @@ impl Dissemination {
             user: PiggybackQueue::new(config.broadcast_queue),
             seen: SeenSet::new(SEEN_TTL, SEEN_CAPACITY),
             next_user_seq: 0,
-            peers: PeerSet::new(),
+            peers,
             recently_dead: BTreeMap::new(),
             // Random phase: nodes started together must not gossip in lockstep.
             next_gossip_at: now + config.gossip_interval.mul_f64(rng.random_range(0.0..1.0)),
@@ -80,11 +81,6 @@ impl Dissemination {
             outputs: VecDeque::new(),
             config,
         }
-    }
-
-    /// Releases spare capacity (after a bulk of peers arrived at once).
-    pub(crate) fn shrink_to_fit(&mut self) {
-        self.peers.shrink_to_fit();
     }
 
     /// Queued membership updates and user broadcasts (for invariants and measurement).
@@ -109,6 +105,30 @@ impl Dissemination {
         self.members.fill(writer, usize::MAX, member_limit);
         self.user.fill(writer, usize::MAX, user_limit);
         self.check_leave_sent();
+    }
+
+    /// `gossip_nodes` distinct random targets, all equally likely, among the live peers
+    /// and (when `dead_targets` is their number, not 0) the recently dead.
+    fn pick_targets(&mut self, dead_targets: usize) -> Vec<SocketAddr> {
+        let live = self.peers.len();
+        let wanted = self.config.gossip_nodes.min(live + dead_targets);
+        // How many of the `wanted` draws (without replacement) land on the dead.
+        let mut dead_left = dead_targets;
+        for drawn in 0..wanted {
+            if self.rng.random_range(0..live + dead_targets - drawn) < dead_left {
+                dead_left -= 1;
+            }
+        }
+        let dead_share = dead_targets - dead_left;
+        let mut targets = self
+            .peers
+            .random_addrs(wanted - dead_share, Pick::Live, &mut self.rng);
+        let mut dead: Vec<SocketAddr> = self.recently_dead.values().map(|(a, _)| *a).collect();
+        for _ in 0..dead_share {
+            let i = self.rng.random_range(0..dead.len());
+            targets.push(dead.swap_remove(i));
+        }
+        targets
     }
 
     fn transmit(&mut self, to: SocketAddr, writer: PacketWriter) {
@@ -136,7 +156,6 @@ impl Dissemination {
             return;
         }
         self.recently_dead.retain(|_, (_, until)| *until > now);
-        let live = self.peers.len();
         // While leaving, only live members count: a `left` that went to the dead would
         // confirm the leave to the caller without anyone alive having heard it.
         let dead_targets = if self.leave.is_some() {
@@ -144,22 +163,8 @@ impl Dissemination {
         } else {
             self.recently_dead.len()
         };
-        let candidates = live + dead_targets;
-        let wanted = self.config.gossip_nodes.min(candidates);
-        let mut chosen: Vec<usize> = Vec::with_capacity(wanted);
-        while chosen.len() < wanted {
-            let pick = self.rng.random_range(0..candidates);
-            if !chosen.contains(&pick) {
-                chosen.push(pick);
-            }
-        }
-        let dead: Vec<SocketAddr> = self.recently_dead.values().map(|(a, _)| *a).collect();
-        for pick in chosen {
-            let to = if pick < live {
-                self.peers.addr(pick)
-            } else {
-                dead[pick - live]
-            };
+        let targets = self.pick_targets(dead_targets);
+        for to in targets {
             let mut writer = PacketWriter::new(&self.header, self.config.mtu);
             self.piggyback(&mut writer);
             if writer.is_empty() {
@@ -218,11 +223,6 @@ impl Dissemination {
             self.outputs
                 .push_back(Output::Reply(request, Reply::LeaveSent));
         }
-    }
-
-    fn peer_up(&mut self, name: NodeName, addr: SocketAddr) {
-        self.recently_dead.remove(&name);
-        self.peers.up(name, addr);
     }
 }
 
@@ -289,14 +289,17 @@ impl Dissemination {
             DisseminationInput::Send { to, messages } => self.send(to, messages),
             DisseminationInput::Enqueue(message) => self.enqueue(message, 1),
             DisseminationInput::EnqueueUrgent(message) => self.enqueue(message, 2),
-            DisseminationInput::PeerUp { name, addr } => self.peer_up(name, addr),
-            DisseminationInput::PeerDown { name, gossip_until } => {
-                if let Some(addr) = self.peers.down(&name) {
-                    self.recently_dead.insert(name, (addr, gossip_until));
-                }
+            DisseminationInput::PeerUp { name } => {
+                self.recently_dead.remove(&name);
+            }
+            DisseminationInput::PeerDown {
+                name,
+                addr,
+                gossip_until,
+            } => {
+                self.recently_dead.insert(name, (addr, gossip_until));
             }
             DisseminationInput::PeerGone { name } => {
-                self.peers.down(&name);
                 self.recently_dead.remove(&name);
             }
             DisseminationInput::User(message) => self.on_user(now, message),
@@ -346,9 +349,19 @@ mod tests {
         Dissemination::new(
             Config::lan(),
             name("me"),
+            PeerView::new(),
             Instant::ZERO,
             ChaCha8Rng::seed_from_u64(5),
         )
+    }
+
+    /// `peer` enters the live view, as the member table would put it there.
+    fn up(d: &Dissemination, peer: &str, port: u16) {
+        d.peers.push(crate::protocol::peers::Peer {
+            name: name(peer),
+            addr: addr(port),
+            suspect: false,
+        });
     }
 
     fn drain(d: &mut Dissemination) -> Vec<Output> {
@@ -411,13 +424,7 @@ mod tests {
     #[test]
     fn user_messages_are_delivered_once_and_spread_on() {
         let mut d = diss();
-        d.handle(
-            Instant::ZERO,
-            DisseminationInput::PeerUp {
-                name: name("b"),
-                addr: addr(2),
-            },
-        );
+        up(&d, "b", 2);
         for _ in 0..3 {
             d.handle(Instant::ZERO, DisseminationInput::User(user("b", 1)));
         }
@@ -440,6 +447,7 @@ mod tests {
         let mut d = Dissemination::new(
             config,
             name("me"),
+            PeerView::new(),
             Instant::ZERO,
             ChaCha8Rng::seed_from_u64(1),
         );
@@ -480,25 +488,14 @@ mod tests {
     #[test]
     fn gossip_tick_reaches_recently_dead_and_leave_is_confirmed() {
         let mut d = diss();
-        d.handle(
-            Instant::ZERO,
-            DisseminationInput::PeerUp {
-                name: name("b"),
-                addr: addr(2),
-            },
-        );
-        d.handle(
-            Instant::ZERO,
-            DisseminationInput::PeerUp {
-                name: name("c"),
-                addr: addr(3),
-            },
-        );
+        up(&d, "b", 2);
+        // "c" went down (the table took it out of the live view).
         let until = Instant::ZERO + Duration::from_secs(30);
         d.handle(
             Instant::ZERO,
             DisseminationInput::PeerDown {
                 name: name("c"),
+                addr: addr(3),
                 gossip_until: until,
             },
         );

@@ -173,7 +173,7 @@ impl FailureDetector {
                 }
             }
             // End of a cycle: reshuffle the live members.
-            self.order = table.live_peers().to_vec();
+            self.order = table.live_names();
             self.order.shuffle(rng);
             self.next = 0;
         }

@@ -22,8 +22,8 @@ use super::failure_detector::FailureDetector;
 use super::rules::overrides;
 use super::table::{MemberTable, Record, member_of};
 use super::{
-    AggregationInput, Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output,
-    Reply, SuspicionInput,
+    Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply,
+    SuspicionInput,
 };
 use crate::codec::{self, Alive, Dead, Frame, Header, Left, Message, Nack, Suspect};
 use crate::config::Config;
@@ -306,11 +306,11 @@ impl Membership {
             let cancel = SuspicionInput::Cancel { name: name.clone() };
             self.outputs.push_back(Output::Suspicion(cancel));
         }
-        self.aggregation_targets(name, held.state, member);
         if held.state.is_live() && !member.state.is_live() {
             self.sync.remember_lost(member.addr);
             let down = DisseminationInput::PeerDown {
                 name: name.clone(),
+                addr: member.addr,
                 gossip_until: now + self.config.gossip_to_the_dead,
             };
             self.outputs.push_back(Output::Dissemination(down));
@@ -328,30 +328,10 @@ impl Membership {
         self.emit(event);
     }
 
-    /// Push-sum sends half of its mass each round: mass sent to a member that has crashed
-    /// is lost for the epoch. So aggregation stops sending to a member as soon as it is
-    /// suspected, and resumes if it refutes (dissemination keeps gossiping to suspects:
-    /// they must hear the suspicion to refute it).
-    fn aggregation_targets(&mut self, name: &NodeName, held: MemberState, member: &Member) {
-        use MemberState::{Alive, Suspect};
-        let change = match (held, member.state) {
-            (Alive, Suspect) => AggregationInput::PeerDown { name: name.clone() },
-            (Suspect, Alive) => AggregationInput::PeerUp {
-                name: name.clone(),
-                addr: member.addr,
-            },
-            _ => return,
-        };
-        self.outputs.push_back(Output::Aggregation(change));
-    }
-
     fn peer_up(&mut self, name: &NodeName, addr: SocketAddr) {
         self.sync.found(addr);
         self.fd.insert_member(name.clone(), &mut self.rng);
-        let up = DisseminationInput::PeerUp {
-            name: name.clone(),
-            addr,
-        };
+        let up = DisseminationInput::PeerUp { name: name.clone() };
         self.outputs.push_back(Output::Dissemination(up));
     }
 
@@ -570,7 +550,7 @@ impl Membership {
     }
 
     fn periodic_sync(&mut self, now: Instant) {
-        let interval = if self.table.live_peers().is_empty() {
+        let interval = if self.table.cluster_size() == 1 {
             // Alone: retry seeds and lost members often, so a healed partition re-merges.
             self.config
                 .push_pull_interval

@@ -87,8 +87,6 @@ pub(crate) enum Output {
     Suspicion(SuspicionInput),
     /// To the dissemination actor.
     Dissemination(DisseminationInput),
-    /// To the aggregation actor.
-    Aggregation(AggregationInput),
     /// To the network (the reactor).
     Net(NetOutput),
     /// To the user-callback dispatcher.
@@ -202,18 +200,19 @@ pub(crate) enum DisseminationInput {
     /// Spread a refutation (an `alive` that overrides a suspicion), retransmitted twice as
     /// often as other updates: a member that misses it declares a live member dead.
     EnqueueUrgent(Message),
-    /// A member became a gossip target.
+    /// A member became live again (it is in the shared peer view): no longer one of the
+    /// recently dead.
     PeerUp {
         /// The member.
         name: NodeName,
-        /// Its address.
-        addr: SocketAddr,
     },
     /// A member is no longer live; it stays a gossip target until `gossip_until`
     /// (so a falsely declared member hears about it and can refute).
     PeerDown {
         /// The member.
         name: NodeName,
+        /// Its address.
+        addr: SocketAddr,
         /// Until when it still receives gossip.
         gossip_until: Instant,
     },
@@ -241,24 +240,11 @@ pub(crate) enum DisseminationInput {
     },
 }
 
-/// Inputs of the aggregation actor. The drivers copy membership's `PeerUp`, `PeerDown`
-/// and `PeerGone` (sent to dissemination) here as well.
+/// Inputs of the aggregation actor (its peers come from the shared peer view).
 #[derive(Debug)]
 pub(crate) enum AggregationInput {
     /// Push-sum mass from another node.
     Message(Aggregate),
-    /// A member became live.
-    PeerUp {
-        /// The member.
-        name: NodeName,
-        /// Its address.
-        addr: SocketAddr,
-    },
-    /// A member is no longer live (or was forgotten): no more mass goes to it.
-    PeerDown {
-        /// The member.
-        name: NodeName,
-    },
     /// Publish (or change) a local value; answered with [`Reply::Published`].
     Publish {
         /// The caller.
@@ -273,22 +259,6 @@ pub(crate) enum AggregationInput {
         /// The aggregate.
         name: AggregateName,
     },
-}
-
-impl AggregationInput {
-    /// The copy for aggregation of a peer change sent to dissemination, if it is one.
-    pub(crate) fn peer_change(input: &DisseminationInput) -> Option<AggregationInput> {
-        match input {
-            DisseminationInput::PeerUp { name, addr } => Some(AggregationInput::PeerUp {
-                name: name.clone(),
-                addr: *addr,
-            }),
-            DisseminationInput::PeerDown { name, .. } | DisseminationInput::PeerGone { name } => {
-                Some(AggregationInput::PeerDown { name: name.clone() })
-            }
-            _ => None,
-        }
-    }
 }
 
 /// Commands for the network driver.

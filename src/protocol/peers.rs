@@ -1,87 +1,179 @@
-//! The live members a component sends to, kept in step by `PeerUp` / `PeerDown` /
-//! `PeerGone` from membership: a list for O(1) random choice and an index for O(1)
-//! removal. Dissemination, aggregation and the key-value state each keep one, as each
-//! runs on its own actor.
+//! The live members (alive or suspect, this node excluded) as one shared list: written by
+//! the member table alone, read by every component that sends to random peers
+//! (dissemination, aggregation, the key-value state).
+//!
+//! One copy per node, not one per component: at 10,000 members a private copy in each
+//! actor cost about 100 bytes per member per actor, the largest share of a simulated
+//! node's memory. Readers take a short read lock (a random pick or a scan); the single
+//! writer takes the write lock only when a member comes up, goes down or changes address.
+//! In the simulator every component of a node runs on one thread, so what a reader sees is
+//! a pure function of the events so far: runs stay deterministic.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use parking_lot::RwLock;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use crate::member::NodeName;
 
-/// Live peers, randomly addressable.
-#[derive(Debug, Default)]
-pub(crate) struct PeerSet {
-    peers: Vec<(NodeName, SocketAddr)>,
-    index: HashMap<NodeName, usize>,
+/// One live member as readers see it.
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    pub(crate) name: NodeName,
+    pub(crate) addr: SocketAddr,
+    /// Suspected: still gossiped to (it must hear the suspicion to refute it), but not
+    /// sent push-sum mass, which would be lost if it has crashed.
+    pub(crate) suspect: bool,
 }
 
-impl PeerSet {
-    /// No peers.
-    pub(crate) fn new() -> PeerSet {
-        PeerSet::default()
+/// Which live members a reader may pick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pick {
+    /// Alive or suspect.
+    Live,
+    /// Alive only.
+    Alive,
+}
+
+impl Pick {
+    fn admits(self, peer: &Peer) -> bool {
+        self == Pick::Live || !peer.suspect
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    peers: Vec<Peer>,
+    suspects: usize,
+}
+
+/// The shared list of live peers; cloning shares it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PeerView(Arc<RwLock<Inner>>);
+
+impl PeerView {
+    /// An empty list.
+    pub(crate) fn new() -> PeerView {
+        PeerView::default()
     }
 
-    /// Peers known.
+    /// Live peers, suspects included.
     pub(crate) fn len(&self) -> usize {
-        self.peers.len()
+        self.0.read().peers.len()
     }
 
-    /// No peer at all.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.peers.is_empty()
+    /// Peers `pick` admits.
+    pub(crate) fn count(&self, pick: Pick) -> usize {
+        let inner = self.0.read();
+        match pick {
+            Pick::Live => inner.peers.len(),
+            Pick::Alive => inner.peers.len() - inner.suspects,
+        }
     }
 
-    /// The address of peer `i` (`i < len()`).
-    pub(crate) fn addr(&self, i: usize) -> SocketAddr {
-        self.peers[i].1
+    /// Whether every peer `pick` admits satisfies `test`.
+    pub(crate) fn all(&self, pick: Pick, mut test: impl FnMut(&NodeName) -> bool) -> bool {
+        let inner = self.0.read();
+        inner
+            .peers
+            .iter()
+            .filter(|p| pick.admits(p))
+            .all(|p| test(&p.name))
     }
 
-    /// Every peer, in no particular (but deterministic) order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &(NodeName, SocketAddr)> {
-        self.peers.iter()
+    /// Every live peer's name, in list order.
+    pub(crate) fn names(&self) -> Vec<NodeName> {
+        self.0.read().peers.iter().map(|p| p.name.clone()).collect()
     }
 
-    /// Adds a peer, or updates its address.
-    pub(crate) fn up(&mut self, name: NodeName, addr: SocketAddr) {
-        match self.index.get(&name) {
-            Some(&i) => self.peers[i].1 = addr,
-            None => {
-                self.index.insert(name.clone(), self.peers.len());
-                self.peers.push((name, addr));
+    /// The addresses of up to `k` distinct random peers that `pick` admits.
+    pub(crate) fn random_addrs(
+        &self,
+        k: usize,
+        pick: Pick,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<SocketAddr> {
+        self.random(k, pick, |_| false, rng)
+            .into_iter()
+            .map(|p| p.addr)
+            .collect()
+    }
+
+    /// Up to `k` distinct random peers that `pick` admits and `skip` rejects not.
+    ///
+    /// Random picks with rejection, bounded (k is small, a few at most), then, for small
+    /// lists, a sweep that finds whatever the rejection missed.
+    pub(crate) fn random(
+        &self,
+        k: usize,
+        pick: Pick,
+        skip: impl Fn(&NodeName) -> bool,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<Peer> {
+        let inner = self.0.read();
+        let peers = &inner.peers;
+        let mut chosen: Vec<usize> = Vec::with_capacity(k);
+        let usable = |i: usize| pick.admits(&peers[i]) && !skip(&peers[i].name);
+        let mut attempts = 0;
+        while chosen.len() < k && !peers.is_empty() && attempts < 4 * k + peers.len().min(64) {
+            attempts += 1;
+            let i = rng.random_range(0..peers.len());
+            if usable(i) && !chosen.contains(&i) {
+                chosen.push(i);
             }
         }
-    }
-
-    /// Removes a peer; returns its address if it was there.
-    pub(crate) fn down(&mut self, name: &NodeName) -> Option<SocketAddr> {
-        let i = self.index.remove(name)?;
-        let (_, addr) = self.peers.swap_remove(i);
-        if let Some((moved, _)) = self.peers.get(i) {
-            self.index.insert(moved.clone(), i);
-        }
-        Some(addr)
-    }
-
-    /// `k` distinct random peers' addresses (fewer if there are fewer peers).
-    pub(crate) fn random_addrs(&self, k: usize, rng: &mut ChaCha8Rng) -> Vec<SocketAddr> {
-        let k = k.min(self.peers.len());
-        let mut picked: Vec<usize> = Vec::with_capacity(k);
-        while picked.len() < k {
-            let i = rng.random_range(0..self.peers.len());
-            if !picked.contains(&i) {
-                picked.push(i);
+        if chosen.len() < k && peers.len() <= 4 * k + 64 {
+            for i in 0..peers.len() {
+                if chosen.len() >= k {
+                    break;
+                }
+                if usable(i) && !chosen.contains(&i) {
+                    chosen.push(i);
+                }
             }
         }
-        picked.into_iter().map(|i| self.peers[i].1).collect()
+        chosen.into_iter().map(|i| peers[i].clone()).collect()
     }
 
-    /// Releases spare capacity (after a bulk of peers arrived at once).
-    pub(crate) fn shrink_to_fit(&mut self) {
-        self.peers.shrink_to_fit();
-        self.index.shrink_to_fit();
+    /// Appends a peer; returns its slot. Writer side: the member table only.
+    pub(super) fn push(&self, peer: Peer) -> u32 {
+        let mut inner = self.0.write();
+        inner.suspects += usize::from(peer.suspect);
+        inner.peers.push(peer);
+        (inner.peers.len() - 1) as u32
+    }
+
+    /// Updates the peer in `slot`. Writer side.
+    pub(super) fn update(&self, slot: u32, addr: SocketAddr, suspect: bool) {
+        let mut inner = self.0.write();
+        let Some(peer) = inner.peers.get_mut(slot as usize) else {
+            return;
+        };
+        let was = std::mem::replace(&mut peer.suspect, suspect);
+        peer.addr = addr;
+        inner.suspects = inner.suspects + usize::from(suspect) - usize::from(was);
+    }
+
+    /// Removes the peer in `slot`; the last peer moves into it, and its name is returned
+    /// so the writer can fix its slot. Writer side.
+    pub(super) fn swap_remove(&self, slot: u32) -> Option<NodeName> {
+        let mut inner = self.0.write();
+        let slot = slot as usize;
+        if slot >= inner.peers.len() {
+            return None;
+        }
+        let removed = inner.peers.swap_remove(slot);
+        inner.suspects -= usize::from(removed.suspect);
+        inner.peers.get(slot).map(|moved| moved.name.clone())
+    }
+
+    /// Replaces the whole list (a bulk load). Writer side.
+    pub(super) fn replace(&self, peers: Vec<Peer>) {
+        let mut inner = self.0.write();
+        inner.suspects = peers.iter().filter(|p| p.suspect).count();
+        inner.peers = peers;
     }
 }
 
@@ -89,24 +181,45 @@ impl PeerSet {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use rand::SeedableRng;
+
+    fn peer(name: &str, port: u16, suspect: bool) -> Peer {
+        Peer {
+            name: NodeName::new(name).unwrap(),
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            suspect,
+        }
+    }
 
     #[test]
-    fn up_down_keep_list_and_index_in_step() {
-        let name = |s: &str| NodeName::new(s).unwrap();
-        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
-        let mut set = PeerSet::new();
-        for (i, n) in ["a", "b", "c"].into_iter().enumerate() {
-            set.up(name(n), addr(i as u16));
+    fn slots_counts_and_picks_stay_in_step() {
+        let view = PeerView::new();
+        assert_eq!(view.push(peer("a", 1, false)), 0);
+        assert_eq!(view.push(peer("b", 2, true)), 1);
+        assert_eq!(view.push(peer("c", 3, false)), 2);
+        assert_eq!((view.count(Pick::Live), view.count(Pick::Alive)), (3, 2));
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..20 {
+            let alive = view.random_addrs(3, Pick::Alive, &mut rng);
+            assert_eq!(alive.len(), 2);
+            assert!(!alive.contains(&peer("b", 2, true).addr));
         }
-        set.up(name("a"), addr(9));
-        assert_eq!(set.len(), 3);
-        assert_eq!(set.down(&name("a")), Some(addr(9)));
-        assert_eq!(set.down(&name("a")), None);
-        assert_eq!(set.down(&name("c")), Some(addr(2)));
+        // [a, b, c] -> [c, b]: "c" moved into slot 0.
+        assert_eq!(view.swap_remove(0).unwrap().as_str(), "c");
+        assert_eq!(view.swap_remove(7), None);
+        assert_eq!((view.count(Pick::Live), view.count(Pick::Alive)), (2, 1));
+        view.update(1, peer("b", 9, false).addr, false);
+        assert_eq!(view.count(Pick::Alive), 2);
+        // Removing the last slot moves nothing.
+        assert_eq!(view.swap_remove(0), Some(NodeName::new("b").unwrap()));
+        assert_eq!(view.swap_remove(0), None);
+        view.push(peer("b", 9, false));
         assert_eq!(
-            set.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
-            [name("b")]
+            view.random_addrs(2, Pick::Live, &mut rng),
+            [peer("b", 9, false).addr]
         );
-        assert_eq!(set.addr(0), addr(1));
+        let skip_b = view.random(1, Pick::Live, |n| n.as_str() == "b", &mut rng);
+        assert!(skip_b.is_empty());
+        assert!(view.all(Pick::Alive, |n| n.as_str() == "b"));
     }
 }

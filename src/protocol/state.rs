@@ -58,7 +58,7 @@ use crate::codec::{
     PACKET_OVERHEAD, STATE_SYNC_OVERHEAD, StateDigest, StateKey, StateSync, StateWant,
 };
 use crate::member::NodeName;
-use crate::protocol::peers::PeerSet;
+use crate::protocol::peers::PeerView;
 use crate::time::Instant;
 
 /// Request ids of this component's TCP exchanges start here, so the driver can route an
@@ -207,18 +207,6 @@ pub(crate) enum StateInput {
         /// The peer's leg, or why there is none.
         result: Result<StateSync, String>,
     },
-    /// A member became live.
-    PeerUp {
-        /// The member.
-        name: NodeName,
-        /// Its address.
-        addr: SocketAddr,
-    },
-    /// A member is no longer live (or was forgotten); its state is kept.
-    PeerDown {
-        /// The member.
-        name: NodeName,
-    },
     /// Set a key of this node's map; answered with [`StateEvent::Written`].
     Set {
         /// The caller.
@@ -265,7 +253,8 @@ pub(crate) struct KvState {
     config: StateConfig,
     header: Header,
     store: Store,
-    peers: PeerSet,
+    /// Live peers (the shared view); a member's state is kept when it goes down.
+    peers: PeerView,
     /// TCP exchanges started, with the peer they went to.
     in_flight: BTreeMap<RequestId, SocketAddr>,
     next_request: RequestId,

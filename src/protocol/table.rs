@@ -1,5 +1,5 @@
-//! The member table: one record per known member (this node included), with an index of
-//! live members for O(1) random choice.
+//! The member table: one record per known member (this node included), and the shared
+//! [`PeerView`] of live members it keeps in step (O(1) random choice for every component).
 //!
 //! Records live in a `BTreeMap` so every iteration is in name order: a simulated run must
 //! not depend on hash seeds.
@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use crate::member::{Incarnation, Member, MemberState, NodeName};
+use crate::protocol::peers::{Peer, PeerView, Pick};
 use crate::time::Instant;
 
 /// What we hold about one member.
@@ -24,7 +24,7 @@ pub(crate) struct Record {
     pub(crate) changed_at: Instant,
     /// Token of the suspicion timer started for the current suspicion, if suspect.
     pub(crate) suspicion_token: u64,
-    /// Position in the table's live list, or [`NOT_LIVE`]; maintained by the table only
+    /// Position in the shared live list, or [`NOT_LIVE`]; maintained by the table only
     /// (it lives here rather than in a side map to save ~40 bytes per member).
     pub(crate) live_slot: u32,
 }
@@ -32,12 +32,12 @@ pub(crate) struct Record {
 /// `Record::live_slot` of a member not in the live list.
 pub(crate) const NOT_LIVE: u32 = u32::MAX;
 
-/// All known members, and the live ones other than this node in a random-access list.
+/// All known members, and the live ones other than this node in a shared list.
 #[derive(Debug)]
 pub(crate) struct MemberTable {
     local: NodeName,
     records: BTreeMap<NodeName, Record>,
-    live: Vec<NodeName>,
+    live: PeerView,
 }
 
 impl MemberTable {
@@ -48,8 +48,13 @@ impl MemberTable {
         MemberTable {
             local,
             records,
-            live: Vec::new(),
+            live: PeerView::new(),
         }
+    }
+
+    /// The live list, shared with the components that read it.
+    pub(crate) fn peer_view(&self) -> PeerView {
+        self.live.clone()
     }
 
     /// This node's name.
@@ -83,9 +88,14 @@ impl MemberTable {
     pub(crate) fn upsert(&mut self, name: NodeName, mut record: Record) {
         let live = record.state.is_live() && name != self.local;
         record.live_slot = self.records.get(&name).map_or(NOT_LIVE, |r| r.live_slot);
+        let peer = Peer {
+            name: name.clone(),
+            addr: record.addr,
+            suspect: record.state == MemberState::Suspect,
+        };
         self.records.insert(name.clone(), record);
         if live {
-            self.mark_live(name);
+            self.mark_live(peer);
         } else {
             self.unmark_live(&name);
         }
@@ -102,15 +112,20 @@ impl MemberTable {
         // Stable sort: for a duplicated name the existing record (first) is kept.
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all.dedup_by(|later, earlier| later.0 == earlier.0);
-        self.live.clear();
+        let mut live = Vec::new();
         for (name, record) in &mut all {
             record.live_slot = NOT_LIVE;
             if record.state.is_live() && *name != self.local {
-                record.live_slot = self.live.len() as u32;
-                self.live.push(name.clone());
+                record.live_slot = live.len() as u32;
+                live.push(Peer {
+                    name: name.clone(),
+                    addr: record.addr,
+                    suspect: record.state == MemberState::Suspect,
+                });
             }
         }
-        self.live.shrink_to_fit();
+        live.shrink_to_fit();
+        self.live.replace(live);
         self.records = all.into_iter().collect();
     }
 
@@ -134,9 +149,9 @@ impl MemberTable {
         self.records.len()
     }
 
-    /// Live members other than this node.
-    pub(crate) fn live_peers(&self) -> &[NodeName] {
-        &self.live
+    /// Names of the live members other than this node.
+    pub(crate) fn live_names(&self) -> Vec<NodeName> {
+        self.live.names()
     }
 
     /// Live members counting this node: the N of SWIM's formulas.
@@ -151,33 +166,11 @@ impl MemberTable {
         exclude: &[&NodeName],
         rng: &mut ChaCha8Rng,
     ) -> Vec<NodeName> {
-        let mut chosen: Vec<NodeName> = Vec::with_capacity(k);
-        let candidates = self.live.len();
-        // Random picks with rejection, bounded; fine because k is small (≤ a few).
-        let mut attempts = 0;
-        while chosen.len() < k && attempts < 4 * k + candidates.min(64) {
-            attempts += 1;
-            if candidates == 0 {
-                break;
-            }
-            let name = &self.live[rng.random_range(0..candidates)];
-            if exclude.contains(&name) || chosen.contains(name) {
-                continue;
-            }
-            chosen.push(name.clone());
-        }
-        if chosen.len() < k && candidates <= 4 * k + 64 {
-            // Small tables: a deterministic sweep finds whatever rejection missed.
-            for name in &self.live {
-                if chosen.len() >= k {
-                    break;
-                }
-                if !exclude.contains(&name) && !chosen.contains(name) {
-                    chosen.push(name.clone());
-                }
-            }
-        }
-        chosen
+        self.live
+            .random(k, Pick::Live, |name| exclude.contains(&name), rng)
+            .into_iter()
+            .map(|peer| peer.name)
+            .collect()
     }
 
     /// The public view of every member.
@@ -188,13 +181,14 @@ impl MemberTable {
             .collect()
     }
 
-    fn mark_live(&mut self, name: NodeName) {
-        let slot = self.live.len() as u32;
-        if let Some(record) = self.records.get_mut(&name) {
-            if record.live_slot == NOT_LIVE {
-                record.live_slot = slot;
-                self.live.push(name);
-            }
+    fn mark_live(&mut self, peer: Peer) {
+        let Some(record) = self.records.get_mut(&peer.name) else {
+            return;
+        };
+        if record.live_slot == NOT_LIVE {
+            record.live_slot = self.live.push(peer);
+        } else {
+            self.live.update(record.live_slot, peer.addr, peer.suspect);
         }
     }
 
@@ -206,11 +200,9 @@ impl MemberTable {
         if slot == NOT_LIVE {
             return;
         }
-        let slot = slot as usize;
-        self.live.swap_remove(slot);
-        if let Some(moved) = self.live.get(slot) {
-            if let Some(record) = self.records.get_mut(moved) {
-                record.live_slot = slot as u32;
+        if let Some(moved) = self.live.swap_remove(slot) {
+            if let Some(record) = self.records.get_mut(&moved) {
+                record.live_slot = slot;
             }
         }
     }
@@ -257,14 +249,15 @@ mod tests {
         for n in ["a", "b", "c"] {
             t.upsert(name(n), record(MemberState::Alive));
         }
-        assert_eq!(t.live_peers().len(), 3);
+        let view = t.peer_view();
+        assert_eq!(view.count(Pick::Live), 3);
         t.upsert(name("b"), record(MemberState::Suspect));
-        assert_eq!(t.live_peers().len(), 3);
+        assert_eq!((view.count(Pick::Live), view.count(Pick::Alive)), (3, 2));
         t.upsert(name("b"), record(MemberState::Dead));
-        assert_eq!(t.live_peers().len(), 2);
-        assert!(!t.live_peers().contains(&name("b")));
+        assert_eq!((view.count(Pick::Live), view.count(Pick::Alive)), (2, 2));
+        assert!(!t.live_names().contains(&name("b")));
         t.remove(&name("a"));
-        assert_eq!(t.live_peers(), &[name("c")]);
+        assert_eq!(t.live_names(), [name("c")]);
         assert_eq!(t.len(), 3);
         assert!(t.remove(&name("me")).is_none());
     }

@@ -176,12 +176,14 @@ impl Runtime {
         let aggregation = Aggregation::new(
             &setup.config,
             setup.name.clone(),
+            membership.peer_view(),
             now,
             ChaCha8Rng::from_rng(&mut seeds),
         );
         let dissemination = Dissemination::new(
             setup.config,
             setup.name,
+            membership.peer_view(),
             now,
             ChaCha8Rng::from_rng(&mut seeds),
         );

@@ -76,16 +76,7 @@ impl Router {
         let delivered = match output {
             Output::Membership(input) => offer(&self.membership, ActorMsg::Input(input)),
             Output::Suspicion(input) => offer(&self.suspicion, ActorMsg::Input(input)),
-            Output::Dissemination(input) => {
-                // Aggregation keeps its own list of live peers, fed the same changes.
-                if let Some(peer) = AggregationInput::peer_change(&input) {
-                    if !offer(&self.aggregation, ActorMsg::Input(peer)) {
-                        self.counters.dropped(DropReason::QueueFull);
-                    }
-                }
-                offer(&self.dissemination, ActorMsg::Input(input))
-            }
-            Output::Aggregation(input) => offer(&self.aggregation, ActorMsg::Input(input)),
+            Output::Dissemination(input) => offer(&self.dissemination, ActorMsg::Input(input)),
             Output::Net(net) => self.reactor.send(net_command(net)),
             Output::Deliver(delivery) => {
                 if !offer(&self.dispatcher, DispatchMsg::Deliver(delivery)) {

@@ -21,8 +21,7 @@ use crate::config::Config;
 use crate::error::BroadcastError;
 use crate::member::{Incarnation, Member, MemberState, NodeName};
 use crate::protocol::{
-    AggregationInput, Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output,
-    Reply, RequestId,
+    Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply, RequestId,
 };
 use crate::stats::{Counters, Stats};
 use crate::time::Instant;
@@ -156,16 +155,6 @@ impl Simulation {
         let empty = self.names.metadata(&Arc::from(&[][..]));
         for node in &mut self.nodes {
             node.membership.seed_members(self.now, &peers, &empty);
-            while let Some(out) = node.membership.poll_output() {
-                if let Output::Dissemination(input) = out {
-                    if let Some(peer) = AggregationInput::peer_change(&input) {
-                        node.aggregation.handle(self.now, peer);
-                    }
-                    node.dissemination.handle(self.now, input);
-                }
-            }
-            node.membership.shrink_outputs();
-            node.dissemination.shrink_to_fit();
         }
     }
 
@@ -484,13 +473,7 @@ impl Simulation {
         match output {
             Output::Membership(i) => self.input(node, Input::Membership(i)),
             Output::Suspicion(i) => self.input(node, Input::Suspicion(i)),
-            Output::Dissemination(i) => {
-                if let Some(peer) = AggregationInput::peer_change(&i) {
-                    self.input(node, Input::Aggregation(peer));
-                }
-                self.input(node, Input::Dissemination(i));
-            }
-            Output::Aggregation(i) => self.input(node, Input::Aggregation(i)),
+            Output::Dissemination(i) => self.input(node, Input::Dissemination(i)),
             Output::Net(net) => self.net(node, net),
             Output::Deliver(Delivery::Event(event)) => {
                 let kind = EventKind::of(&event);

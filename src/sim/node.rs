@@ -34,7 +34,6 @@ pub(crate) enum Input {
     Membership(MembershipInput),
     Suspicion(SuspicionInput),
     Dissemination(DisseminationInput),
-    Aggregation(AggregationInput),
 }
 
 /// Whether a simulated node runs.
@@ -96,11 +95,17 @@ impl SimNode {
         let dissemination = Dissemination::new(
             config.clone(),
             name.clone(),
+            membership.peer_view(),
             now,
             ChaCha8Rng::from_rng(&mut seeds),
         );
-        let aggregation =
-            Aggregation::new(config, name.clone(), now, ChaCha8Rng::from_rng(&mut seeds));
+        let aggregation = Aggregation::new(
+            config,
+            name.clone(),
+            membership.peer_view(),
+            now,
+            ChaCha8Rng::from_rng(&mut seeds),
+        );
         SimNode {
             name,
             addr,
@@ -125,7 +130,6 @@ impl SimNode {
             Input::Membership(i) => self.membership.handle(now, i),
             Input::Suspicion(i) => self.suspicion.handle(now, i),
             Input::Dissemination(i) => self.dissemination.handle(now, i),
-            Input::Aggregation(i) => self.aggregation.handle(now, i),
         }
     }
 

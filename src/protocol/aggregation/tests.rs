@@ -4,6 +4,7 @@ use rand::SeedableRng;
 
 use super::*;
 use crate::codec::{Header, PacketWriter, decode_packet};
+use crate::protocol::peers::Peer;
 
 fn name(s: &str) -> NodeName {
     NodeName::new(s).unwrap()
@@ -21,6 +22,7 @@ fn node(me: &str) -> Aggregation {
     Aggregation::new(
         &Config::lan(),
         name(me),
+        PeerView::new(),
         Instant::ZERO,
         ChaCha8Rng::seed_from_u64(3),
     )
@@ -68,14 +70,13 @@ fn tick(a: &mut Aggregation) -> Vec<Output> {
     drain(a)
 }
 
+/// `peer` enters the live view, as the member table would put it there.
 fn up(a: &mut Aggregation, peer: &str, port: u16) {
-    a.handle(
-        Instant::ZERO,
-        AggregationInput::PeerUp {
-            name: name(peer),
-            addr: addr(port),
-        },
-    );
+    a.peers.push(Peer {
+        name: name(peer),
+        addr: addr(port),
+        suspect: false,
+    });
 }
 
 #[test]
@@ -262,6 +263,7 @@ fn many_aggregates_are_split_into_datagrams_within_the_mtu() {
     let mut a = Aggregation::new(
         &config,
         name("a"),
+        PeerView::new(),
         Instant::ZERO,
         ChaCha8Rng::seed_from_u64(1),
     );

@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use super::Membership;
 use crate::member::{Incarnation, Member, MemberState, NodeName};
+use crate::protocol::peers::PeerView;
 use crate::protocol::table::Record;
-use crate::protocol::{DisseminationInput, Output};
 use crate::time::Instant;
 
 impl Membership {
     /// Records every `(name, addr)` as alive at incarnation 0, as if they had joined long
-    /// ago: no event, no gossip. Their dissemination peer entries are still produced
-    /// (drain outputs as usual). Not added to the current probe cycle: the next cycle is
+    /// ago: no event, no gossip, no output (they enter the shared peer view). Not added to the current probe cycle: the next cycle is
     /// built from the whole table.
     pub(crate) fn seed_members(
         &mut self,
@@ -39,20 +38,13 @@ impl Membership {
                 (name.clone(), record)
             })
             .collect();
-        for (name, record) in &new {
-            let up = DisseminationInput::PeerUp {
-                name: name.clone(),
-                addr: record.addr,
-            };
-            self.outputs.push_back(Output::Dissemination(up));
-        }
         self.table.bulk_insert(new);
         self.snapshot_dirty = true;
     }
 
-    /// Releases the output queue's spare capacity (after a bulk of outputs was drained).
-    pub(crate) fn shrink_outputs(&mut self) {
-        self.outputs.shrink_to_fit();
+    /// The live members, shared with the components that send to random peers.
+    pub(crate) fn peer_view(&self) -> PeerView {
+        self.table.peer_view()
     }
 }
 

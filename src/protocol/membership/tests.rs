@@ -487,21 +487,28 @@ fn a_stale_accusation_is_corrected_at_its_source() {
 }
 
 #[test]
-fn aggregation_stops_sending_to_a_suspect_until_it_refutes() {
-    use crate::protocol::AggregationInput;
+fn the_peer_view_marks_a_suspect_until_it_refutes_and_drops_the_dead() {
+    use crate::protocol::peers::Pick;
     let mut m = node();
+    let view = m.peer_view();
     packet(&mut m, at(0), 2, vec![alive("b", 2, 0)]);
+    assert_eq!((view.count(Pick::Live), view.count(Pick::Alive)), (1, 1));
     let suspect = Message::Suspect(Suspect {
         name: name("b"),
         incarnation: 0,
         from: name("c"),
     });
-    let out = packet(&mut m, at(1), 3, vec![suspect]);
-    assert!(out.iter().any(|o| matches!(o,
-        Output::Aggregation(AggregationInput::PeerDown { name: n }) if *n == name("b"))));
-    let out = packet(&mut m, at(2), 2, vec![alive("b", 2, 1)]);
-    assert!(out.iter().any(|o| matches!(o,
-        Output::Aggregation(AggregationInput::PeerUp { name: n, .. }) if *n == name("b"))));
+    packet(&mut m, at(1), 3, vec![suspect]);
+    assert_eq!((view.count(Pick::Live), view.count(Pick::Alive)), (1, 0));
+    packet(&mut m, at(2), 2, vec![alive("b", 2, 1)]);
+    assert_eq!((view.count(Pick::Live), view.count(Pick::Alive)), (1, 1));
+    let dead = Message::Dead(crate::codec::Dead {
+        name: name("b"),
+        incarnation: 1,
+        from: name("c"),
+    });
+    packet(&mut m, at(3), 3, vec![dead]);
+    assert_eq!(view.count(Pick::Live), 0);
 }
 
 #[test]

@@ -16,18 +16,19 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::codec::StateKey;
 use crate::member::NodeName;
-use crate::protocol::peers::PeerSet;
+use crate::protocol::peers::{PeerView, Pick};
 use crate::time::Instant;
 
 impl KvState {
-    /// This node's empty map under `generation` (which must grow across restarts), no
-    /// peers; the first round is due one interval after `now`. `cluster` goes in frame
+    /// This node's empty map under `generation` (which must grow across restarts), with
+    /// the node's shared live `peers`; the first round is due one interval after `now`. `cluster` goes in frame
     /// headers.
     pub(crate) fn new(
         config: StateConfig,
         local: NodeName,
         generation: u64,
         cluster: u64,
+        peers: PeerView,
         now: Instant,
         rng: ChaCha8Rng,
     ) -> KvState {
@@ -41,7 +42,7 @@ impl KvState {
                 max_owners: config.max_owners,
                 max_entries: config.max_keys.saturating_mul(2),
             },
-            peers: PeerSet::new(),
+            peers,
             in_flight: BTreeMap::new(),
             next_request: STATE_REQUEST_BASE,
             next_round_at: now + config.interval,
@@ -171,7 +172,8 @@ impl KvState {
 
     /// Up to `fanout` distinct random live peers.
     fn targets(&mut self) -> Vec<SocketAddr> {
-        self.peers.random_addrs(self.config.fanout, &mut self.rng)
+        self.peers
+            .random_addrs(self.config.fanout, Pick::Live, &mut self.rng)
     }
 
     /// Takes in a peer's leg (digest first, then deltas) and answers it.
@@ -311,10 +313,6 @@ impl Component for KvState {
                     Ok(sync) => self.on_leg(now, sync, Back::To(to)),
                     Err(why) => log::debug!("state sync with {to} failed: {why}"),
                 }
-            }
-            StateInput::PeerUp { name, addr } => self.peers.up(name, addr),
-            StateInput::PeerDown { name } => {
-                self.peers.down(&name);
             }
             StateInput::Set {
                 request,

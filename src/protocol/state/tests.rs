@@ -10,6 +10,7 @@ use rand::SeedableRng;
 
 use super::*;
 use crate::codec::{PacketWriter, StateDeltas, StateEntry, decode_packet, decode_state_frame};
+use crate::protocol::peers::Peer;
 
 pub(super) const CLUSTER: u64 = 7;
 
@@ -32,6 +33,8 @@ pub(super) fn config(mode: StateMode) -> StateConfig {
 /// decoded and handed to its destination, until nothing moves.
 pub(super) struct Net {
     pub(super) nodes: Vec<KvState>,
+    /// Each node's live peers.
+    views: Vec<PeerView>,
     /// A cut node sends and receives nothing (its exchanges fail).
     pub(super) cut: Vec<bool>,
     pub(super) now: Instant,
@@ -45,15 +48,19 @@ pub(super) struct Net {
 impl Net {
     /// `n` components named n0.., all peers of each other, generation 1.
     pub(super) fn new(n: usize, config: &StateConfig, seed: u64) -> Net {
+        let mut views = Vec::new();
         let nodes = (0..n)
             .map(|i| {
                 let rng = ChaCha8Rng::seed_from_u64(seed * 1000 + i as u64);
                 let local = name(&format!("n{i}"));
-                KvState::new(config.clone(), local, 1, CLUSTER, Instant::ZERO, rng)
+                let view = PeerView::new();
+                views.push(view.clone());
+                KvState::new(config.clone(), local, 1, CLUSTER, view, Instant::ZERO, rng)
             })
             .collect();
         let mut net = Net {
             nodes,
+            views,
             cut: vec![false; n],
             now: Instant::ZERO,
             changes: vec![Vec::new(); n],
@@ -70,11 +77,18 @@ impl Net {
 
     /// Makes `j` a live peer of `i`.
     pub(super) fn link(&mut self, i: usize, j: usize) {
-        let input = StateInput::PeerUp {
+        self.views[i].push(Peer {
             name: name(&format!("n{j}")),
             addr: addr(j),
-        };
-        self.nodes[i].handle(self.now, input);
+            suspect: false,
+        });
+    }
+
+    /// Every node loses all its live peers (their state is kept).
+    pub(super) fn isolate(&mut self) {
+        for view in &self.views {
+            view.replace(Vec::new());
+        }
     }
 
     /// Advances one interval: every node's round, then every message until quiet.
@@ -241,11 +255,7 @@ fn three_nodes_relay_through_the_middle() {
     for mode in [StateMode::Push, StateMode::Pull, StateMode::PushPull] {
         let mut net = Net::new(3, &config(mode), 2);
         // Only a-b and b-c know each other.
-        for n in &mut net.nodes {
-            for peer in ["n0", "n1", "n2"] {
-                n.handle(Instant::ZERO, StateInput::PeerDown { name: name(peer) });
-            }
-        }
+        net.isolate();
         for (i, j) in [(0, 1), (1, 0), (1, 2), (2, 1)] {
             net.link(i, j);
         }
@@ -405,7 +415,9 @@ fn a_restarted_owner_is_not_shadowed_by_its_old_generation() {
     // n0 restarts: generation 2, versions from 1 again.
     let rng = ChaCha8Rng::seed_from_u64(99);
     let c = config(StateMode::PushPull);
-    net.nodes[0] = KvState::new(c, name("n0"), 2, CLUSTER, net.now, rng);
+    net.views[0] = PeerView::new();
+    let view = net.views[0].clone();
+    net.nodes[0] = KvState::new(c, name("n0"), 2, CLUSTER, view, net.now, rng);
     net.link(0, 1);
     net.link(0, 2);
     net.nodes[0]
