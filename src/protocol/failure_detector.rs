@@ -183,6 +183,7 @@ impl FailureDetector {
     /// Inserts a new member at a random position of the rest of this cycle.
     pub(crate) fn insert_member(&mut self, name: NodeName, rng: &mut ChaCha8Rng) {
         let at = rng.random_range(self.next..=self.order.len());
+        crate::protocol::peers::reserve_one(&mut self.order);
         self.order.insert(at, name);
     }
 

@@ -112,7 +112,11 @@ impl MemberTable {
         // Stable sort: for a duplicated name the existing record (first) is kept.
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all.dedup_by(|later, earlier| later.0 == earlier.0);
-        let mut live = Vec::new();
+        let live_count = all
+            .iter()
+            .filter(|(name, r)| r.state.is_live() && *name != self.local)
+            .count();
+        let mut live = Vec::with_capacity(crate::protocol::peers::with_headroom(live_count));
         for (name, record) in &mut all {
             record.live_slot = NOT_LIVE;
             if record.state.is_live() && *name != self.local {
@@ -124,7 +128,6 @@ impl MemberTable {
                 });
             }
         }
-        live.shrink_to_fit();
         self.live.replace(live);
         self.records = all.into_iter().collect();
     }
