@@ -294,6 +294,11 @@ impl Interner {
             }
             Message::Left(m) => m.name = self.name(&m.name),
             Message::User(m) => m.origin = self.name(&m.origin),
+            Message::Known(m) => {
+                for (origin, _) in &mut m.ids {
+                    *origin = self.name(origin);
+                }
+            }
             Message::Aggregate(_) | Message::State(_) => {}
         }
     }
