@@ -63,6 +63,7 @@ impl NodeCore {
                 peers,
                 Instant::ZERO,
                 ChaCha8Rng::seed_from_u64(2),
+                Arc::new(Counters::default()),
             ),
             now: Instant::ZERO,
             bytes_out: 0,

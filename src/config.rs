@@ -7,6 +7,11 @@ use std::time::Duration;
 use crate::codec::{self, PACKET_OVERHEAD};
 use crate::member::MAX_NAME_LEN;
 
+mod broadcast;
+
+pub use broadcast::BroadcastMode;
+pub(crate) use broadcast::Rumor;
+
 /// Settings of one node. Every node of a cluster should use the same values.
 ///
 /// Start from a preset and adjust fields:
@@ -44,12 +49,11 @@ pub struct Config {
     pub suspicion_max_mult: u32,
     /// Each update is piggybacked `retransmit_mult × ceil(log10(N + 1))` times.
     pub retransmit_mult: u32,
-    /// Each user broadcast is piggybacked `broadcast_retransmit_mult × ceil(log10(N + 1))`
-    /// times. Higher than `retransmit_mult` because broadcasts have no anti-entropy
-    /// backstop: a membership update missed by gossip still arrives by push-pull, a
-    /// broadcast does not. With the LAN value a node is missed with probability about
-    /// (1 − f/N)^(8·N) per message, f being the gossip fanout.
-    pub broadcast_retransmit_mult: u32,
+    /// How user broadcasts travel: rumor mongering (the default, pushed to `gossip_nodes`
+    /// members per round and sent `8 × ceil(log10(N + 1))` times, more than membership
+    /// updates because broadcasts have no anti-entropy backstop), with feedback, or one
+    /// of two direct baselines. See [`BroadcastMode`] for what each costs.
+    pub broadcast_mode: BroadcastMode,
     /// How often pending gossip is pushed even when no probe is due.
     pub gossip_interval: Duration,
     /// Members sent pending gossip each gossip interval.
@@ -95,7 +99,7 @@ impl Config {
             awareness_max: 8,
             suspicion_max_mult: 6,
             retransmit_mult: 4,
-            broadcast_retransmit_mult: 8,
+            broadcast_mode: BroadcastMode::gossip(3),
             gossip_interval: Duration::from_millis(200),
             gossip_nodes: 3,
             gossip_to_the_dead: Duration::from_secs(30),
@@ -120,6 +124,7 @@ impl Config {
             suspicion_mult: 6,
             gossip_interval: Duration::from_millis(500),
             gossip_nodes: 4,
+            broadcast_mode: BroadcastMode::gossip(4),
             gossip_to_the_dead: Duration::from_secs(60),
             push_pull_interval: Duration::from_secs(60),
             tcp_timeout: Duration::from_secs(30),
@@ -136,7 +141,6 @@ impl Config {
             probe_timeout: Duration::from_millis(100),
             suspicion_mult: 3,
             retransmit_mult: 3,
-            broadcast_retransmit_mult: 8,
             gossip_interval: Duration::from_millis(50),
             gossip_to_the_dead: Duration::from_secs(5),
             push_pull_interval: Duration::from_secs(5),
@@ -176,10 +180,6 @@ impl Config {
             ("indirect_checks", self.indirect_checks),
             ("suspicion_mult", self.suspicion_mult as usize),
             ("retransmit_mult", self.retransmit_mult as usize),
-            (
-                "broadcast_retransmit_mult",
-                self.broadcast_retransmit_mult as usize,
-            ),
             ("gossip_nodes", self.gossip_nodes),
             ("max_broadcast_bytes", self.max_broadcast_bytes),
             ("broadcast_queue", self.broadcast_queue),
@@ -193,6 +193,7 @@ impl Config {
         if self.lifeguard && self.suspicion_max_mult == 0 {
             return Err(ConfigError::Zero("suspicion_max_mult"));
         }
+        self.broadcast_mode.validate()?;
         if self.cluster.is_empty() {
             return Err(ConfigError::EmptyCluster);
         }
@@ -266,6 +267,9 @@ pub enum ConfigError {
     EpochRounds(u32),
     /// `aggregation_fanout` is not 1, 2 or 4 (the value is given).
     AggregationFanout(usize),
+    /// `BroadcastMode::Feedback`'s `known_limit` is outside
+    /// 1..=[`BroadcastMode::MAX_KNOWN_LIMIT`] (the value is given).
+    KnownLimit(u32),
 }
 
 impl fmt::Display for ConfigError {
@@ -291,6 +295,11 @@ impl fmt::Display for ConfigError {
             ConfigError::AggregationFanout(n) => {
                 write!(f, "aggregation_fanout {n} is not 1, 2 or 4")
             }
+            ConfigError::KnownLimit(k) => write!(
+                f,
+                "broadcast_mode known_limit {k} is outside 1..={}",
+                BroadcastMode::MAX_KNOWN_LIMIT
+            ),
         }
     }
 }
@@ -336,6 +345,21 @@ mod tests {
         let mut c = Config::lan();
         c.cluster.clear();
         assert_eq!(c.validate(), Err(ConfigError::EmptyCluster));
+        let mut c = Config::lan();
+        c.broadcast_mode = BroadcastMode::Feedback {
+            fanout: 3,
+            retransmit_mult: 8,
+            known_limit: 0,
+        };
+        assert_eq!(c.validate(), Err(ConfigError::KnownLimit(0)));
+        c.broadcast_mode = BroadcastMode::Gossip {
+            fanout: 0,
+            retransmit_mult: 8,
+        };
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::Zero("broadcast_mode fanout"))
+        );
     }
 
     #[test]
@@ -343,6 +367,21 @@ mod tests {
         for config in [Config::lan(), Config::wan(), Config::local()] {
             assert!(config.lifeguard);
             assert_eq!((config.awareness_max, config.suspicion_max_mult), (8, 6));
+        }
+    }
+
+    /// The presets keep the behaviour from before broadcast modes existed: rumors pushed
+    /// to `gossip_nodes` members, `8 × ceil(log10(N + 1))` times.
+    #[test]
+    fn presets_monger_rumors_to_the_gossip_fanout() {
+        for config in [Config::lan(), Config::wan(), Config::local()] {
+            assert_eq!(
+                config.broadcast_mode,
+                BroadcastMode::Gossip {
+                    fanout: config.gossip_nodes,
+                    retransmit_mult: 8
+                }
+            );
         }
     }
 

@@ -58,7 +58,7 @@ mod stats;
 pub mod time;
 
 pub use aggregate::{AggregateName, Estimate};
-pub use config::{Config, ConfigError, MAX_MTU, MIN_EPOCH_ROUNDS, MIN_MTU};
+pub use config::{BroadcastMode, Config, ConfigError, MAX_MTU, MIN_EPOCH_ROUNDS, MIN_MTU};
 pub use error::{AggregateError, BroadcastError, JoinError, LeaveError, MetadataError, StartError};
 pub use event::Event;
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};

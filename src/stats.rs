@@ -29,6 +29,13 @@ pub(crate) struct Counters {
     pub(crate) bytes_out: AtomicU64,
     pub(crate) frames_in: AtomicU64,
     pub(crate) frames_out: AtomicU64,
+    pub(crate) broadcasts_delivered: AtomicU64,
+    pub(crate) broadcast_duplicates: AtomicU64,
+    pub(crate) broadcast_copies_out: AtomicU64,
+    pub(crate) broadcast_datagrams_out: AtomicU64,
+    pub(crate) broadcast_bytes_out: AtomicU64,
+    pub(crate) known_ids_out: AtomicU64,
+    pub(crate) known_ids_in: AtomicU64,
     pub(crate) dropped_malformed: AtomicU64,
     pub(crate) dropped_oversized: AtomicU64,
     pub(crate) dropped_wrong_version: AtomicU64,
@@ -87,6 +94,13 @@ impl Counters {
             bytes_out: get(&self.bytes_out),
             frames_in: get(&self.frames_in),
             frames_out: get(&self.frames_out),
+            broadcasts_delivered: get(&self.broadcasts_delivered),
+            broadcast_duplicates: get(&self.broadcast_duplicates),
+            broadcast_copies_out: get(&self.broadcast_copies_out),
+            broadcast_datagrams_out: get(&self.broadcast_datagrams_out),
+            broadcast_bytes_out: get(&self.broadcast_bytes_out),
+            known_ids_out: get(&self.known_ids_out),
+            known_ids_in: get(&self.known_ids_in),
             dropped_malformed: get(&self.dropped_malformed),
             dropped_oversized: get(&self.dropped_oversized),
             dropped_wrong_version: get(&self.dropped_wrong_version),
@@ -123,6 +137,24 @@ pub struct Stats {
     pub frames_in: u64,
     /// TCP frames sent.
     pub frames_out: u64,
+    /// User broadcasts from other nodes delivered to this one (each at most once).
+    pub broadcasts_delivered: u64,
+    /// User broadcasts received again after their delivery (or this node's own coming
+    /// back): the redundancy of the [`crate::BroadcastMode`].
+    pub broadcast_duplicates: u64,
+    /// Copies of user broadcasts sent: one per broadcast per datagram.
+    pub broadcast_copies_out: u64,
+    /// Datagrams sent that carry at least one user broadcast or rumor-mongering feedback
+    /// (`known`), whether on their own or riding with probes and membership gossip.
+    pub broadcast_datagrams_out: u64,
+    /// Bytes of the user broadcasts and feedback in those datagrams, each message's 3-byte
+    /// framing included; the 13-byte datagram header is not (datagrams shared with
+    /// membership gossip share it), so add it per datagram for the broadcast-only modes.
+    pub broadcast_bytes_out: u64,
+    /// Broadcast ids this node reported as already known (`BroadcastMode::Feedback`).
+    pub known_ids_out: u64,
+    /// Broadcast ids other nodes reported as already known to this one.
+    pub known_ids_in: u64,
     /// Inputs dropped because they did not decode.
     pub dropped_malformed: u64,
     /// Inputs dropped for exceeding the MTU or the frame limit.

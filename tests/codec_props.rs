@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use epidemic::aggregate::{AggregateName, MAX_AGGREGATE_NAME_LEN};
 use epidemic::codec::{
-    Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Left, MAX_AGGREGATES_PER_MESSAGE,
-    MAX_USER_PAYLOAD, MemberRecord, Message, Nack, PACKET_OVERHEAD, Packet, PacketWriter, Ping,
-    PingReq, PushPull, STATE_FRAME_KIND, StateDeltas, StateDigest, StateEntry, StateKey, StateSync,
-    StateWant, Suspect, UserMessage, decode_frame, decode_header, decode_packet,
-    decode_state_frame, encode_frame, encode_packet, encode_state_frame, frame_kind,
-    state_frame_len,
+    Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Known, Left,
+    MAX_AGGREGATES_PER_MESSAGE, MAX_KNOWN_IDS, MAX_USER_PAYLOAD, MemberRecord, Message, Nack,
+    PACKET_OVERHEAD, Packet, PacketWriter, Ping, PingReq, PushPull, STATE_FRAME_KIND, StateDeltas,
+    StateDigest, StateEntry, StateKey, StateSync, StateWant, Suspect, UserMessage, decode_frame,
+    decode_header, decode_packet, decode_state_frame, encode_frame, encode_packet,
+    encode_state_frame, frame_kind, state_frame_len,
 };
 use epidemic::member::{MAX_METADATA_LEN, MAX_NAME_LEN, MemberState, NodeName};
 use proptest::prelude::*;
@@ -217,7 +217,14 @@ fn message() -> impl Strategy<Value = Message> {
         )),
         aggregate(),
         state_sync(4, 64).prop_map(Message::State),
+        known(),
     ]
+}
+
+/// Rumor-mongering feedback: up to [`MAX_KNOWN_IDS`] broadcast ids.
+fn known() -> impl Strategy<Value = Message> {
+    prop::collection::vec((name(), any::<u64>()), 0..=MAX_KNOWN_IDS)
+        .prop_map(|ids| Message::Known(Known { ids }))
 }
 
 fn header() -> impl Strategy<Value = Header> {
@@ -284,6 +291,14 @@ proptest! {
             prop_assert!(bytes.len() <= mtu);
             prop_assert_eq!(decode_packet(&bytes), Ok(Packet { header, messages: pushed }));
         }
+    }
+
+    #[test]
+    fn known_round_trips_alone_with_an_exact_length(message in known()) {
+        let header = Header { cluster: 3, flags: 0 };
+        let bytes = encode_packet(&header, std::slice::from_ref(&message)).unwrap();
+        prop_assert_eq!(bytes.len(), PACKET_OVERHEAD + message.encoded_len());
+        prop_assert_eq!(decode_packet(&bytes), Ok(Packet { header, messages: vec![message] }));
     }
 
     #[test]

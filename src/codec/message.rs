@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::StateSync;
+use super::{Known, StateSync};
 use crate::aggregate::AggregateName;
 use crate::member::{Incarnation, MemberState, NodeName};
 
@@ -59,6 +59,8 @@ pub enum Message {
     Aggregate(Aggregate),
     /// One leg of a key-value state exchange (`A -> digest -> B`, `B -> deltas -> A`).
     State(StateSync),
+    /// `B -> known -> A`: B already had these user broadcasts (rumor-mongering feedback).
+    Known(Known),
 }
 
 /// Direct probe. The receiver answers with an [`Ack`] carrying `seq`, to the datagram's

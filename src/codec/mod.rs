@@ -10,6 +10,7 @@
 
 mod error;
 mod frame;
+mod known;
 mod message;
 mod packet;
 mod state;
@@ -17,6 +18,7 @@ mod wire;
 
 pub use error::{DecodeError, EncodeError};
 pub use frame::{decode_frame, encode_frame};
+pub use known::{KNOWN_MESSAGE_TYPE, KNOWN_OVERHEAD, Known, MAX_KNOWN_IDS};
 pub use message::{
     Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Left, MemberRecord, Message, Nack,
     Packet, Ping, PingReq, PushPull, Suspect, UserMessage,

@@ -4,8 +4,8 @@
 //! header (12) | count u8 (1..=255) | count × { len u16 (= 1 + body) | type u8 | body }
 //! ```
 //! Type codes: Ping 1, PingReq 2, Ack 3, Nack 4, Alive 5, Suspect 6, Dead 7, Left 8, User 9,
-//! Aggregate 10, State 11 (body: see [`StateSync`]). Bodies hold the fields in the order
-//! [`Message`]'s structs declare them;
+//! Aggregate 10, State 11 (body: see [`StateSync`]), Known 12 (body: see [`Known`]). Bodies
+//! hold the fields in the order [`Message`]'s structs declare them;
 //! an aggregate is `epoch u64 | round u32 | count u8 (0..=32) | count × entry`, an entry
 //! `name (len u8, 1..=32 bytes) | value | ones | weight | min | max` (each an IEEE-754
 //! `f64`, big-endian bits).
@@ -13,10 +13,10 @@
 use super::error::{DecodeError, EncodeError};
 use super::wire::{self, Reader, addr_len, name_len};
 use super::{
-    AGGREGATE_OVERHEAD, Ack, Aggregate, AggregateEntry, Alive, Dead, HEADER_LEN, Header, Left,
-    MAGIC, MAX_AGGREGATES_PER_MESSAGE, MAX_MESSAGES_PER_PACKET, MAX_USER_PAYLOAD, Message, Nack,
-    PACKET_OVERHEAD, PROTOCOL_VERSION, Packet, Ping, PingReq, STATE_MESSAGE_TYPE, StateSync,
-    Suspect, UserMessage,
+    AGGREGATE_OVERHEAD, Ack, Aggregate, AggregateEntry, Alive, Dead, HEADER_LEN, Header,
+    KNOWN_MESSAGE_TYPE, Known, Left, MAGIC, MAX_AGGREGATES_PER_MESSAGE, MAX_MESSAGES_PER_PACKET,
+    MAX_USER_PAYLOAD, Message, Nack, PACKET_OVERHEAD, PROTOCOL_VERSION, Packet, Ping, PingReq,
+    STATE_MESSAGE_TYPE, StateSync, Suspect, UserMessage,
 };
 use crate::member::MAX_METADATA_LEN;
 
@@ -98,6 +98,7 @@ impl Message {
                 }
             }
             Message::State(m) => m.encode_body(buf),
+            Message::Known(m) => m.encode_body(buf),
         }
     }
 
@@ -114,6 +115,7 @@ impl Message {
                 let max = usize::from(u16::MAX) - 1;
                 ("state message", m.body_len(), max)
             }
+            Message::Known(m) => return m.check_limits(),
             _ => return Ok(()),
         };
         if len > max {
@@ -136,6 +138,7 @@ impl Message {
             Message::User(_) => 9,
             Message::Aggregate(_) => 10,
             Message::State(_) => STATE_MESSAGE_TYPE,
+            Message::Known(_) => KNOWN_MESSAGE_TYPE,
         }
     }
 
@@ -169,6 +172,7 @@ impl Message {
                         .sum::<usize>()
             }
             Message::State(m) => m.body_len(),
+            Message::Known(m) => m.body_len(),
         }
     }
 
@@ -226,6 +230,7 @@ impl Message {
             }),
             10 => Message::Aggregate(decode_aggregate(r)?),
             STATE_MESSAGE_TYPE => Message::State(StateSync::decode_body(r)?),
+            KNOWN_MESSAGE_TYPE => Message::Known(Known::decode_body(r)?),
             other => return Err(DecodeError::UnknownMessageType(other)),
         };
         let used = r.position() - start;

@@ -9,6 +9,12 @@
 //! ```
 //! When both queues have something, user broadcasts get up to half of each packet, so
 //! membership churn cannot starve them (memberlist issue 299).
+//!
+//! User broadcasts travel in the configured [`BroadcastMode`](crate::BroadcastMode); the
+//! modes live in [`user`]: rumors share the queues and the tick above, the direct
+//! baselines send datagrams of their own on which membership updates ride.
+
+mod user;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -18,20 +24,16 @@ use std::time::Duration;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
+use self::user::{UserBroadcasts, UserShare};
 use super::piggyback::{PiggybackQueue, retransmit_limit};
-use super::seen::{MessageId, SeenSet};
-use super::{Component, Delivery, DisseminationInput, NetOutput, Output, Reply, RequestId};
-use crate::codec::{Header, Message, PacketWriter, UserMessage};
+use super::{Component, DisseminationInput, NetOutput, Output, Reply, RequestId};
+use crate::codec::{Header, Message, PacketWriter};
 use crate::config::Config;
-use crate::error::BroadcastError;
 use crate::member::NodeName;
 use crate::protocol::peers::{PeerView, Pick};
+use crate::stats::Counters;
 use crate::time::Instant;
 
-/// How long a delivered broadcast's id is remembered.
-const SEEN_TTL: Duration = Duration::from_secs(120);
-/// Most delivered ids remembered.
-const SEEN_CAPACITY: usize = 65_536;
 /// Most membership updates queued (one per member at most; this bounds huge clusters).
 const MEMBER_QUEUE_CAPACITY: usize = 65_536;
 
@@ -42,14 +44,13 @@ pub(crate) struct Dissemination {
     header: Header,
     local: NodeName,
     members: PiggybackQueue<NodeName>,
-    user: PiggybackQueue<MessageId>,
-    seen: SeenSet,
-    next_user_seq: u64,
+    user: UserBroadcasts,
     peers: PeerView,
     recently_dead: BTreeMap<NodeName, (SocketAddr, Instant)>,
     next_gossip_at: Instant,
     leave: Option<(RequestId, u32)>,
     rng: ChaCha8Rng,
+    counters: Arc<Counters>,
     outputs: VecDeque<Output>,
 }
 
@@ -61,6 +62,7 @@ impl Dissemination {
         peers: PeerView,
         now: Instant,
         mut rng: ChaCha8Rng,
+        counters: Arc<Counters>,
     ) -> Dissemination {
         Dissemination {
             header: Header {
@@ -69,15 +71,14 @@ impl Dissemination {
             },
             local,
             members: PiggybackQueue::new(MEMBER_QUEUE_CAPACITY),
-            user: PiggybackQueue::new(config.broadcast_queue),
-            seen: SeenSet::new(SEEN_TTL, SEEN_CAPACITY),
-            next_user_seq: 0,
+            user: UserBroadcasts::new(&config),
             peers,
             recently_dead: BTreeMap::new(),
             // Random phase: nodes started together must not gossip in lockstep.
             next_gossip_at: now + config.gossip_interval.mul_f64(rng.random_range(0.0..1.0)),
             leave: None,
             rng,
+            counters,
             outputs: VecDeque::new(),
             config,
         }
@@ -85,7 +86,7 @@ impl Dissemination {
 
     /// Queued membership updates and user broadcasts (for invariants and measurement).
     pub(crate) fn queue_lens(&self) -> (usize, usize) {
-        (self.members.len(), self.user.len())
+        (self.members.len(), self.user.queued())
     }
 
     /// Bounds of the two queues.
@@ -93,25 +94,36 @@ impl Dissemination {
         (MEMBER_QUEUE_CAPACITY, self.config.broadcast_queue)
     }
 
-    /// Packs pending gossip into `writer`; user broadcasts get up to half when both wait.
-    fn piggyback(&mut self, writer: &mut PacketWriter) {
-        let n = self.peers.len() + 1;
-        let member_limit = retransmit_limit(self.config.retransmit_mult, n);
-        let user_limit = retransmit_limit(self.config.broadcast_retransmit_mult, n);
-        if !self.user.is_empty() && !self.members.is_empty() {
-            let half = writer.remaining() / 2;
-            self.user.fill(writer, half, user_limit);
-        }
-        self.members.fill(writer, usize::MAX, member_limit);
-        self.user.fill(writer, usize::MAX, user_limit);
-        self.check_leave_sent();
+    /// Nothing waits for a gossip round.
+    fn idle(&self) -> bool {
+        self.members.is_empty() && self.user.queued() == 0
     }
 
-    /// `gossip_nodes` distinct random targets, all equally likely, among the live peers
-    /// and (when `dead_targets` is their number, not 0) the recently dead.
-    fn pick_targets(&mut self, dead_targets: usize) -> Vec<SocketAddr> {
+    /// Packs pending gossip into `writer`: membership updates if `members`, rumors if
+    /// `rumors`; rumors get up to half when both wait. Returns the rumors' share.
+    fn piggyback(&mut self, writer: &mut PacketWriter, members: bool, rumors: bool) -> UserShare {
+        let n = self.peers.len() + 1;
+        let member_limit = retransmit_limit(self.config.retransmit_mult, n);
+        let mut share = UserShare::default();
+        if rumors && members && self.user.queued() > 0 && !self.members.is_empty() {
+            let half = writer.remaining() / 2;
+            share.add(self.user.fill(writer, half, n));
+        }
+        if members {
+            self.members.fill(writer, usize::MAX, member_limit);
+        }
+        if rumors {
+            share.add(self.user.fill(writer, usize::MAX, n));
+        }
+        self.check_leave_sent();
+        share
+    }
+
+    /// `wanted` distinct random targets, all equally likely, among the live peers and
+    /// (when `dead_targets` is their number, not 0) the recently dead.
+    fn pick_targets(&mut self, wanted: usize, dead_targets: usize) -> Vec<SocketAddr> {
         let live = self.peers.len();
-        let wanted = self.config.gossip_nodes.min(live + dead_targets);
+        let wanted = wanted.min(live + dead_targets);
         // How many of the `wanted` draws (without replacement) land on the dead.
         let mut dead_left = dead_targets;
         for drawn in 0..wanted {
@@ -131,7 +143,13 @@ impl Dissemination {
         targets
     }
 
-    fn transmit(&mut self, to: SocketAddr, writer: PacketWriter) {
+    /// Hands the datagram to the network, counting what it carries for user broadcasts.
+    fn transmit(&mut self, to: SocketAddr, writer: PacketWriter, share: UserShare) {
+        if share.copies > 0 || share.bytes > 0 {
+            Counters::bump(&self.counters.broadcast_datagrams_out);
+            Counters::add(&self.counters.broadcast_copies_out, share.copies);
+            Counters::add(&self.counters.broadcast_bytes_out, share.bytes);
+        }
         let bytes = writer.finish();
         self.outputs
             .push_back(Output::Net(NetOutput::SendTo { to, bytes }));
@@ -144,17 +162,25 @@ impl Dissemination {
                 log::warn!("message to {to} does not fit one packet; dropped: {message:?}");
             }
         }
-        self.piggyback(&mut writer);
+        let share = self.piggyback(&mut writer, true, true);
         if !writer.is_empty() {
-            self.transmit(to, writer);
+            self.transmit(to, writer, share);
         }
     }
 
-    /// One gossip round: pending updates to `gossip_nodes` random members.
+    /// One gossip round: pending membership updates to `gossip_nodes` random members,
+    /// pending rumors to the mode's fanout (the same members first).
     fn gossip_round(&mut self, now: Instant) {
-        if self.members.is_empty() && self.user.is_empty() {
+        let member_fanout = if self.members.is_empty() {
+            0
+        } else {
+            self.config.gossip_nodes
+        };
+        let rumor_fanout = self.user.fanout();
+        if member_fanout == 0 && rumor_fanout == 0 {
             return;
         }
+        self.user.forget_feedback_of_dropped_rumors();
         self.recently_dead.retain(|_, (_, until)| *until > now);
         // While leaving, only live members count: a `left` that went to the dead would
         // confirm the leave to the caller without anyone alive having heard it.
@@ -163,51 +189,17 @@ impl Dissemination {
         } else {
             self.recently_dead.len()
         };
-        let targets = self.pick_targets(dead_targets);
-        for to in targets {
+        let targets = self.pick_targets(member_fanout.max(rumor_fanout), dead_targets);
+        for (i, to) in targets.into_iter().enumerate() {
             let mut writer = PacketWriter::new(&self.header, self.config.mtu);
-            self.piggyback(&mut writer);
+            let share = self.piggyback(&mut writer, i < member_fanout, i < rumor_fanout);
+            // Later targets are offered no more than earlier ones: an empty packet here
+            // means nothing is left for them either.
             if writer.is_empty() {
                 break;
             }
-            self.transmit(to, writer);
+            self.transmit(to, writer, share);
         }
-    }
-
-    fn on_user(&mut self, now: Instant, message: UserMessage) {
-        if message.origin == self.local {
-            return;
-        }
-        let id = (message.origin.clone(), message.seq);
-        if !self.seen.insert(now, id.clone()) {
-            return;
-        }
-        self.outputs.push_back(Output::Deliver(Delivery::Message {
-            origin: message.origin.clone(),
-            payload: message.payload.clone(),
-        }));
-        // Rumor mongering: what is new to us, we spread in turn.
-        self.user.push(id, Message::User(message));
-    }
-
-    fn broadcast(&mut self, payload: Vec<u8>) -> Result<(), BroadcastError> {
-        let max = self.config.max_broadcast_bytes;
-        if payload.len() > max {
-            return Err(BroadcastError::TooLarge { payload, max });
-        }
-        if self.user.is_full() {
-            return Err(BroadcastError::QueueFull(payload));
-        }
-        self.next_user_seq += 1;
-        let seq = self.next_user_seq;
-        let message = UserMessage {
-            origin: self.local.clone(),
-            seq,
-            payload: Arc::from(payload),
-        };
-        self.user
-            .push((self.local.clone(), seq), Message::User(message));
-        Ok(())
     }
 
     fn check_leave_sent(&mut self) {
@@ -230,7 +222,7 @@ impl Component for Dissemination {
     type Input = DisseminationInput;
 
     fn handle(&mut self, now: Instant, input: DisseminationInput) {
-        let was_idle = self.members.is_empty() && self.user.is_empty();
+        let was_idle = self.idle();
         self.on_input(now, input);
         if was_idle {
             self.resume_ticks(now);
@@ -247,7 +239,7 @@ impl Component for Dissemination {
 
     fn poll_timeout(&self) -> Option<Instant> {
         // Nothing to spread, nothing to wake up for: an idle node sleeps.
-        if self.members.is_empty() && self.user.is_empty() {
+        if self.idle() {
             return None;
         }
         Some(self.next_gossip_at)
@@ -263,7 +255,7 @@ impl Dissemination {
     /// past: gossip keeps its rhythm of one round per interval (the round model of the
     /// dissemination analysis) rather than firing the moment something is queued.
     fn resume_ticks(&mut self, now: Instant) {
-        if self.next_gossip_at >= now || (self.members.is_empty() && self.user.is_empty()) {
+        if self.next_gossip_at >= now || self.idle() {
             return;
         }
         let interval = self.config.gossip_interval.as_micros().max(1) as u64;
@@ -302,7 +294,7 @@ impl Dissemination {
             DisseminationInput::PeerGone { name } => {
                 self.recently_dead.remove(&name);
             }
-            DisseminationInput::User(message) => self.on_user(now, message),
+            DisseminationInput::Packet { from, messages } => self.on_packet(now, from, messages),
             DisseminationInput::Broadcast { request, payload } => {
                 let result = self.broadcast(payload);
                 self.outputs
@@ -331,216 +323,6 @@ fn subject(message: &Message) -> Option<NodeName> {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use crate::codec::{Left, decode_packet};
-    use rand::SeedableRng;
-
-    fn name(s: &str) -> NodeName {
-        NodeName::new(s).unwrap()
-    }
-
-    fn addr(port: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], port))
-    }
-
-    fn diss() -> Dissemination {
-        Dissemination::new(
-            Config::lan(),
-            name("me"),
-            PeerView::new(),
-            Instant::ZERO,
-            ChaCha8Rng::seed_from_u64(5),
-        )
-    }
-
-    /// `peer` enters the live view, as the member table would put it there.
-    fn up(d: &Dissemination, peer: &str, port: u16) {
-        d.peers.push(crate::protocol::peers::Peer {
-            name: name(peer),
-            addr: addr(port),
-            suspect: false,
-        });
-    }
-
-    fn drain(d: &mut Dissemination) -> Vec<Output> {
-        std::iter::from_fn(|| d.poll_output()).collect()
-    }
-
-    /// Decoded datagrams sent, with their destination.
-    fn datagrams(outputs: &[Output]) -> Vec<(SocketAddr, Vec<Message>)> {
-        outputs
-            .iter()
-            .filter_map(|o| match o {
-                Output::Net(NetOutput::SendTo { to, bytes }) => {
-                    Some((*to, decode_packet(bytes).unwrap().messages))
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn user(origin: &str, seq: u64) -> UserMessage {
-        UserMessage {
-            origin: name(origin),
-            seq,
-            payload: Arc::from(&b"hi"[..]),
-        }
-    }
-
-    #[test]
-    fn updates_ride_on_probes_up_to_the_mtu() {
-        let mut d = diss();
-        for i in 0..200 {
-            let left = Message::Left(Left {
-                name: name(&format!("member-number-{i}")),
-                incarnation: 1,
-            });
-            d.handle(Instant::ZERO, DisseminationInput::Enqueue(left));
-        }
-        let ping = Message::Nack(crate::codec::Nack {
-            seq: 1,
-            source: name("me"),
-        });
-        d.handle(
-            Instant::ZERO,
-            DisseminationInput::Send {
-                to: addr(2),
-                messages: vec![ping],
-            },
-        );
-        let out = drain(&mut d);
-        let bytes = match out.as_slice() {
-            [Output::Net(NetOutput::SendTo { bytes, .. })] => bytes.len(),
-            other => panic!("expected one datagram, got {other:?}"),
-        };
-        assert!(bytes <= 1400 && bytes > 1300, "packed {bytes} bytes");
-        let sent = &datagrams(&out)[0].1;
-        assert!(matches!(sent[0], Message::Nack(_)));
-        assert!(sent.len() > 30);
-    }
-
-    #[test]
-    fn user_messages_are_delivered_once_and_spread_on() {
-        let mut d = diss();
-        up(&d, "b", 2);
-        for _ in 0..3 {
-            d.handle(Instant::ZERO, DisseminationInput::User(user("b", 1)));
-        }
-        d.handle(Instant::ZERO, DisseminationInput::User(user("me", 1)));
-        let delivered = drain(&mut d)
-            .into_iter()
-            .filter(|o| matches!(o, Output::Deliver(Delivery::Message { .. })))
-            .count();
-        assert_eq!(delivered, 1);
-        d.handle_timeout(Instant::ZERO + Config::lan().gossip_interval);
-        let out = datagrams(&drain(&mut d));
-        assert_eq!(out.len(), 1);
-        assert!(matches!(&out[0].1[..], [Message::User(u)] if u.seq == 1));
-    }
-
-    #[test]
-    fn broadcast_is_bounded_and_returns_the_payload() {
-        let mut config = Config::lan();
-        config.broadcast_queue = 2;
-        let mut d = Dissemination::new(
-            config,
-            name("me"),
-            PeerView::new(),
-            Instant::ZERO,
-            ChaCha8Rng::seed_from_u64(1),
-        );
-        let results: Vec<_> = (0..3u8)
-            .map(|i| {
-                d.handle(
-                    Instant::ZERO,
-                    DisseminationInput::Broadcast {
-                        request: u64::from(i),
-                        payload: vec![i],
-                    },
-                );
-                drain(&mut d)
-            })
-            .collect();
-        assert!(matches!(
-            results[0].as_slice(),
-            [Output::Reply(0, Reply::Broadcast(Ok(())))]
-        ));
-        assert!(matches!(results[2].as_slice(),
-            [Output::Reply(2, Reply::Broadcast(Err(BroadcastError::QueueFull(p))))] if p == &vec![2u8]));
-        d.handle(
-            Instant::ZERO,
-            DisseminationInput::Broadcast {
-                request: 4,
-                payload: vec![0; 5000],
-            },
-        );
-        assert!(matches!(
-            drain(&mut d).as_slice(),
-            [Output::Reply(
-                4,
-                Reply::Broadcast(Err(BroadcastError::TooLarge { .. }))
-            )]
-        ));
-    }
-
-    #[test]
-    fn gossip_tick_reaches_recently_dead_and_leave_is_confirmed() {
-        let mut d = diss();
-        up(&d, "b", 2);
-        // "c" went down (the table took it out of the live view).
-        let until = Instant::ZERO + Duration::from_secs(30);
-        d.handle(
-            Instant::ZERO,
-            DisseminationInput::PeerDown {
-                name: name("c"),
-                addr: addr(3),
-                gossip_until: until,
-            },
-        );
-        // An ordinary update reaches the live member and the recently dead one.
-        let update = Message::Left(Left {
-            name: name("x"),
-            incarnation: 1,
-        });
-        d.handle(Instant::ZERO, DisseminationInput::Enqueue(update));
-        d.handle_timeout(d.poll_timeout().unwrap());
-        let targets: Vec<SocketAddr> = datagrams(&drain(&mut d))
-            .into_iter()
-            .map(|(to, _)| to)
-            .collect();
-        assert_eq!(targets.len(), 2);
-        assert!(targets.contains(&addr(2)) && targets.contains(&addr(3)));
-        // Our own leave goes to live members only, so only they can confirm it.
-        let left = Message::Left(Left {
-            name: name("me"),
-            incarnation: 1,
-        });
-        d.handle(
-            Instant::ZERO,
-            DisseminationInput::Leave {
-                request: 7,
-                update: left,
-            },
-        );
-        let out = drain(&mut d);
-        let targets: Vec<SocketAddr> = datagrams(&out).into_iter().map(|(to, _)| to).collect();
-        assert_eq!(targets, [addr(2)]);
-        assert!(
-            out.iter()
-                .any(|o| matches!(o, Output::Reply(7, Reply::LeaveSent)))
-        );
-        // Nothing pending once the retransmit limit is spent: no more datagrams.
-        let mut now = Instant::ZERO;
-        while let Some(at) = d.poll_timeout() {
-            assert!(at < Instant::ZERO + Duration::from_secs(60), "never drains");
-            now = at;
-            d.handle_timeout(now);
-            drain(&mut d);
-        }
-        // Drained: no deadline (an idle node sleeps) and no more datagrams.
-        d.handle_timeout(now + Duration::from_secs(1));
-        assert!(datagrams(&drain(&mut d)).is_empty());
-    }
-}
+mod tests;
+#[cfg(test)]
+mod tests_modes;

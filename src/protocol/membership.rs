@@ -203,7 +203,10 @@ impl Membership {
                 Message::Suspect(m) => self.apply(now, Update::Suspect(m)),
                 Message::Dead(m) => self.apply(now, Update::Dead(m)),
                 Message::Left(m) => self.apply(now, Update::Left(m)),
-                Message::User(_) | Message::Aggregate(_) | Message::State(_) => {}
+                Message::User(_)
+                | Message::Known(_)
+                | Message::Aggregate(_)
+                | Message::State(_) => {}
             }
         }
     }

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | [`Membership`] | membership | member table, precedence rules, failure detector, push-pull |
 //! | [`Suspicion`] | suspicion timers | one deadline per suspected member |
-//! | [`Dissemination`] | dissemination queue | piggyback queues, packet assembly, gossip tick, user broadcasts |
+//! | [`Dissemination`] | dissemination queue | piggyback queues, packet assembly, gossip tick, user broadcasts in every [`BroadcastMode`](crate::BroadcastMode) |
 //! | [`Aggregation`] | aggregation | push-sum masses, epochs, estimates (sent through dissemination) |
 //!
 //! Every component follows one contract, and both drivers (the threaded runtime and the
@@ -54,7 +54,7 @@ pub(crate) use membership::Membership;
 pub(crate) use suspicion::Suspicion;
 
 use crate::aggregate::{AggregateName, Estimate};
-use crate::codec::{Aggregate, Message, PushPull, UserMessage};
+use crate::codec::{Aggregate, Message, PushPull};
 use crate::error::{AggregateError, BroadcastError, JoinError};
 use crate::event::Event;
 use crate::member::{Incarnation, NodeName};
@@ -221,8 +221,16 @@ pub(crate) enum DisseminationInput {
         /// The member.
         name: NodeName,
     },
-    /// A user broadcast arrived from the network.
-    User(UserMessage),
+    /// The user broadcasts and rumor-mongering feedback (`known`) of one datagram; other
+    /// messages are ignored. One input per datagram, so that the duplicates it carried are
+    /// answered with one `known` datagram and new broadcasts a flood forwards share
+    /// datagrams.
+    Packet {
+        /// The datagram's source address (where feedback goes).
+        from: SocketAddr,
+        /// Its user broadcasts and feedback.
+        messages: Vec<Message>,
+    },
     /// The application broadcasts a payload; answered with [`Reply::Broadcast`].
     Broadcast {
         /// The caller.

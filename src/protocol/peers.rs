@@ -91,6 +91,17 @@ impl PeerView {
         names
     }
 
+    /// The address of every peer `pick` admits, in list order.
+    pub(crate) fn addrs(&self, pick: Pick) -> Vec<SocketAddr> {
+        let inner = self.0.read();
+        inner
+            .peers
+            .iter()
+            .filter(|p| pick.admits(p))
+            .map(|p| p.addr)
+            .collect()
+    }
+
     /// The addresses of up to `k` distinct random peers that `pick` admits.
     pub(crate) fn random_addrs(
         &self,
@@ -259,5 +270,8 @@ mod tests {
         let skip_b = view.random(1, Pick::Live, |n| n.as_str() == "b", &mut rng);
         assert!(skip_b.is_empty());
         assert!(view.all(Pick::Alive, |n| n.as_str() == "b"));
+        view.push(peer("d", 4, true));
+        assert_eq!(view.addrs(Pick::Live).len(), 2);
+        assert_eq!(view.addrs(Pick::Alive), [peer("b", 9, false).addr]);
     }
 }

@@ -64,6 +64,15 @@ impl<K: Clone + Eq + Hash> PiggybackQueue<K> {
         self.entries.get(id).map(|e| e.transmits)
     }
 
+    /// Drops the message under `key`; false if it was not queued.
+    pub(crate) fn remove(&mut self, key: &K) -> bool {
+        let Some(id) = self.by_key.get(key).copied() else {
+            return false;
+        };
+        self.remove_id(id);
+        true
+    }
+
     /// Queues `message` under `key`, replacing an older one; when full, the most
     /// transmitted message makes room.
     pub(crate) fn push(&mut self, key: K, message: Message) {
@@ -214,6 +223,21 @@ mod tests {
         assert_eq!(q.fill(&mut w, usize::MAX, 10), 1);
         assert_eq!(q.transmits_of(&"a"), Some(1));
         assert_eq!(q.transmits_of(&"b"), Some(0));
+    }
+
+    #[test]
+    fn removed_messages_are_no_longer_sent() {
+        let mut q = PiggybackQueue::new(10);
+        q.push("a", left("a", 1));
+        q.push("b", left("b", 1));
+        assert!(q.remove(&"a"));
+        assert!(!q.remove(&"a"));
+        let mut w = writer(1400);
+        assert_eq!(q.fill(&mut w, usize::MAX, 10), 1);
+        assert_eq!(
+            (q.transmits_of(&"a"), q.transmits_of(&"b")),
+            (None, Some(1))
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! and dropped here, before any actor sees it.
 //!
 //! ```text
-//! datagram -> size ≤ MTU? -> decode -> our cluster? -> user messages  -> dissemination
+//! datagram -> size ≤ MTU? -> decode -> our cluster? -> user messages, known -> dissemination
 //!                                                    -> aggregates     -> aggregation
 //!                                                    -> everything else -> membership
 //! frame    -> decode -> our cluster? -> push-pull request/response -> membership
@@ -72,14 +72,10 @@ impl NetSink for Inbound {
             return;
         }
         let mut membership = Vec::with_capacity(packet.messages.len());
+        let mut broadcasts = Vec::new();
         for message in packet.messages {
             match message {
-                Message::User(message) => {
-                    let input = DisseminationInput::User(message);
-                    if !offer(&self.dissemination, ActorMsg::Input(input)) {
-                        self.counters.dropped(DropReason::QueueFull);
-                    }
-                }
+                Message::User(_) | Message::Known(_) => broadcasts.push(message),
                 Message::Aggregate(message) => {
                     let input = AggregationInput::Message(message);
                     if !offer(&self.aggregation, ActorMsg::Input(input)) {
@@ -87,6 +83,15 @@ impl NetSink for Inbound {
                     }
                 }
                 other => membership.push(other),
+            }
+        }
+        if !broadcasts.is_empty() {
+            let input = DisseminationInput::Packet {
+                from,
+                messages: broadcasts,
+            };
+            if !offer(&self.dissemination, ActorMsg::Input(input)) {
+                self.counters.dropped(DropReason::QueueFull);
             }
         }
         if !membership.is_empty() {

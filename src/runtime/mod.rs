@@ -186,6 +186,7 @@ impl Runtime {
             membership.peer_view(),
             now,
             ChaCha8Rng::from_rng(&mut seeds),
+            counters.clone(),
         );
         let estimates = runtime.estimates.clone();
         let publish_estimates = move |a: &mut Aggregation| {

@@ -98,6 +98,7 @@ impl SimNode {
             membership.peer_view(),
             now,
             ChaCha8Rng::from_rng(&mut seeds),
+            counters.clone(),
         );
         let aggregation = Aggregation::new(
             config,
@@ -184,19 +185,24 @@ impl SimNode {
             return self.counters.dropped(DropReason::WrongCluster);
         }
         let mut rest = Vec::with_capacity(packet.messages.len());
+        let mut broadcasts = Vec::new();
         for mut message in packet.messages {
             names.message(&mut message);
             match message {
-                Message::User(user) => {
-                    self.dissemination
-                        .handle(now, DisseminationInput::User(user));
-                }
+                Message::User(_) | Message::Known(_) => broadcasts.push(message),
                 Message::Aggregate(aggregate) => {
                     self.aggregation
                         .handle(now, AggregationInput::Message(aggregate));
                 }
                 other => rest.push(other),
             }
+        }
+        if !broadcasts.is_empty() {
+            let input = DisseminationInput::Packet {
+                from,
+                messages: broadcasts,
+            };
+            self.dissemination.handle(now, input);
         }
         if !rest.is_empty() {
             let input = MembershipInput::Packet {
@@ -294,6 +300,11 @@ impl Interner {
             }
             Message::Left(m) => m.name = self.name(&m.name),
             Message::User(m) => m.origin = self.name(&m.origin),
+            Message::Known(m) => {
+                for (origin, _) in &mut m.ids {
+                    *origin = self.name(origin);
+                }
+            }
             Message::Aggregate(_) | Message::State(_) => {}
         }
     }

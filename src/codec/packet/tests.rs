@@ -86,6 +86,9 @@ fn one_of_each() -> Vec<Message> {
                 },
             ],
         }),
+        Message::Known(Known {
+            ids: vec![(name("a"), 9), (name("nœud"), u64::MAX)],
+        }),
     ]
 }
 
