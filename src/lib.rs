@@ -58,8 +58,10 @@ mod stats;
 pub mod time;
 
 pub use aggregate::{AggregateName, Estimate};
-pub use config::{Config, ConfigError, MAX_MTU, MIN_EPOCH_ROUNDS, MIN_MTU};
-pub use error::{AggregateError, BroadcastError, JoinError, LeaveError, MetadataError, StartError};
+pub use config::{Config, ConfigError, MAX_MTU, MIN_EPOCH_ROUNDS, MIN_MTU, StateMode};
+pub use error::{
+    AggregateError, BroadcastError, JoinError, LeaveError, MetadataError, StartError, StateError,
+};
 pub use event::Event;
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};
 pub use node::{Node, NodeBuilder};
