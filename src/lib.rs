@@ -1,8 +1,9 @@
 //! # epidemic
 //!
 //! Gossip protocols for synchronous Rust applications: SWIM membership and failure
-//! detection (suspicion, refutation, indirect probes), piggybacked dissemination, and
-//! push-pull anti-entropy, on plain OS threads with no async runtime.
+//! detection (suspicion, refutation, indirect probes), piggybacked dissemination,
+//! push-pull anti-entropy, push-sum aggregates and a replicated per-node key-value state
+//! ([`Node::set`], [`Node::get`]), on plain OS threads with no async runtime.
 //!
 //! ## Architecture
 //!
