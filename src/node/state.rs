@@ -101,7 +101,7 @@ impl Node {
     /// Sends a write to the state actor and waits for its answer.
     fn write(&self, input: impl FnOnce(u64) -> StateInput) -> Result<(), StateError> {
         match self.ask(input) {
-            Some(Reply::StateWritten(result)) => result.map(|_| ()),
+            Some(Reply::StateWritten(result)) => result,
             _ => Err(StateError::Stopped),
         }
     }

@@ -329,9 +329,9 @@ pub(crate) enum Reply {
     LeaveSent,
     /// A value was published, or refused.
     Published(Result<(), AggregateError>),
-    /// A state write finished: the version written (`None`: deleting an absent key wrote
-    /// nothing), or why nothing changed.
-    StateWritten(Result<Option<u64>, StateError>),
+    /// A state write finished (deleting an absent key is a success that writes nothing),
+    /// or why nothing changed.
+    StateWritten(Result<(), StateError>),
     /// The value of one key, if it has one here.
     StateValue(Option<Arc<[u8]>>),
     /// Every key of one owner with a value here, in key order.

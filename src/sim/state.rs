@@ -164,7 +164,7 @@ impl Simulation {
         self.nodes[node.0].state.handle(self.now, input(request));
         self.drain(node.0);
         match self.replies.remove(&request) {
-            Some(Reply::StateWritten(result)) => result.map(|_| ()),
+            Some(Reply::StateWritten(result)) => result,
             _ => Err(StateError::Stopped),
         }
     }

@@ -331,11 +331,11 @@ impl Component for KvState {
                 key,
                 value,
             } => {
-                let result = self.set(now, &key, value).map(Some);
+                let result = self.set(now, &key, value).map(|_| ());
                 self.reply(request, Reply::StateWritten(result));
             }
             StateInput::Delete { request, key } => {
-                let result = self.delete(now, &key);
+                let result = self.delete(now, &key).map(|_| ());
                 self.reply(request, Reply::StateWritten(result));
             }
             StateInput::Get {
