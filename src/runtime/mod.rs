@@ -186,18 +186,20 @@ impl Runtime {
             now,
             ChaCha8Rng::from_rng(&mut seeds),
         );
-        let state = KvState::new(
-            setup.config.state_config(),
+        let (state_config, cluster) = (setup.config.state_config(), setup.config.cluster_id());
+        let dissemination = Dissemination::new(
+            setup.config,
             setup.name.clone(),
-            clock::state_generation(),
-            setup.config.cluster_id(),
             membership.peer_view(),
             now,
             ChaCha8Rng::from_rng(&mut seeds),
         );
-        let dissemination = Dissemination::new(
-            setup.config,
+        // Seeded last, so the other components draw the same seeds as before it existed.
+        let state = KvState::new(
+            state_config,
             setup.name,
+            clock::state_generation(),
+            cluster,
             membership.peer_view(),
             now,
             ChaCha8Rng::from_rng(&mut seeds),
