@@ -1,9 +1,12 @@
 //! Protocol settings, with presets for a LAN, a WAN and a single machine. Validated once,
 //! when the node starts.
 
+mod state;
+
 use std::fmt;
 use std::time::Duration;
 
+pub use self::state::StateMode;
 use crate::codec::{self, PACKET_OVERHEAD};
 use crate::member::MAX_NAME_LEN;
 
@@ -84,6 +87,21 @@ pub struct Config {
     /// Members the half that leaves a node each round is split between: 1 (classic
     /// push-sum), 2 or 4 (faster; shares stay exact in binary floating point).
     pub aggregation_fanout: usize,
+    /// Which way the replicated key-value state flows in each exchange (see
+    /// [`StateMode`]). A node that holds no state sends nothing for it.
+    pub state_mode: StateMode,
+    /// How often a node that holds state reconciles it with `state_fanout` random members.
+    pub state_interval: Duration,
+    /// Members contacted per state interval.
+    pub state_fanout: usize,
+    /// Most keys with a value one node may own ([`crate::Node::set`] refuses more).
+    pub state_max_keys: usize,
+    /// Largest value of a key, in bytes (at most [`crate::codec::MAX_STATE_VALUE_LEN`]).
+    /// Exchanges that do not fit one datagram go over TCP, bounded by `tcp_timeout`.
+    pub state_max_value_len: usize,
+    /// How long a deleted key's tombstone is kept (so the deletion reaches every replica)
+    /// before it is collected. A replica partitioned for longer re-copies the owner's map.
+    pub state_tombstone_grace: Duration,
 }
 
 impl Config {
@@ -113,6 +131,12 @@ impl Config {
             aggregation_interval: Duration::from_millis(200),
             aggregation_epoch_rounds: 64,
             aggregation_fanout: 2,
+            state_mode: StateMode::PushPull,
+            state_interval: Duration::from_secs(1),
+            state_fanout: 1,
+            state_max_keys: 1024,
+            state_max_value_len: 1024,
+            state_tombstone_grace: Duration::from_secs(300),
         }
     }
 
@@ -130,6 +154,8 @@ impl Config {
             tcp_timeout: Duration::from_secs(30),
             reap_after: Duration::from_secs(120),
             aggregation_interval: Duration::from_millis(500),
+            state_interval: Duration::from_secs(3),
+            state_tombstone_grace: Duration::from_secs(600),
             ..Config::lan()
         }
     }
@@ -147,6 +173,8 @@ impl Config {
             tcp_timeout: Duration::from_secs(2),
             reap_after: Duration::from_secs(15),
             aggregation_interval: Duration::from_millis(50),
+            state_interval: Duration::from_millis(200),
+            state_tombstone_grace: Duration::from_secs(60),
             ..Config::lan()
         }
     }
@@ -170,6 +198,7 @@ impl Config {
             ("push_pull_interval", self.push_pull_interval),
             ("tcp_timeout", self.tcp_timeout),
             ("aggregation_interval", self.aggregation_interval),
+            ("state_interval", self.state_interval),
         ];
         for (field, value) in durations {
             if value.is_zero() {
@@ -184,6 +213,8 @@ impl Config {
             ("max_broadcast_bytes", self.max_broadcast_bytes),
             ("broadcast_queue", self.broadcast_queue),
             ("dispatcher_queue", self.dispatcher_queue),
+            ("state_fanout", self.state_fanout),
+            ("state_max_keys", self.state_max_keys),
         ];
         for (field, value) in counts {
             if value == 0 {
@@ -216,7 +247,7 @@ impl Config {
                 fits: max,
             });
         }
-        Ok(())
+        self.state_config().validate().map_err(ConfigError::State)
     }
 }
 
@@ -270,6 +301,9 @@ pub enum ConfigError {
     /// `BroadcastMode::Feedback`'s `known_limit` is outside
     /// 1..=[`BroadcastMode::MAX_KNOWN_LIMIT`] (the value is given).
     KnownLimit(u32),
+    /// The key-value state settings are inconsistent (why is given), e.g.
+    /// `state_max_value_len` above [`crate::codec::MAX_STATE_VALUE_LEN`].
+    State(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -300,6 +334,7 @@ impl fmt::Display for ConfigError {
                 "broadcast_mode known_limit {k} is outside 1..={}",
                 BroadcastMode::MAX_KNOWN_LIMIT
             ),
+            ConfigError::State(why) => write!(f, "key-value state settings: {why}"),
         }
     }
 }
@@ -360,6 +395,12 @@ mod tests {
             c.validate(),
             Err(ConfigError::Zero("broadcast_mode fanout"))
         );
+        let mut c = Config::lan();
+        c.state_fanout = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("state_fanout")));
+        let mut c = Config::lan();
+        c.state_max_value_len = codec::MAX_STATE_VALUE_LEN + 1;
+        assert!(matches!(c.validate(), Err(ConfigError::State(_))));
     }
 
     #[test]

@@ -211,3 +211,50 @@ impl fmt::Display for AggregateError {
 }
 
 impl std::error::Error for AggregateError {}
+
+/// Why [`crate::Node::set`] or [`crate::Node::delete`] refused a write. Nothing changed in
+/// any case: the node's map, and every replica of it, are as before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The key is empty.
+    EmptyKey,
+    /// The key is longer than [`crate::codec::MAX_STATE_KEY_LEN`] bytes.
+    KeyTooLong {
+        /// The key's length, in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The value is larger than `Config::state_max_value_len`.
+    ValueTooLarge {
+        /// The value's length, in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The node already owns `Config::state_max_keys` keys with a value (the limit is
+    /// given); overwriting or deleting one of them is still allowed.
+    TooManyKeys(usize),
+    /// The node is stopping or stopped (or so overloaded that its state actor did not
+    /// take the write in time; the write may still happen then).
+    Stopped,
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::EmptyKey => f.write_str("state key is empty"),
+            StateError::KeyTooLong { len, max } => {
+                write!(f, "state key of {len} bytes is over the limit of {max}")
+            }
+            StateError::ValueTooLarge { len, max } => {
+                write!(f, "state value of {len} bytes is over the limit of {max}")
+            }
+            StateError::TooManyKeys(max) => write!(f, "this node already owns {max} state keys"),
+            StateError::Stopped => f.write_str("the node is stopped"),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}

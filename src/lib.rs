@@ -1,8 +1,9 @@
 //! # epidemic
 //!
 //! Gossip protocols for synchronous Rust applications: SWIM membership and failure
-//! detection (suspicion, refutation, indirect probes), piggybacked dissemination, and
-//! push-pull anti-entropy, on plain OS threads with no async runtime.
+//! detection (suspicion, refutation, indirect probes), piggybacked dissemination,
+//! push-pull anti-entropy, push-sum aggregates and a replicated per-node key-value state
+//! ([`Node::set`], [`Node::get`]), on plain OS threads with no async runtime.
 //!
 //! ## Architecture
 //!
@@ -58,8 +59,12 @@ mod stats;
 pub mod time;
 
 pub use aggregate::{AggregateName, Estimate};
-pub use config::{BroadcastMode, Config, ConfigError, MAX_MTU, MIN_EPOCH_ROUNDS, MIN_MTU};
-pub use error::{AggregateError, BroadcastError, JoinError, LeaveError, MetadataError, StartError};
+pub use config::{
+    BroadcastMode, Config, ConfigError, MAX_MTU, MIN_EPOCH_ROUNDS, MIN_MTU, StateMode,
+};
+pub use error::{
+    AggregateError, BroadcastError, JoinError, LeaveError, MetadataError, StartError, StateError,
+};
 pub use event::Event;
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};
 pub use node::{Node, NodeBuilder};

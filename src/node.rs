@@ -1,5 +1,7 @@
 //! [`Node`]: the one handle an application holds, and its [`NodeBuilder`].
 
+mod state;
+
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +19,8 @@ use crate::protocol::{AggregationInput, DisseminationInput, MembershipInput, Rep
 use crate::runtime::{Callbacks, Runtime};
 use crate::stats::Stats;
 
-/// How long `broadcast` waits for the dissemination actor to take a payload; it answers
-/// in microseconds unless the node is shutting down.
+/// How long `broadcast`, `publish` and the state's reads and writes wait for their actor
+/// to answer; it answers in microseconds unless the node is shutting down.
 const ACTOR_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Configures and starts a [`Node`].

@@ -9,6 +9,7 @@
 //! | [`Suspicion`] | suspicion timers | one deadline per suspected member |
 //! | [`Dissemination`] | dissemination queue | piggyback queues, packet assembly, gossip tick, user broadcasts in every [`BroadcastMode`](crate::BroadcastMode) |
 //! | [`Aggregation`] | aggregation | push-sum masses, epochs, estimates (sent through dissemination) |
+//! | [`KvState`] | state | replicated key-value maps, Scuttlebutt digests and deltas (datagrams through dissemination, or TCP) |
 //!
 //! Every component follows one contract, and both drivers (the threaded runtime and the
 //! deterministic simulator) use nothing else:
@@ -38,8 +39,6 @@ mod peers;
 mod piggyback;
 mod rules;
 mod seen;
-// Wired into the runtime and simulator next session.
-#[allow(dead_code)]
 mod state;
 mod suspicion;
 mod table;
@@ -51,11 +50,14 @@ use std::time::Duration;
 pub(crate) use aggregation::{Aggregation, check_value};
 pub(crate) use dissemination::Dissemination;
 pub(crate) use membership::Membership;
+pub(crate) use state::{
+    KvState, STATE_REQUEST_BASE, StateChange, StateConfig, StateInput, check_key, check_value_len,
+};
 pub(crate) use suspicion::Suspicion;
 
 use crate::aggregate::{AggregateName, Estimate};
-use crate::codec::{Aggregate, Message, PushPull};
-use crate::error::{AggregateError, BroadcastError, JoinError};
+use crate::codec::{Aggregate, Message, PushPull, StateKey};
+use crate::error::{AggregateError, BroadcastError, JoinError, StateError};
 use crate::event::Event;
 use crate::member::{Incarnation, NodeName};
 use crate::time::Instant;
@@ -280,7 +282,8 @@ pub(crate) enum NetOutput {
         bytes: Vec<u8>,
     },
     /// Open a TCP exchange: write `frame`, read one frame back; answered as
-    /// [`MembershipInput::SyncResponse`].
+    /// [`MembershipInput::SyncResponse`], or [`StateInput::SyncResponse`] when `request`
+    /// is at least [`STATE_REQUEST_BASE`].
     Exchange {
         /// Echoed in the response.
         request: RequestId,
@@ -319,6 +322,8 @@ pub(crate) enum Delivery {
         /// The estimate.
         estimate: Estimate,
     },
+    /// A key of another node's map changed here (set, or deleted when the value is `None`).
+    StateChange(StateChange),
 }
 
 /// Answers to requests.
@@ -332,4 +337,11 @@ pub(crate) enum Reply {
     LeaveSent,
     /// A value was published, or refused.
     Published(Result<(), AggregateError>),
+    /// A state write finished (deleting an absent key is a success that writes nothing),
+    /// or why nothing changed.
+    StateWritten(Result<(), StateError>),
+    /// The value of one key, if it has one here.
+    StateValue(Option<Arc<[u8]>>),
+    /// Every key of one owner with a value here, in key order.
+    StateMap(Vec<(StateKey, Arc<[u8]>)>),
 }

@@ -33,6 +33,18 @@
 //! replica wholesale, an older one is ignored. Tombstones are collected `tombstone_grace`
 //! after a node got them, raising the owner's watermark, which digests carry: a replica
 //! that missed collected deletions resyncs instead of keeping (or spreading) a deleted key.
+//!
+//! **Idle nodes.** A node that holds no state (its own map never written, no replica with
+//! a version above 0) starts no exchange and has no deadline: a cluster that never uses
+//! the state sends nothing for it. It still answers a peer's leg, and it becomes active —
+//! for good — once it writes a key or hears a digest or deltas with any version above 0.
+//! So in every mode a fresh node learns existing state: an active initiator's legs
+//! reaching it (its digest in pull and push-pull, the deltas that follow the idle node's
+//! answer in push) wake it, and from then on it reconciles on its own schedule.
+//!
+//! **Application view.** Changes learned from peers leave as
+//! [`Delivery::StateChange`] (never for this node's own writes); writes and reads are
+//! answered with [`Reply`]s (`StateWritten`, `StateValue`, `StateMap`).
 
 mod component;
 mod reconcile;
@@ -41,9 +53,10 @@ mod store;
 mod tests;
 #[cfg(test)]
 mod tests_convergence;
+#[cfg(test)]
+mod tests_harness;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,11 +65,13 @@ use rand_chacha::ChaCha8Rng;
 
 use self::reconcile::Store;
 use self::store::Replica;
-use super::{Component, DisseminationInput, NetOutput, Output, RequestId};
+use super::{Component, Delivery, DisseminationInput, NetOutput, Output, Reply, RequestId};
 use crate::codec::{
     self, HEADER_LEN, Header, MAX_FRAME_LEN, MAX_STATE_KEY_LEN, MAX_STATE_VALUE_LEN, Message,
     PACKET_OVERHEAD, STATE_SYNC_OVERHEAD, StateDigest, StateKey, StateSync, StateWant,
 };
+use crate::config::StateMode;
+use crate::error::StateError;
 use crate::member::NodeName;
 use crate::protocol::peers::PeerView;
 use crate::time::Instant;
@@ -69,18 +84,7 @@ const MAX_IN_FLIGHT: usize = 8;
 /// Bytes of a message's length and type inside a datagram.
 const MESSAGE_OVERHEAD: usize = 3;
 
-/// Which way state flows in a periodic exchange (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum StateMode {
-    /// The initiator sends what the peer lacks.
-    Push,
-    /// The initiator asks for what it lacks.
-    Pull,
-    /// Both.
-    PushPull,
-}
-
-/// Settings of the key-value state (to be merged into `Config`).
+/// Settings of the key-value state (built from `Config` by `Config::state_config`).
 #[derive(Clone, Debug)]
 pub(crate) struct StateConfig {
     /// Push, pull or push-pull.
@@ -143,46 +147,6 @@ impl StateConfig {
     }
 }
 
-/// Why a write was refused. Nothing changed in every case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum StateError {
-    /// The key is empty.
-    InvalidKey,
-    /// The key is longer than its limit (length and limit in bytes).
-    KeyTooLong {
-        /// The key's length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The value is larger than `max_value_len` (length and limit in bytes).
-    ValueTooLarge {
-        /// The value's length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The node already owns `max_keys` keys with a value (the limit is given).
-    TooManyKeys(usize),
-}
-
-impl fmt::Display for StateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StateError::InvalidKey => f.write_str("state key is empty"),
-            StateError::KeyTooLong { len, max } => {
-                write!(f, "state key of {len} bytes is over the limit of {max}")
-            }
-            StateError::ValueTooLarge { len, max } => {
-                write!(f, "state value of {len} bytes is over the limit of {max}")
-            }
-            StateError::TooManyKeys(max) => write!(f, "already {max} state keys"),
-        }
-    }
-}
-
-impl std::error::Error for StateError {}
-
 /// Inputs of the state actor.
 #[derive(Debug)]
 pub(crate) enum StateInput {
@@ -207,7 +171,7 @@ pub(crate) enum StateInput {
         /// The peer's leg, or why there is none.
         result: Result<StateSync, String>,
     },
-    /// Set a key of this node's map; answered with [`StateEvent::Written`].
+    /// Set a key of this node's map; answered with [`Reply::StateWritten`].
     Set {
         /// The caller.
         request: RequestId,
@@ -216,16 +180,34 @@ pub(crate) enum StateInput {
         /// The value.
         value: Vec<u8>,
     },
-    /// Delete a key of this node's map; answered with [`StateEvent::Written`].
+    /// Delete a key of this node's map; answered with [`Reply::StateWritten`].
     Delete {
         /// The caller.
         request: RequestId,
         /// The key.
         key: String,
     },
+    /// Read one key of `owner`'s map as this node knows it; answered with
+    /// [`Reply::StateValue`].
+    Get {
+        /// The caller.
+        request: RequestId,
+        /// The node that owns the key (this node included).
+        owner: NodeName,
+        /// The key.
+        key: String,
+    },
+    /// Read `owner`'s whole map as this node knows it; answered with [`Reply::StateMap`].
+    Read {
+        /// The caller.
+        request: RequestId,
+        /// The node whose map is read (this node included).
+        owner: NodeName,
+    },
 }
 
-/// A key of some owner's map changed here because of a peer (a value, or `None`: deleted).
+/// A key of some owner's map changed here because of a peer (a value, or `None`: deleted);
+/// delivered to the application as [`Delivery::StateChange`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct StateChange {
     /// The node that owns the key.
@@ -234,17 +216,6 @@ pub(crate) struct StateChange {
     pub(crate) key: StateKey,
     /// The new value, `None` when deleted.
     pub(crate) value: Option<Arc<[u8]>>,
-}
-
-/// What the state component has for the application (drained by `poll_event`; to become
-/// a `Delivery` and a `Reply` variant when wired in).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum StateEvent {
-    /// A replica changed (never sent for this node's own writes).
-    Change(StateChange),
-    /// A `Set` or `Delete` finished: the version written (`None`: deleting an absent key
-    /// wrote nothing), or why nothing changed.
-    Written(RequestId, Result<Option<u64>, StateError>),
 }
 
 /// The key-value state component (see the module docs).
@@ -259,10 +230,12 @@ pub(crate) struct KvState {
     in_flight: BTreeMap<RequestId, SocketAddr>,
     next_request: RequestId,
     next_round_at: Instant,
-    rounds: u64,
     rng: ChaCha8Rng,
     outputs: VecDeque<Output>,
-    events: VecDeque<StateEvent>,
+    /// Whether this node holds or ever held state (wrote a key, or heard a digest or
+    /// deltas with a version above 0). Until then it starts no exchange and has no
+    /// deadline, so a cluster that never uses the state pays nothing for it.
+    active: bool,
 }
 
 /// Where the answer to a leg goes.
@@ -274,21 +247,21 @@ enum Back {
     Conn(u64),
 }
 
-/// Splits a value out of a write's key and value, or says why it is refused.
-fn check_key(key: &str) -> Result<StateKey, StateError> {
+/// The key of a write, or why it is refused.
+pub(crate) fn check_key(key: &str) -> Result<StateKey, StateError> {
     if key.len() > MAX_STATE_KEY_LEN {
         return Err(StateError::KeyTooLong {
             len: key.len(),
             max: MAX_STATE_KEY_LEN,
         });
     }
-    StateKey::new(key).ok_or(StateError::InvalidKey)
+    StateKey::new(key).ok_or(StateError::EmptyKey)
 }
 
-/// The digest entries, to compute what a peer lacks (helper for the answer legs).
-fn digest_of(sync: &StateSync) -> Option<&[StateDigest]> {
-    match sync.want {
-        StateWant::Deltas | StateWant::DeltasAndDigest => Some(&sync.digest),
-        StateWant::Nothing | StateWant::Digest => None,
+/// Whether a value of `len` bytes may be written under a limit of `max` bytes.
+pub(crate) fn check_value_len(len: usize, max: usize) -> Result<(), StateError> {
+    if len > max {
+        return Err(StateError::ValueTooLarge { len, max });
     }
+    Ok(())
 }

@@ -28,6 +28,9 @@ pub(crate) type MessageCallback = Box<dyn FnMut(&NodeName, &[u8]) + Send>;
 pub(crate) type EventCallback = Box<dyn FnMut(&Event) + Send>;
 /// A callback for a settled aggregate estimate.
 pub(crate) type EstimateCallback = Box<dyn FnMut(&AggregateName, &Estimate) + Send>;
+/// A callback for a changed key of another node's state: owner, key, value (`None`:
+/// deleted).
+pub(crate) type StateCallback = Box<dyn FnMut(&NodeName, &str, Option<&[u8]>) + Send>;
 
 /// The callbacks registered on the builder.
 #[derive(Default)]
@@ -40,6 +43,7 @@ pub(crate) struct Callbacks {
     pub(crate) on_event: Vec<EventCallback>,
     pub(crate) on_message: Vec<MessageCallback>,
     pub(crate) on_estimate: Vec<EstimateCallback>,
+    pub(crate) on_state_change: Vec<StateCallback>,
 }
 
 /// What the dispatcher's inbox carries.
@@ -79,6 +83,12 @@ pub(crate) fn spawn(
                 Delivery::Estimate { name, estimate } => {
                     for callback in &mut callbacks.on_estimate {
                         guarded(&counters, || callback(&name, &estimate));
+                    }
+                }
+                Delivery::StateChange(change) => {
+                    let (key, value) = (change.key.as_str(), change.value.as_deref());
+                    for callback in &mut callbacks.on_state_change {
+                        guarded(&counters, || callback(&change.owner, key, value));
                     }
                 }
             }

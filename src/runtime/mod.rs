@@ -1,6 +1,6 @@
 //! Real threads: the only code that reads the OS clock or touches sockets.
 //!
-//! One node is six named threads, joined on shutdown:
+//! One node is seven named threads, joined on shutdown:
 //!
 //! ```text
 //! epidemic/<node>/reactor        mio: UDP socket, TCP listener and connections
@@ -8,9 +8,12 @@
 //! epidemic/<node>/suspicion      protocol::Suspicion   (suspicion timers)
 //! epidemic/<node>/dissemination  protocol::Dissemination (piggyback queues, gossip tick)
 //! epidemic/<node>/aggregation    protocol::Aggregation (push-sum rounds and epochs)
+//! epidemic/<node>/state          protocol::KvState     (replicated key-value state)
 //! epidemic/<node>/dispatcher     user callbacks
 //! ```
-//! (the reactor, four actors hosting sans-io components, and the dispatcher.)
+//! (the reactor, five actors hosting sans-io components, and the dispatcher.) An actor
+//! whose component has no deadline (aggregation with nothing published, the state with
+//! nothing held) sleeps on its inbox and costs nothing.
 
 mod actor;
 mod clock;
@@ -47,8 +50,8 @@ use crate::error::StartError;
 use crate::event::Event;
 use crate::member::{Member, NodeName};
 use crate::protocol::{
-    Aggregation, AggregationInput, Dissemination, DisseminationInput, Membership, MembershipInput,
-    Suspicion,
+    Aggregation, AggregationInput, Dissemination, DisseminationInput, KvState, Membership,
+    MembershipInput, StateInput, Suspicion,
 };
 use crate::stats::Counters;
 
@@ -101,6 +104,7 @@ impl Runtime {
         let (suspicion_tx, suspicion_rx) = queue::bounded(ACTOR_QUEUE);
         let (dissemination_tx, dissemination_rx) = queue::bounded(ACTOR_QUEUE);
         let (aggregation_tx, aggregation_rx) = queue::bounded(ACTOR_QUEUE);
+        let (state_tx, state_rx) = queue::bounded(ACTOR_QUEUE);
         let (dispatch_tx, dispatch_rx) = queue::bounded(setup.config.dispatcher_queue);
         let events = bounded(setup.config.dispatcher_queue);
         let events_rx = events.1.clone();
@@ -112,6 +116,7 @@ impl Runtime {
             membership: membership_tx.clone(),
             dissemination: dissemination_tx.clone(),
             aggregation: aggregation_tx.clone(),
+            state: state_tx.clone(),
             reactor: reactor_slot.clone(),
             counters: counters.clone(),
         };
@@ -130,6 +135,7 @@ impl Runtime {
             suspicion: suspicion_tx,
             dissemination: dissemination_tx,
             aggregation: aggregation_tx,
+            state: state_tx,
             dispatcher: dispatch_tx,
             reactor,
             replies: Arc::new(Replies::default()),
@@ -180,13 +186,24 @@ impl Runtime {
             now,
             ChaCha8Rng::from_rng(&mut seeds),
         );
+        let (state_config, cluster) = (setup.config.state_config(), setup.config.cluster_id());
         let dissemination = Dissemination::new(
             setup.config,
-            setup.name,
+            setup.name.clone(),
             membership.peer_view(),
             now,
             ChaCha8Rng::from_rng(&mut seeds),
             counters.clone(),
+        );
+        // Seeded last, so the other components draw the same seeds as before it existed.
+        let state = KvState::new(
+            state_config,
+            setup.name,
+            clock::state_generation(),
+            cluster,
+            membership.peer_view(),
+            now,
+            ChaCha8Rng::from_rng(&mut seeds),
         );
         let estimates = runtime.estimates.clone();
         let publish_estimates = move |a: &mut Aggregation| {
@@ -234,12 +251,21 @@ impl Runtime {
             thread_name("aggregation"),
             aggregation,
             aggregation_rx,
-            router,
+            router.clone(),
             clock,
             stopping.clone(),
             publish_estimates,
         );
-        for handle in spawned.into_iter().chain([aggregation]) {
+        let state = actor::spawn(
+            thread_name("state"),
+            state,
+            state_rx,
+            router,
+            clock,
+            stopping.clone(),
+            |_| {},
+        );
+        for handle in spawned.into_iter().chain([aggregation, state]) {
             let handle = handle.map_err(StartError::Spawn)?;
             runtime.actors.lock().push(handle);
         }
@@ -261,6 +287,11 @@ impl Runtime {
         !self.is_stopped() && offer(&self.router.aggregation, ActorMsg::Input(input))
     }
 
+    /// Queues an input for the state actor; false if full or stopped.
+    pub(crate) fn send_state(&self, input: StateInput) -> bool {
+        !self.is_stopped() && offer(&self.router.state, ActorMsg::Input(input))
+    }
+
     /// Whether shutdown began.
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
@@ -279,6 +310,7 @@ impl Runtime {
         let _ = offer(&self.router.suspicion, ActorMsg::Stop);
         let _ = offer(&self.router.dissemination, ActorMsg::Stop);
         let _ = offer(&self.router.aggregation, ActorMsg::Stop);
+        let _ = offer(&self.router.state, ActorMsg::Stop);
         for handle in self.actors.lock().drain(..) {
             if handle.join().is_err() {
                 log::error!("an actor thread of {} panicked", self.name);

@@ -18,7 +18,7 @@ use super::queue::QueueSender;
 use super::reactor::{NetCommand, ReactorHandle};
 use crate::protocol::{
     AggregationInput, DisseminationInput, MembershipInput, NetOutput, Output, Reply, RequestId,
-    SuspicionInput,
+    StateInput, SuspicionInput,
 };
 use crate::stats::{Counters, DropReason};
 
@@ -64,6 +64,7 @@ pub(crate) struct Router {
     pub(crate) suspicion: QueueSender<ActorMsg<SuspicionInput>>,
     pub(crate) dissemination: QueueSender<ActorMsg<DisseminationInput>>,
     pub(crate) aggregation: QueueSender<ActorMsg<AggregationInput>>,
+    pub(crate) state: QueueSender<ActorMsg<StateInput>>,
     pub(crate) dispatcher: QueueSender<DispatchMsg>,
     pub(crate) reactor: ReactorHandle,
     pub(crate) replies: Arc<Replies>,

@@ -11,10 +11,12 @@ use rand_chacha::ChaCha8Rng;
 
 use super::aggregate::Settled;
 use super::faults::Fault;
+use super::interner::Interner;
 use super::invariants::{Invariants, Violation};
 use super::network::{Fate, Network};
-use super::node::{Comp, Input, Interner, SimNode, Status};
+use super::node::{Comp, Input, SimNode, Status};
 use super::queue::{Event, EventQueue};
+use super::state::StateChanged;
 use super::trace::{EventKind, Trace, TraceEvent};
 use super::{NodeId, SimulationBuilder, node_addr, node_name};
 use crate::config::Config;
@@ -80,6 +82,7 @@ pub struct Simulation {
     pub(super) replies: BTreeMap<RequestId, Reply>,
     pub(super) deliveries: Vec<Delivered>,
     pub(super) settled: Vec<Settled>,
+    pub(super) state_changes: Vec<StateChanged>,
     pub(super) totals: NetworkTotals,
 }
 
@@ -111,6 +114,7 @@ impl Simulation {
             replies: BTreeMap::new(),
             deliveries: Vec::new(),
             settled: Vec::new(),
+            state_changes: Vec::new(),
             totals: NetworkTotals::default(),
         };
         for _ in 0..b.nodes {
@@ -403,23 +407,11 @@ impl Simulation {
                 n.handle_timeout(now, comp);
             }
             Event::SyncRequest { conn, frame, .. } => {
-                match n.frame(&frame, &self.config, &mut self.names) {
-                    Ok(state) => n.handle(
-                        now,
-                        Input::Membership(MembershipInput::SyncRequest { conn, state }),
-                    ),
-                    Err(_) => return,
-                }
+                n.sync_request(now, conn, &frame, &self.config, &mut self.names);
             }
             Event::SyncResponse {
                 request, result, ..
-            } => {
-                let result = result.and_then(|f| n.frame(&f, &self.config, &mut self.names));
-                n.handle(
-                    now,
-                    Input::Membership(MembershipInput::SyncResponse { request, result }),
-                );
-            }
+            } => n.sync_response(now, request, result, &self.config, &mut self.names),
             Event::LeaveDeadline { .. } => {
                 n.status = Status::Down;
                 return;
@@ -437,13 +429,7 @@ impl Simulation {
         self.check_node(node);
         let generation = self.nodes[node].generation;
         let deadlines = self.nodes[node].deadlines();
-        let comps = [
-            Comp::Membership,
-            Comp::Suspicion,
-            Comp::Dissemination,
-            Comp::Aggregation,
-        ];
-        for (c, comp) in comps.into_iter().enumerate() {
+        for (c, comp) in Comp::ALL.into_iter().enumerate() {
             if deadlines[c] != self.nodes[node].wakes[c] {
                 self.nodes[node].wakes[c] = deadlines[c];
                 if let Some(deadline) = deadlines[c] {
@@ -475,6 +461,7 @@ impl Simulation {
             Output::Suspicion(i) => self.input(node, Input::Suspicion(i)),
             Output::Dissemination(i) => self.input(node, Input::Dissemination(i)),
             Output::Net(net) => self.net(node, net),
+            Output::Deliver(Delivery::StateChange(change)) => self.state_changed(node, change),
             Output::Deliver(Delivery::Event(event)) => {
                 let kind = EventKind::of(&event);
                 let member = event.member();

@@ -3,8 +3,8 @@
 //! messages and timers alike. A run is a pure function of its seed.
 //!
 //! It drives the very components the runtime hosts (membership, suspicion timers,
-//! dissemination, aggregation) with the same inter-actor messages, and every datagram and
-//! frame goes through the real codec.
+//! dissemination, aggregation, the key-value state) with the same inter-actor messages,
+//! and every datagram and frame goes through the real codec.
 //!
 //! ```
 //! use std::time::Duration;
@@ -22,10 +22,12 @@ mod aggregate;
 mod control;
 mod engine;
 mod faults;
+mod interner;
 mod invariants;
 mod network;
 mod node;
 mod queue;
+mod state;
 mod trace;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -38,6 +40,7 @@ pub use trace::{EventKind, TraceEvent};
 
 pub use aggregate::{Mass, Settled};
 pub use engine::{Delivered, NetworkTotals, Simulation};
+pub use state::StateChanged;
 
 use crate::config::Config;
 

@@ -1,7 +1,7 @@
-//! One simulated node: the four protocol components of a real node, their wake-up times,
-//! and what the reactor's inbound path does (size, decode, cluster check, routing).
+//! One simulated node: the five protocol components of a real node, their wake-up times,
+//! and what the reactor's inbound path does (size, decode, cluster check, routing by
+//! message type, frame kind and request id).
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +9,14 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::codec::{self, Frame, Message, PushPull};
+use super::interner::Interner;
+use crate::codec::{self, Frame, Header, Message, PushPull, STATE_FRAME_KIND, StateSync};
 use crate::config::Config;
 use crate::member::{Incarnation, NodeName};
 use crate::protocol::{
-    Aggregation, AggregationInput, Component, Dissemination, DisseminationInput, Membership,
-    MembershipInput, Output, Suspicion, SuspicionInput,
+    Aggregation, AggregationInput, Component, Dissemination, DisseminationInput, KvState,
+    Membership, MembershipInput, Output, RequestId, STATE_REQUEST_BASE, StateInput, Suspicion,
+    SuspicionInput,
 };
 use crate::stats::{Counters, DropReason};
 use crate::time::Instant;
@@ -26,6 +28,18 @@ pub(crate) enum Comp {
     Suspicion = 1,
     Dissemination = 2,
     Aggregation = 3,
+    State = 4,
+}
+
+impl Comp {
+    /// Every component, in wake-up slot order.
+    pub(crate) const ALL: [Comp; 5] = [
+        Comp::Membership,
+        Comp::Suspicion,
+        Comp::Dissemination,
+        Comp::Aggregation,
+        Comp::State,
+    ];
 }
 
 /// An input for one component (what an actor's inbox carries).
@@ -64,15 +78,17 @@ pub(crate) struct SimNode {
     pub(crate) suspicion: Suspicion,
     pub(crate) dissemination: Dissemination,
     pub(crate) aggregation: Aggregation,
+    pub(crate) state: KvState,
     /// The wake-up time scheduled for each component.
-    pub(crate) wakes: [Option<Instant>; 4],
+    pub(crate) wakes: [Option<Instant>; 5],
     pub(crate) counters: Arc<Counters>,
     /// Highest own incarnation seen in this generation (must never fall).
     pub(crate) incarnation_floor: Incarnation,
 }
 
 impl SimNode {
-    /// A fresh process named `name` at `addr`, with components seeded from `seed`.
+    /// A fresh process named `name` at `addr`, with components seeded from `seed`; its
+    /// key-value state runs under generation `generation + 1`, so a restart's grows.
     pub(crate) fn new(
         config: &Config,
         name: NodeName,
@@ -107,6 +123,15 @@ impl SimNode {
             now,
             ChaCha8Rng::from_rng(&mut seeds),
         );
+        let state = KvState::new(
+            config.state_config(),
+            name.clone(),
+            u64::from(generation) + 1,
+            config.cluster_id(),
+            membership.peer_view(),
+            now,
+            ChaCha8Rng::from_rng(&mut seeds),
+        );
         SimNode {
             name,
             addr,
@@ -119,7 +144,8 @@ impl SimNode {
             suspicion: Suspicion::new(),
             dissemination,
             aggregation,
-            wakes: [None; 4],
+            state,
+            wakes: [None; 5],
             counters,
             incarnation_floor: 0,
         }
@@ -141,6 +167,7 @@ impl SimNode {
             Comp::Suspicion => self.suspicion.handle_timeout(now),
             Comp::Dissemination => self.dissemination.handle_timeout(now),
             Comp::Aggregation => self.aggregation.handle_timeout(now),
+            Comp::State => self.state.handle_timeout(now),
         }
     }
 
@@ -151,15 +178,17 @@ impl SimNode {
             .or_else(|| self.suspicion.poll_output())
             .or_else(|| self.dissemination.poll_output())
             .or_else(|| self.aggregation.poll_output())
+            .or_else(|| self.state.poll_output())
     }
 
     /// Each component's next deadline.
-    pub(crate) fn deadlines(&self) -> [Option<Instant>; 4] {
+    pub(crate) fn deadlines(&self) -> [Option<Instant>; 5] {
         [
             self.membership.poll_timeout(),
             self.suspicion.poll_timeout(),
             self.dissemination.poll_timeout(),
             self.aggregation.poll_timeout(),
+            self.state.poll_timeout(),
         ]
     }
 
@@ -194,6 +223,9 @@ impl SimNode {
                     self.aggregation
                         .handle(now, AggregationInput::Message(aggregate));
                 }
+                Message::State(sync) => {
+                    self.state.handle(now, StateInput::Message { from, sync });
+                }
                 other => rest.push(other),
             }
         }
@@ -213,8 +245,55 @@ impl SimNode {
         }
     }
 
+    /// An inbound TCP request, routed by frame kind as the runtime's inbound path does:
+    /// state frames to the state component, anything else to membership. A bad frame is
+    /// counted and dropped (the requester's exchange then times out).
+    pub(crate) fn sync_request(
+        &mut self,
+        now: Instant,
+        conn: u64,
+        frame: &[u8],
+        config: &Config,
+        names: &mut Interner,
+    ) {
+        let kind = match codec::frame_kind(frame) {
+            Ok(kind) => kind,
+            Err(e) => return self.counters.dropped(e.reason()),
+        };
+        if kind == STATE_FRAME_KIND {
+            if let Ok(sync) = self.state_frame(frame, config, names) {
+                self.state
+                    .handle(now, StateInput::SyncRequest { conn, sync });
+            }
+        } else if let Ok(state) = self.frame(frame, config, names) {
+            let input = MembershipInput::SyncRequest { conn, state };
+            self.membership.handle(now, input);
+        }
+    }
+
+    /// The answer to an exchange this node started, routed by request id as the runtime
+    /// does: ids from [`STATE_REQUEST_BASE`] up belong to the state component.
+    pub(crate) fn sync_response(
+        &mut self,
+        now: Instant,
+        request: RequestId,
+        result: Result<Vec<u8>, String>,
+        config: &Config,
+        names: &mut Interner,
+    ) {
+        if request >= STATE_REQUEST_BASE {
+            let result = result.and_then(|f| self.state_frame(&f, config, names));
+            let input = StateInput::SyncResponse { request, result };
+            self.state.handle(now, input);
+        } else {
+            let result = result.and_then(|f| self.frame(&f, config, names));
+            let input = MembershipInput::SyncResponse { request, result };
+            self.membership.handle(now, input);
+        }
+    }
+
     /// Decodes a push-pull frame the way the runtime's inbound path does.
-    pub(crate) fn frame(
+    fn frame(
         &self,
         bytes: &[u8],
         config: &Config,
@@ -224,10 +303,7 @@ impl SimNode {
             self.counters.dropped(e.reason());
             e.to_string()
         })?;
-        if header.cluster != config.cluster_id() {
-            self.counters.dropped(DropReason::WrongCluster);
-            return Err("wrong cluster".into());
-        }
+        self.check_cluster(&header, config)?;
         let Frame::PushPull(mut state) = frame;
         for record in &mut state.members {
             record.name = names.name(&record.name);
@@ -235,77 +311,29 @@ impl SimNode {
         }
         Ok(state)
     }
-}
 
-/// Shares one allocation per distinct name (and for empty metadata) across every node of
-/// a simulation: decoding creates fresh strings, and 10,000 tables of 10,000 members
-/// must not hold 10⁸ copies.
-#[derive(Debug)]
-pub(crate) struct Interner {
-    names: HashSet<NodeName>,
-    empty: Arc<[u8]>,
-}
-
-impl Interner {
-    /// An empty interner.
-    pub(crate) fn new() -> Interner {
-        Interner {
-            names: HashSet::new(),
-            empty: Arc::from(&[][..]),
-        }
+    /// Decodes a state frame the way the runtime's inbound path does.
+    fn state_frame(
+        &self,
+        bytes: &[u8],
+        config: &Config,
+        names: &mut Interner,
+    ) -> Result<StateSync, String> {
+        let (header, mut sync) = codec::decode_state_frame(bytes).map_err(|e| {
+            self.counters.dropped(e.reason());
+            e.to_string()
+        })?;
+        self.check_cluster(&header, config)?;
+        names.state(&mut sync);
+        Ok(sync)
     }
 
-    /// The shared copy of `name`.
-    pub(crate) fn name(&mut self, name: &NodeName) -> NodeName {
-        if let Some(shared) = self.names.get(name) {
-            return shared.clone();
-        }
-        self.names.insert(name.clone());
-        name.clone()
-    }
-
-    /// The shared copy of empty metadata, or `metadata` itself.
-    pub(crate) fn metadata(&self, metadata: &Arc<[u8]>) -> Arc<[u8]> {
-        if metadata.is_empty() {
-            self.empty.clone()
+    fn check_cluster(&self, header: &Header, config: &Config) -> Result<(), String> {
+        if header.cluster == config.cluster_id() {
+            Ok(())
         } else {
-            metadata.clone()
-        }
-    }
-
-    /// Interns every name in a message.
-    pub(crate) fn message(&mut self, message: &mut Message) {
-        match message {
-            Message::Ping(m) => {
-                m.target = self.name(&m.target);
-                m.source = self.name(&m.source);
-            }
-            Message::PingReq(m) => {
-                m.target = self.name(&m.target);
-                m.source = self.name(&m.source);
-            }
-            Message::Ack(m) => m.source = self.name(&m.source),
-            Message::Nack(m) => m.source = self.name(&m.source),
-            Message::Alive(m) => {
-                m.name = self.name(&m.name);
-                m.metadata = self.metadata(&m.metadata);
-            }
-            Message::Suspect(m) => {
-                m.name = self.name(&m.name);
-                m.from = self.name(&m.from);
-            }
-            Message::Dead(m) => {
-                m.name = self.name(&m.name);
-                m.from = self.name(&m.from);
-            }
-            Message::Left(m) => m.name = self.name(&m.name),
-            Message::User(m) => m.origin = self.name(&m.origin),
-            Message::Known(m) => {
-                for (origin, _) in &mut m.ids {
-                    *origin = self.name(origin);
-                }
-            }
-            Message::Aggregate(_) | Message::State(_) => {}
+            self.counters.dropped(DropReason::WrongCluster);
+            Err("wrong cluster".into())
         }
     }
 }

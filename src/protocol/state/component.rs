@@ -2,10 +2,10 @@
 //! and the choice between a datagram and a TCP exchange.
 
 use super::{
-    Back, Component, DisseminationInput, HEADER_LEN, Header, KvState, MAX_IN_FLIGHT,
-    MESSAGE_OVERHEAD, Message, NetOutput, Output, PACKET_OVERHEAD, Replica, STATE_REQUEST_BASE,
-    STATE_SYNC_OVERHEAD, StateConfig, StateDigest, StateError, StateEvent, StateInput, StateMode,
-    StateSync, StateWant, Store, check_key, codec,
+    Back, Component, Delivery, DisseminationInput, HEADER_LEN, Header, KvState, MAX_IN_FLIGHT,
+    MESSAGE_OVERHEAD, Message, NetOutput, Output, PACKET_OVERHEAD, Replica, Reply,
+    STATE_REQUEST_BASE, STATE_SYNC_OVERHEAD, StateConfig, StateDigest, StateError, StateInput,
+    StateMode, StateSync, StateWant, Store, check_key, check_value_len, codec,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -16,13 +16,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::codec::StateKey;
 use crate::member::NodeName;
+use crate::protocol::RequestId;
 use crate::protocol::peers::{PeerView, Pick};
 use crate::time::Instant;
 
 impl KvState {
     /// This node's empty map under `generation` (which must grow across restarts), with
-    /// the node's shared live `peers`; the first round is due one interval after `now`. `cluster` goes in frame
-    /// headers.
+    /// the node's shared live `peers`; `cluster` goes in frame headers. It starts idle: no
+    /// deadline until it writes a key or hears of state (see the module docs).
     pub(crate) fn new(
         config: StateConfig,
         local: NodeName,
@@ -46,10 +47,9 @@ impl KvState {
             in_flight: BTreeMap::new(),
             next_request: STATE_REQUEST_BASE,
             next_round_at: now + config.interval,
-            rounds: 0,
             rng,
             outputs: VecDeque::new(),
-            events: VecDeque::new(),
+            active: false,
             config,
         }
     }
@@ -68,17 +68,20 @@ impl KvState {
     }
 
     /// This node's digest (one entry per owner held, in name order).
+    #[cfg(test)]
     pub(crate) fn digest(&self) -> Vec<StateDigest> {
         self.store.digest()
     }
 
-    /// `(entries, tombstones)` held for `owner` (for tests and measurement).
+    /// `(entries, tombstones)` held for `owner`.
+    #[cfg(test)]
     pub(crate) fn held(&self, owner: &NodeName) -> Option<(usize, usize)> {
         let r = self.store.replicas.get(owner)?;
         Some((r.len(), r.tombstones()))
     }
 
     /// Whether `owner`'s replica is resyncing after missing collected deletions.
+    #[cfg(test)]
     pub(crate) fn resyncing(&self, owner: &NodeName) -> bool {
         self.store
             .replicas
@@ -86,14 +89,17 @@ impl KvState {
             .is_some_and(Replica::resyncing)
     }
 
-    /// Rounds run so far.
-    pub(crate) fn rounds(&self) -> u64 {
-        self.rounds
+    /// Whether this node reconciles on a schedule (it holds or held state).
+    pub(crate) fn is_active(&self) -> bool {
+        self.active
     }
 
-    /// The next event for the application, until `None`.
-    pub(crate) fn poll_event(&mut self) -> Option<StateEvent> {
-        self.events.pop_front()
+    /// Starts the round schedule, one interval from `now`, if it has not started yet.
+    fn activate(&mut self, now: Instant) {
+        if !self.active {
+            self.active = true;
+            self.next_round_at = now + self.config.interval;
+        }
     }
 
     /// Sets `key` in this node's map; returns the version written.
@@ -104,13 +110,7 @@ impl KvState {
         value: Vec<u8>,
     ) -> Result<u64, StateError> {
         let key = check_key(key)?;
-        let max = self.config.max_value_len;
-        if value.len() > max {
-            return Err(StateError::ValueTooLarge {
-                len: value.len(),
-                max,
-            });
-        }
+        check_value_len(value.len(), self.config.max_value_len)?;
         let max_keys = self.config.max_keys;
         let local = self.store.local.clone();
         let own = self.own();
@@ -120,6 +120,7 @@ impl KvState {
         let version = own.max_version + 1;
         own.write(&local, key, version, Some(Arc::from(value)), now, None);
         own.max_version = version;
+        self.activate(now);
         Ok(version)
     }
 
@@ -137,7 +138,12 @@ impl KvState {
         own.write(&local, key, version, None, now, None);
         own.max_version = version;
         own.collect_beyond(max_keys);
+        self.activate(now);
         Ok(Some(version))
+    }
+
+    fn reply(&mut self, request: RequestId, reply: Reply) {
+        self.outputs.push_back(Output::Reply(request, reply));
     }
 
     fn own(&mut self) -> &mut Replica {
@@ -159,7 +165,6 @@ impl KvState {
         for to in self.targets() {
             self.send(Back::To(to), want, with_digest, None);
         }
-        self.rounds += 1;
     }
 
     /// Drops tombstones older than the grace period, in every replica.
@@ -183,6 +188,11 @@ impl KvState {
             digest,
             deltas,
         } = sync;
+        let holds_state =
+            digest.iter().any(|d| d.max_version > 0) || deltas.iter().any(|d| d.max_version > 0);
+        if holds_state {
+            self.activate(now);
+        }
         let mut changes = Vec::new();
         for d in &digest {
             let (g, w, m) = (d.generation, d.watermark, d.max_version);
@@ -191,8 +201,10 @@ impl KvState {
         for d in deltas {
             self.store.apply(now, d, &mut changes);
         }
-        self.events
-            .extend(changes.into_iter().map(StateEvent::Change));
+        for change in changes {
+            let delivery = Delivery::StateChange(change);
+            self.outputs.push_back(Output::Deliver(delivery));
+        }
         let (answer, with_digest) = match want {
             StateWant::Nothing => (StateWant::Nothing, false),
             StateWant::Deltas => (StateWant::Nothing, false),
@@ -319,18 +331,30 @@ impl Component for KvState {
                 key,
                 value,
             } => {
-                let result = self.set(now, &key, value).map(Some);
-                self.events.push_back(StateEvent::Written(request, result));
+                let result = self.set(now, &key, value).map(|_| ());
+                self.reply(request, Reply::StateWritten(result));
             }
             StateInput::Delete { request, key } => {
-                let result = self.delete(now, &key);
-                self.events.push_back(StateEvent::Written(request, result));
+                let result = self.delete(now, &key).map(|_| ());
+                self.reply(request, Reply::StateWritten(result));
+            }
+            StateInput::Get {
+                request,
+                owner,
+                key,
+            } => {
+                let value = self.get(&owner, &key);
+                self.reply(request, Reply::StateValue(value));
+            }
+            StateInput::Read { request, owner } => {
+                let map = self.owner_state(&owner);
+                self.reply(request, Reply::StateMap(map));
             }
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if now < self.next_round_at {
+        if !self.active || now < self.next_round_at {
             return;
         }
         let interval = self.config.interval;
@@ -343,7 +367,7 @@ impl Component for KvState {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.next_round_at)
+        self.active.then_some(self.next_round_at)
     }
 
     fn poll_output(&mut self) -> Option<Output> {

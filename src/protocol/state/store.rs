@@ -94,6 +94,7 @@ impl Replica {
     }
 
     /// Tombstones held.
+    #[cfg(test)]
     pub(super) fn tombstones(&self) -> usize {
         self.tombstones
     }
@@ -104,6 +105,7 @@ impl Replica {
     }
 
     /// Whether a resync is in progress.
+    #[cfg(test)]
     pub(super) fn resyncing(&self) -> bool {
         self.resync_until.is_some()
     }

@@ -1,228 +1,16 @@
-//! Unit tests: components wired by hand through a tiny router that encodes and decodes
-//! every leg with the real codec, with explicit `now`.
+//! Unit tests: one exchange in each mode, relays, bad writes, reads, idle nodes, budgets,
+//! gaps and generations, over the harness's hand-wired components.
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
 
+use super::tests_harness::{CLUSTER, Net, addr, config, max_of, name};
 use super::*;
-use crate::codec::{PacketWriter, StateDeltas, StateEntry, decode_packet, decode_state_frame};
-use crate::protocol::peers::Peer;
-
-pub(super) const CLUSTER: u64 = 7;
-
-pub(super) fn name(s: &str) -> NodeName {
-    NodeName::new(s).unwrap()
-}
-
-pub(super) fn addr(i: usize) -> SocketAddr {
-    SocketAddr::from(([10, 0, 0, 1], 1000 + u16::try_from(i).unwrap()))
-}
-
-pub(super) fn config(mode: StateMode) -> StateConfig {
-    StateConfig {
-        mode,
-        ..StateConfig::default()
-    }
-}
-
-/// Components wired by hand: every output is encoded, checked against its budget,
-/// decoded and handed to its destination, until nothing moves.
-pub(super) struct Net {
-    pub(super) nodes: Vec<KvState>,
-    /// Each node's live peers.
-    views: Vec<PeerView>,
-    /// A cut node sends and receives nothing (its exchanges fail).
-    pub(super) cut: Vec<bool>,
-    pub(super) now: Instant,
-    /// Every change event seen, per node.
-    pub(super) changes: Vec<Vec<StateChange>>,
-    /// Largest datagram and frame seen.
-    pub(super) largest: (usize, usize),
-    pub(super) tcp_exchanges: usize,
-}
-
-impl Net {
-    /// `n` components named n0.., all peers of each other, generation 1.
-    pub(super) fn new(n: usize, config: &StateConfig, seed: u64) -> Net {
-        let mut views = Vec::new();
-        let nodes = (0..n)
-            .map(|i| {
-                let rng = ChaCha8Rng::seed_from_u64(seed * 1000 + i as u64);
-                let local = name(&format!("n{i}"));
-                let view = PeerView::new();
-                views.push(view.clone());
-                KvState::new(config.clone(), local, 1, CLUSTER, view, Instant::ZERO, rng)
-            })
-            .collect();
-        let mut net = Net {
-            nodes,
-            views,
-            cut: vec![false; n],
-            now: Instant::ZERO,
-            changes: vec![Vec::new(); n],
-            largest: (0, 0),
-            tcp_exchanges: 0,
-        };
-        for i in 0..n {
-            for j in (0..n).filter(|j| *j != i) {
-                net.link(i, j);
-            }
-        }
-        net
-    }
-
-    /// Makes `j` a live peer of `i`.
-    pub(super) fn link(&mut self, i: usize, j: usize) {
-        self.views[i].push(Peer {
-            name: name(&format!("n{j}")),
-            addr: addr(j),
-            suspect: false,
-        });
-    }
-
-    /// Every node loses all its live peers (their state is kept).
-    pub(super) fn isolate(&mut self) {
-        for view in &self.views {
-            view.replace(Vec::new());
-        }
-    }
-
-    /// Advances one interval: every node's round, then every message until quiet.
-    pub(super) fn round(&mut self) {
-        self.now = self.now + Duration::from_secs(1);
-        let mut queue = VecDeque::new();
-        for i in 0..self.nodes.len() {
-            self.nodes[i].handle_timeout(self.now);
-            self.drain(i, &mut queue);
-        }
-        while let Some((from, output)) = queue.pop_front() {
-            self.deliver(from, output, &mut queue);
-        }
-    }
-
-    fn drain(&mut self, i: usize, queue: &mut VecDeque<(usize, Output)>) {
-        while let Some(o) = self.nodes[i].poll_output() {
-            queue.push_back((i, o));
-        }
-        while let Some(e) = self.nodes[i].poll_event() {
-            if let StateEvent::Change(c) = e {
-                self.changes[i].push(c);
-            }
-        }
-    }
-
-    fn deliver(&mut self, from: usize, output: Output, queue: &mut VecDeque<(usize, Output)>) {
-        let now = self.now;
-        let mtu = self.nodes[from].config.mtu;
-        let max_frame = self.nodes[from].config.max_sync_frame;
-        match output {
-            Output::Dissemination(DisseminationInput::Send { to, messages }) => {
-                let mut w = PacketWriter::new(
-                    &Header {
-                        cluster: 7,
-                        flags: 0,
-                    },
-                    mtu,
-                );
-                for m in &messages {
-                    assert!(w.push(m), "a state message must fit one datagram");
-                }
-                let bytes = w.finish();
-                self.largest.0 = self.largest.0.max(bytes.len());
-                let to = self.index(to);
-                if self.cut[from] || self.cut[to] {
-                    return;
-                }
-                for m in decode_packet(&bytes).unwrap().messages {
-                    let Message::State(sync) = m else {
-                        panic!("only state messages expected")
-                    };
-                    let input = StateInput::Message {
-                        from: addr(from),
-                        sync,
-                    };
-                    self.nodes[to].handle(now, input);
-                }
-                self.drain(to, queue);
-            }
-            Output::Net(NetOutput::Exchange {
-                request, to, frame, ..
-            }) => {
-                self.tcp_exchanges += 1;
-                assert!(frame.len() <= max_frame);
-                self.largest.1 = self.largest.1.max(frame.len());
-                let to = self.index(to);
-                let result = if self.cut[from] || self.cut[to] {
-                    Err("partitioned".to_string())
-                } else {
-                    let (_, sync) = decode_state_frame(&frame).unwrap();
-                    self.nodes[to].handle(now, StateInput::SyncRequest { conn: 1, sync });
-                    let mut answer = None;
-                    while let Some(o) = self.nodes[to].poll_output() {
-                        match o {
-                            Output::Net(NetOutput::Reply { conn: 1, frame }) => {
-                                assert!(frame.len() <= max_frame);
-                                answer = Some(decode_state_frame(&frame).unwrap().1);
-                            }
-                            other => queue.push_back((to, other)),
-                        }
-                    }
-                    self.drain(to, queue);
-                    answer.ok_or_else(|| "no answer".to_string())
-                };
-                let input = StateInput::SyncResponse { request, result };
-                self.nodes[from].handle(now, input);
-                self.drain(from, queue);
-            }
-            other => panic!("unexpected output {other:?}"),
-        }
-    }
-
-    fn index(&self, to: SocketAddr) -> usize {
-        usize::from(to.port() - 1000)
-    }
-
-    /// Whether every node's digest equals every other's (owners that never wrote are
-    /// not held by others: there is nothing to hold).
-    pub(super) fn converged(&self) -> bool {
-        let digest = |n: &KvState| -> Vec<StateDigest> {
-            n.digest()
-                .into_iter()
-                .filter(|d| d.max_version > 0)
-                .collect()
-        };
-        let first = digest(&self.nodes[0]);
-        self.nodes.iter().all(|n| digest(n) == first)
-    }
-
-    /// Rounds until converged (at most `limit`).
-    pub(super) fn rounds_to_converge(&mut self, limit: u32) -> u32 {
-        for r in 1..=limit {
-            self.round();
-            if self.converged() {
-                return r;
-            }
-        }
-        panic!("no convergence within {limit} rounds");
-    }
-
-    pub(super) fn value(&self, at: usize, owner: usize, key: &str) -> Option<Vec<u8>> {
-        let owner = name(&format!("n{owner}"));
-        self.nodes[at].get(&owner, key).map(|v| v.to_vec())
-    }
-}
-
-fn max_of(node: &KvState, owner: &str) -> u64 {
-    let owner = name(owner);
-    node.digest()
-        .iter()
-        .find(|d| d.owner == owner)
-        .map_or(0, |d| d.max_version)
-}
+use crate::codec::{StateDeltas, StateEntry};
 
 #[test]
 fn a_set_on_a_reaches_b_in_each_mode() {
@@ -232,7 +20,10 @@ fn a_set_on_a_reaches_b_in_each_mode() {
             .set(net.now, "color", b"blue".to_vec())
             .unwrap();
         let rounds = net.rounds_to_converge(5);
-        assert_eq!(rounds, 1, "{mode:?}: both exchange every round");
+        // In pull mode the idle b only wakes when a's digest reaches it, and pulls in the
+        // next round; in the other modes a's first exchange carries the value.
+        let expected = if mode == StateMode::Pull { 2 } else { 1 };
+        assert_eq!(rounds, expected, "{mode:?}");
         assert_eq!(net.value(1, 0, "color").as_deref(), Some(&b"blue"[..]));
         let change = StateChange {
             owner: name("n0"),
@@ -280,8 +71,8 @@ fn bad_writes_get_typed_errors_and_change_nothing() {
         n.set(now, &long, vec![1]),
         Err(StateError::KeyTooLong { len: 129, max: 128 })
     );
-    assert_eq!(n.set(now, "", vec![1]), Err(StateError::InvalidKey));
-    assert_eq!(n.delete(now, ""), Err(StateError::InvalidKey));
+    assert_eq!(n.set(now, "", vec![1]), Err(StateError::EmptyKey));
+    assert_eq!(n.delete(now, ""), Err(StateError::EmptyKey));
     assert_eq!(
         n.set(now, "k", vec![0; 1025]),
         Err(StateError::ValueTooLarge {
@@ -298,16 +89,98 @@ fn bad_writes_get_typed_errors_and_change_nothing() {
     assert_eq!(n.delete(now, "b"), Ok(Some(4)));
     assert_eq!(n.set(now, "c", vec![]), Ok(5), "room again");
     assert_eq!(n.owner_state(&name("n0")).len(), 2);
-    // Through the input, answered as an event.
+    // Through the input, answered as a reply.
     let input = StateInput::Set {
         request: 9,
         key: String::new(),
         value: vec![],
     };
     n.handle(now, input);
-    let answer = StateEvent::Written(9, Err(StateError::InvalidKey));
-    assert_eq!(n.poll_event(), Some(answer));
+    assert!(matches!(
+        n.poll_output(),
+        Some(Output::Reply(
+            9,
+            Reply::StateWritten(Err(StateError::EmptyKey))
+        ))
+    ));
+    assert!(n.poll_output().is_none());
     assert_eq!(n.digest()[0].max_version, 5);
+}
+
+#[test]
+fn reads_are_answered_with_the_value_or_the_whole_map() {
+    let mut net = Net::new(2, &config(StateMode::PushPull), 8);
+    net.nodes[0].set(net.now, "a", b"1".to_vec()).unwrap();
+    net.nodes[0].set(net.now, "b", b"2".to_vec()).unwrap();
+    net.rounds_to_converge(5);
+    let b = &mut net.nodes[1];
+    let (owner, now) = (name("n0"), net.now);
+    let key = "b".to_string();
+    b.handle(
+        now,
+        StateInput::Get {
+            request: 1,
+            owner: owner.clone(),
+            key,
+        },
+    );
+    match b.poll_output() {
+        Some(Output::Reply(1, Reply::StateValue(Some(v)))) => assert_eq!(&v[..], b"2"),
+        other => panic!("expected the value, got {other:?}"),
+    }
+    let key = "absent".to_string();
+    b.handle(
+        now,
+        StateInput::Get {
+            request: 2,
+            owner: owner.clone(),
+            key,
+        },
+    );
+    assert!(matches!(
+        b.poll_output(),
+        Some(Output::Reply(2, Reply::StateValue(None)))
+    ));
+    b.handle(now, StateInput::Read { request: 3, owner });
+    match b.poll_output() {
+        Some(Output::Reply(3, Reply::StateMap(map))) => {
+            let keys: Vec<&str> = map.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(keys, ["a", "b"]);
+        }
+        other => panic!("expected the map, got {other:?}"),
+    }
+}
+
+#[test]
+fn idle_nodes_have_no_deadline_and_send_nothing_until_state_appears() {
+    for mode in [StateMode::Push, StateMode::Pull, StateMode::PushPull] {
+        let mut net = Net::new(4, &config(mode), 9);
+        for _ in 0..10 {
+            net.round();
+        }
+        assert_eq!(net.sent, 0, "{mode:?}: an idle cluster sends nothing");
+        assert!(net.nodes.iter().all(|n| n.poll_timeout().is_none()));
+        // Deleting an absent key writes nothing: still idle.
+        assert_eq!(net.nodes[3].delete(net.now, "k"), Ok(None));
+        assert!(net.nodes[3].poll_timeout().is_none());
+        // One write wakes its node; the others wake as its exchanges reach them, and
+        // every node learns the value (in pull mode too, where only woken nodes pull).
+        net.nodes[0].set(net.now, "k", b"v".to_vec()).unwrap();
+        assert_eq!(
+            net.nodes[0].poll_timeout(),
+            Some(net.now + Duration::from_secs(1))
+        );
+        net.rounds_to_converge(30);
+        assert!(net.sent > 0);
+        for i in 1..4 {
+            assert_eq!(net.value(i, 0, "k").as_deref(), Some(&b"v"[..]), "{mode:?}");
+        }
+        // Nodes that heard state stay active: a later write spreads without new wake-ups.
+        assert!(
+            net.nodes.iter().all(|n| n.poll_timeout().is_some()),
+            "{mode:?}"
+        );
+    }
 }
 
 #[test]
