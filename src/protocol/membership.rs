@@ -534,15 +534,7 @@ impl Component for Membership {
 impl Membership {
     /// Forgets dead and departed members after `reap_after`.
     fn reap(&mut self, now: Instant) {
-        let expired: Vec<NodeName> = self
-            .table
-            .iter()
-            .filter(|(_, r)| {
-                !r.state.is_live() && now.saturating_since(r.changed_at) >= self.config.reap_after
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in expired {
+        for name in self.table.departed_before(now, self.config.reap_after) {
             if let Some(record) = self.table.remove(&name) {
                 self.sync.remember_lost(record.addr);
                 self.snapshot_dirty = true;

@@ -4,9 +4,10 @@
 //! Records live in a `BTreeMap` so every iteration is in name order: a simulated run must
 //! not depend on hash seeds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 
@@ -38,6 +39,10 @@ pub(crate) struct MemberTable {
     local: NodeName,
     records: BTreeMap<NodeName, Record>,
     live: PeerView,
+    /// Dead and departed members (never this node) by the time they became so: reaping
+    /// looks at the oldest few instead of scanning every record each protocol period
+    /// (that scan was a third of a simulated 1,500-node cluster's run time).
+    departed: BTreeSet<(Instant, NodeName)>,
 }
 
 impl MemberTable {
@@ -49,6 +54,7 @@ impl MemberTable {
             local,
             records,
             live: PeerView::new(),
+            departed: BTreeSet::new(),
         }
     }
 
@@ -93,7 +99,14 @@ impl MemberTable {
             addr: record.addr,
             suspect: record.state == MemberState::Suspect,
         };
-        self.records.insert(name.clone(), record);
+        let departed_at =
+            (!record.state.is_live() && name != self.local).then_some(record.changed_at);
+        if let Some(old) = self.records.insert(name.clone(), record) {
+            self.departed.remove(&(old.changed_at, name.clone()));
+        }
+        if let Some(at) = departed_at {
+            self.departed.insert((at, name.clone()));
+        }
         if live {
             self.mark_live(peer);
         } else {
@@ -117,8 +130,12 @@ impl MemberTable {
             .filter(|(name, r)| r.state.is_live() && *name != self.local)
             .count();
         let mut live = Vec::with_capacity(crate::protocol::peers::with_headroom(live_count));
+        self.departed.clear();
         for (name, record) in &mut all {
             record.live_slot = NOT_LIVE;
+            if !record.state.is_live() && *name != self.local {
+                self.departed.insert((record.changed_at, name.clone()));
+            }
             if record.state.is_live() && *name != self.local {
                 record.live_slot = live.len() as u32;
                 live.push(Peer {
@@ -138,7 +155,19 @@ impl MemberTable {
             return None;
         }
         self.unmark_live(name);
-        self.records.remove(name)
+        let record = self.records.remove(name)?;
+        self.departed.remove(&(record.changed_at, name.clone()));
+        Some(record)
+    }
+
+    /// Dead or departed members that became so at least `after` before `now`, oldest
+    /// first.
+    pub(crate) fn departed_before(&self, now: Instant, after: Duration) -> Vec<NodeName> {
+        self.departed
+            .iter()
+            .take_while(|(at, _)| now.saturating_since(*at) >= after)
+            .map(|(_, name)| name.clone())
+            .collect()
     }
 
     /// Every record, in name order.
@@ -263,6 +292,36 @@ mod tests {
         assert_eq!(t.live_names(), [name("c")]);
         assert_eq!(t.len(), 3);
         assert!(t.remove(&name("me")).is_none());
+    }
+
+    #[test]
+    fn departed_members_come_out_oldest_first_and_leave_when_revived_or_removed() {
+        let at = |s: u64| Instant::ZERO + Duration::from_secs(s);
+        let gone = |state, s| Record {
+            changed_at: at(s),
+            ..record(state)
+        };
+        let mut t = MemberTable::new(name("me"), record(MemberState::Alive));
+        t.upsert(name("a"), gone(MemberState::Dead, 5));
+        t.upsert(name("b"), gone(MemberState::Left, 1));
+        t.upsert(name("c"), gone(MemberState::Dead, 3));
+        t.upsert(name("d"), record(MemberState::Alive));
+        let after = Duration::from_secs(10);
+        assert_eq!(t.departed_before(at(12), after), [name("b")]);
+        assert_eq!(
+            t.departed_before(at(15), after),
+            [name("b"), name("c"), name("a")]
+        );
+        // Revived, and removed: neither is reaped any more.
+        t.upsert(name("b"), gone(MemberState::Alive, 6));
+        t.remove(&name("c"));
+        assert_eq!(t.departed_before(at(100), after), [name("a")]);
+        // A newer death restarts the clock.
+        t.upsert(name("a"), gone(MemberState::Left, 50));
+        assert!(t.departed_before(at(59), after).is_empty());
+        // This node is never reaped, whatever its state.
+        t.upsert(name("me"), gone(MemberState::Left, 0));
+        assert_eq!(t.departed_before(at(100), after), [name("a")]);
     }
 
     #[test]
