@@ -7,7 +7,9 @@
 //! (user events). Updates about this node go through refutation instead.
 //!
 //! Probe rounds live in `probe.rs`, Lifeguard's bookkeeping (local health, suspicion
-//! bounds and confirmations) in `lifeguard.rs`, full-state exchange in `sync.rs`.
+//! bounds and confirmations) in `lifeguard.rs`, refutation in `refute.rs`, join, leave,
+//! periodic push-pull and reaping in `lifecycle.rs`, merging a full-state exchange in
+//! `sync.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -34,8 +36,10 @@ use crate::stats::Counters;
 use crate::time::Instant;
 
 mod bootstrap;
+mod lifecycle;
 mod lifeguard;
 mod probe;
+mod refute;
 mod sync;
 
 use lifeguard::SuspicionReports;
@@ -372,91 +376,6 @@ impl Membership {
             self.emit(Event::Conflict { member, other_addr });
         }
     }
-
-    /// Gossip about this node: refute suspicion and death by raising the incarnation.
-    fn about_self(&mut self, now: Instant, update: Update) {
-        let local = self.table.local_record().clone();
-        let (state, incarnation) = update.state_and_incarnation();
-        match update {
-            Update::Alive(alive) if alive.addr != local.addr => {
-                let name = self.local();
-                self.conflict(&name, &local, alive.addr);
-            }
-            Update::Alive(_) if incarnation <= local.incarnation => {}
-            _ if self.leaving => {}
-            Update::Suspect(Suspect { from, .. }) | Update::Dead(Dead { from, .. })
-                if incarnation < local.incarnation =>
-            {
-                self.correct_accuser(now, &from);
-            }
-            _ if state != MemberState::Alive && incarnation < local.incarnation => {}
-            _ => {
-                Counters::bump(&self.counters.refutations);
-                // Lifeguard: being suspected hints that we are the slow one.
-                self.adjust_health(1);
-                self.bump_incarnation(incarnation + 1);
-            }
-        }
-    }
-
-    /// A suspicion or death about this node at an incarnation it already refuted is still
-    /// circulating: its accuser missed the refutation (lost, or the rumor died out before
-    /// reaching it) and will declare this node dead when its timer runs out, since nothing
-    /// else repairs its view before the next push-pull. Send our current `alive` straight
-    /// to the accuser, at most once per probe interval each.
-    fn correct_accuser(&mut self, now: Instant, accuser: &NodeName) {
-        if accuser == self.table.local() {
-            return;
-        }
-        let recently = self
-            .corrections
-            .get(accuser)
-            .is_some_and(|at| now.saturating_since(*at) < self.config.probe_interval);
-        let Some(addr) = self
-            .table
-            .get(accuser)
-            .filter(|r| r.state.is_live())
-            .map(|r| r.addr)
-        else {
-            return;
-        };
-        if recently {
-            return;
-        }
-        if self.corrections.len() >= MAX_CORRECTIONS {
-            if let Some(oldest) = self
-                .corrections
-                .iter()
-                .min_by_key(|(_, at)| **at)
-                .map(|(name, _)| name.clone())
-            {
-                self.corrections.remove(&oldest);
-            }
-        }
-        self.corrections.insert(accuser.clone(), now);
-        let record = self.table.local_record();
-        let alive = Message::Alive(Alive {
-            name: self.table.local().clone(),
-            incarnation: record.incarnation,
-            addr: record.addr,
-            metadata: record.metadata.clone(),
-        });
-        self.send(addr, vec![alive]);
-    }
-
-    /// Raises this node's incarnation to `to` and gossips `alive`.
-    fn bump_incarnation(&mut self, to: Incarnation) {
-        let record = self.table.local_record_mut();
-        record.incarnation = to.max(record.incarnation + 1);
-        let alive = Alive {
-            name: self.table.local().clone(),
-            incarnation: self.table.local_record().incarnation,
-            addr: self.table.local_record().addr,
-            metadata: self.table.local_record().metadata.clone(),
-        };
-        self.snapshot_dirty = true;
-        self.gossip(Message::Alive(alive));
-    }
 }
 
 impl Component for Membership {
@@ -528,99 +447,6 @@ impl Component for Membership {
 
     fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
-    }
-}
-
-impl Membership {
-    /// Forgets dead and departed members after `reap_after`.
-    fn reap(&mut self, now: Instant) {
-        for name in self.table.departed_before(now, self.config.reap_after) {
-            if let Some(record) = self.table.remove(&name) {
-                self.sync.remember_lost(record.addr);
-                self.snapshot_dirty = true;
-                let gone = DisseminationInput::PeerGone { name };
-                self.outputs.push_back(Output::Dissemination(gone));
-            }
-        }
-    }
-
-    fn periodic_sync(&mut self, now: Instant) {
-        let interval = if self.table.cluster_size() == 1 {
-            // Alone: retry seeds and lost members often, so a healed partition re-merges.
-            self.config
-                .push_pull_interval
-                .min(self.config.probe_interval * 5)
-        } else {
-            scaled_interval(self.config.push_pull_interval, self.table.cluster_size())
-        };
-        let live_peer = self
-            .table
-            .random_live(1, &[], &mut self.rng)
-            .first()
-            .and_then(|name| self.table.get(name))
-            .map(|r| r.addr);
-        let table = &self.table;
-        let is_live = |addr: &SocketAddr| {
-            table
-                .iter()
-                .any(|(_, r)| r.addr == *addr && r.state.is_live())
-        };
-        let target = self
-            .sync
-            .periodic_target(now, interval, live_peer, is_live, &mut self.rng);
-        if let Some(to) = target {
-            if to != self.table.local_record().addr {
-                self.exchange(to, false, Purpose::Periodic);
-            }
-        }
-    }
-
-    fn join(&mut self, caller: super::RequestId, seeds: Vec<SocketAddr>) {
-        let local_addr = self.table.local_record().addr;
-        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != local_addr).collect();
-        if seeds.is_empty() {
-            let reply = Reply::Joined(Err(JoinError::NoSeeds));
-            self.outputs.push_back(Output::Reply(caller, reply));
-            return;
-        }
-        self.sync.add_seeds(&seeds);
-        for seed in seeds {
-            self.exchange(seed, true, Purpose::Join { caller, seed });
-        }
-    }
-
-    fn leave(&mut self, now: Instant, request: super::RequestId) {
-        self.leaving = true;
-        let record = self.table.local_record_mut();
-        record.incarnation += 1;
-        record.state = MemberState::Left;
-        record.changed_at = now;
-        let update = Message::Left(Left {
-            name: self.local(),
-            incarnation: self.table.local_record().incarnation,
-        });
-        self.snapshot_dirty = true;
-        let leave = DisseminationInput::Leave { request, update };
-        self.outputs.push_back(Output::Dissemination(leave));
-    }
-
-    fn exchange(&mut self, to: SocketAddr, join: bool, purpose: Purpose) {
-        let frame = match codec::encode_frame(&self.header, &Frame::PushPull(self.full_state(join)))
-        {
-            Ok(frame) => frame,
-            Err(e) => {
-                log::warn!("cannot encode our state for {to}: {e}");
-                return;
-            }
-        };
-        let request = self.sync.start(purpose);
-        let exchange = NetOutput::Exchange {
-            request,
-            to,
-            frame,
-            timeout: self.config.tcp_timeout,
-        };
-        self.outputs.push_back(Output::Net(exchange));
     }
 }
 

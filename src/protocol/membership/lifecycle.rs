@@ -1,0 +1,97 @@
+//! A member's life in the cluster as this node drives it: joining through seeds, periodic
+//! full-state exchanges (push-pull anti-entropy), leaving, and reaping the departed.
+
+use super::*;
+
+impl Membership {
+    /// Forgets dead and departed members after `reap_after`.
+    pub(super) fn reap(&mut self, now: Instant) {
+        for name in self.table.departed_before(now, self.config.reap_after) {
+            if let Some(record) = self.table.remove(&name) {
+                self.sync.remember_lost(record.addr);
+                self.snapshot_dirty = true;
+                let gone = DisseminationInput::PeerGone { name };
+                self.outputs.push_back(Output::Dissemination(gone));
+            }
+        }
+    }
+
+    pub(super) fn periodic_sync(&mut self, now: Instant) {
+        let interval = if self.table.cluster_size() == 1 {
+            // Alone: retry seeds and lost members often, so a healed partition re-merges.
+            self.config
+                .push_pull_interval
+                .min(self.config.probe_interval * 5)
+        } else {
+            scaled_interval(self.config.push_pull_interval, self.table.cluster_size())
+        };
+        let live_peer = self
+            .table
+            .random_live(1, &[], &mut self.rng)
+            .first()
+            .and_then(|name| self.table.get(name))
+            .map(|r| r.addr);
+        let table = &self.table;
+        let is_live = |addr: &SocketAddr| {
+            table
+                .iter()
+                .any(|(_, r)| r.addr == *addr && r.state.is_live())
+        };
+        let target = self
+            .sync
+            .periodic_target(now, interval, live_peer, is_live, &mut self.rng);
+        if let Some(to) = target {
+            if to != self.table.local_record().addr {
+                self.exchange(to, false, Purpose::Periodic);
+            }
+        }
+    }
+
+    pub(super) fn join(&mut self, caller: crate::protocol::RequestId, seeds: Vec<SocketAddr>) {
+        let local_addr = self.table.local_record().addr;
+        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != local_addr).collect();
+        if seeds.is_empty() {
+            let reply = Reply::Joined(Err(JoinError::NoSeeds));
+            self.outputs.push_back(Output::Reply(caller, reply));
+            return;
+        }
+        self.sync.add_seeds(&seeds);
+        for seed in seeds {
+            self.exchange(seed, true, Purpose::Join { caller, seed });
+        }
+    }
+
+    pub(super) fn leave(&mut self, now: Instant, request: crate::protocol::RequestId) {
+        self.leaving = true;
+        let record = self.table.local_record_mut();
+        record.incarnation += 1;
+        record.state = MemberState::Left;
+        record.changed_at = now;
+        let update = Message::Left(Left {
+            name: self.local(),
+            incarnation: self.table.local_record().incarnation,
+        });
+        self.snapshot_dirty = true;
+        let leave = DisseminationInput::Leave { request, update };
+        self.outputs.push_back(Output::Dissemination(leave));
+    }
+
+    pub(super) fn exchange(&mut self, to: SocketAddr, join: bool, purpose: Purpose) {
+        let frame = match codec::encode_frame(&self.header, &Frame::PushPull(self.full_state(join)))
+        {
+            Ok(frame) => frame,
+            Err(e) => {
+                log::warn!("cannot encode our state for {to}: {e}");
+                return;
+            }
+        };
+        let request = self.sync.start(purpose);
+        let exchange = NetOutput::Exchange {
+            request,
+            to,
+            frame,
+            timeout: self.config.tcp_timeout,
+        };
+        self.outputs.push_back(Output::Net(exchange));
+    }
+}
