@@ -20,6 +20,8 @@ pub(crate) struct Ctx {
     /// `--lifeguard`, when given.
     pub(crate) lifeguard: Option<bool>,
     pub(crate) pauses: bool,
+    /// `--crash-pct`, when given.
+    pub(crate) crash_pct: Option<f64>,
     pub(crate) out: PathBuf,
     pub(crate) quiet: bool,
     pub(crate) started: std::time::Instant,

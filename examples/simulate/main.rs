@@ -102,6 +102,10 @@ struct Args {
     /// `false-positives` only: run the cell where 5 nodes pause 2 s every ~20 s (no loss).
     #[arg(long)]
     pauses: bool,
+    /// `aggregation` only: percent of the nodes that crash mid-epoch 1 (default 5; 0 runs
+    /// two quiet epochs, for clusters too large to also simulate a mass failure).
+    #[arg(long, value_parser = parse_crash_pct)]
+    crash_pct: Option<f64>,
     /// Output directory (default `target/simulate/<scenario>`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -121,6 +125,16 @@ fn parse_loss(s: &str) -> Result<f64, String> {
     Ok(pct)
 }
 
+fn parse_crash_pct(s: &str) -> Result<f64, String> {
+    let pct: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if !(0.0..=50.0).contains(&pct) {
+        return Err(format!(
+            "crash-pct must be a percentage in 0..=50, got {pct}"
+        ));
+    }
+    Ok(pct)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let usage = |msg: &str| -> ! {
@@ -133,6 +147,9 @@ fn main() -> ExitCode {
     }
     if args.pauses && args.loss.is_some_and(|l| l > 0.0) {
         usage("--pauses runs the lossless pause variant; drop --loss");
+    }
+    if args.crash_pct.is_some() && args.scenario != Scenario::Aggregation {
+        usage("--crash-pct applies to --scenario aggregation only");
     }
     if args.max_rss_gib.is_nan() || args.max_rss_gib <= 0.0 {
         usage("--max-rss-gib must be positive");
@@ -155,6 +172,7 @@ fn main() -> ExitCode {
         loss_pct: args.loss,
         lifeguard: args.lifeguard.map(|l| l == OnOff::On),
         pauses: args.pauses,
+        crash_pct: args.crash_pct,
         out,
         quiet: args.quiet,
         started: common::wall_now(),
