@@ -7,18 +7,12 @@
 
 use std::time::Duration;
 
-use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation, test_seed};
+use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation, run_seeded, test_seed};
 use epidemic::{AggregateError, Config};
 
 /// Runs `scenario` with the test's seed; on failure, panics with the rerun command.
 fn with_seed(test: &str, scenario: impl FnOnce(u64) -> Result<(), String>) {
-    let seed = test_seed(test);
-    if let Err(why) = scenario(seed) {
-        panic!(
-            "{test} failed with seed {seed}: {why}\n\
-             rerun: EPIDEMIC_SEED={seed} cargo test --release --test sim_aggregation {test}"
-        );
-    }
+    run_seeded("sim_aggregation", test, scenario);
 }
 
 const NAME: &str = "load";

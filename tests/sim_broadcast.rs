@@ -9,18 +9,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use epidemic::sim::{NetworkModel, NodeId, Simulation, test_seed};
+use epidemic::sim::{NetworkModel, NodeId, Simulation, run_seeded};
 use epidemic::{BroadcastMode, Config, Stats};
 
 /// Runs `scenario` with the test's seed; on failure, panics with the rerun command.
 fn with_seed(test: &str, scenario: impl FnOnce(u64) -> Result<(), String>) {
-    let seed = test_seed(test);
-    if let Err(why) = scenario(seed) {
-        panic!(
-            "{test} failed with seed {seed}: {why}\n\
-             rerun: EPIDEMIC_SEED={seed} cargo test --release --test sim_broadcast {test}"
-        );
-    }
+    run_seeded("sim_broadcast", test, scenario);
 }
 
 /// Feedback with a counter high enough that the residue is negligible at these sizes:

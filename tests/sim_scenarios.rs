@@ -5,18 +5,14 @@
 
 use std::time::Duration;
 
-use epidemic::sim::{EventKind, Fault, NetworkModel, NodeId, Simulation, random_faults, test_seed};
+use epidemic::sim::{
+    EventKind, Fault, NetworkModel, NodeId, Simulation, random_faults, run_seeded, test_seed,
+};
 use epidemic::{Config, MemberState};
 
 /// Runs `scenario` with the test's seed; on failure, panics with the rerun command.
 fn with_seed(test: &str, scenario: impl FnOnce(u64) -> Result<(), String>) {
-    let seed = test_seed(test);
-    if let Err(why) = scenario(seed) {
-        panic!(
-            "{test} failed with seed {seed}: {why}\n\
-             rerun: EPIDEMIC_SEED={seed} cargo test --release --test sim_scenarios {test}"
-        );
-    }
+    run_seeded("sim_scenarios", test, scenario);
 }
 
 fn secs(s: u64) -> Duration {
