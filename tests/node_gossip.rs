@@ -223,3 +223,40 @@ fn joining_a_dead_seed_fails_listing_it() {
     // The node itself carries on, alone.
     assert_eq!(node.alive_members().len(), 1);
 }
+
+/// A node that crashes and comes back under the same name numbers its broadcasts after
+/// every one it sent before: members that still remember the old ids (for two minutes)
+/// deliver the new broadcasts instead of dropping them as duplicates.
+#[test]
+fn a_restarted_node_s_broadcasts_are_delivered() {
+    let mut cluster = Cluster::start("node-gossip-restart", "rbcast", 4, 1700);
+    let origin = 3;
+    let from = cluster.name(origin);
+    let others = cluster.others(&[origin]);
+    let delivered_everywhere = |cluster: &Cluster, payload: &[u8]| {
+        wait_until(
+            WAIT,
+            || format!("every other node delivers {payload:?} from {from}"),
+            || {
+                others
+                    .iter()
+                    .all(|&i| cluster.node(i).logs.deliveries(&from, payload) == 1)
+            },
+        );
+    };
+    cluster.node(origin).broadcast(b"before".to_vec()).unwrap();
+    delivered_everywhere(&cluster, b"before");
+
+    let old_addr = cluster.node(origin).local_addr();
+    cluster.node(origin).stop();
+    cluster.wait_state(&others, &from, epidemic::MemberState::Dead);
+    // Hold the old port so the new process cannot be handed it by chance.
+    let _old_port = std::net::UdpSocket::bind(old_addr).ok();
+    let restarted = cluster.add(&from, 1750, 0);
+    cluster.wait_state(&others, &from, epidemic::MemberState::Alive);
+    cluster
+        .node(restarted)
+        .broadcast(b"after".to_vec())
+        .unwrap();
+    delivered_everywhere(&cluster, b"after");
+}

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use epidemic::sim::{NetworkModel, NodeId, Simulation, run_seeded};
+use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation, run_seeded};
 use epidemic::{BroadcastMode, Config, Stats};
 
 /// Runs `scenario` with the test's seed; on failure, panics with the rerun command.
@@ -226,4 +226,34 @@ fn broadcast_runs_are_deterministic() {
         }
         Ok(())
     });
+}
+
+/// Broadcast ids are (origin, sequence number), remembered for two minutes: a node that
+/// restarts must not number its new broadcasts like the old ones, or every member drops
+/// them as duplicates until the old ids expire.
+#[test]
+fn a_restarted_node_s_broadcasts_are_not_taken_for_its_old_ones() {
+    with_seed(
+        "a_restarted_node_s_broadcasts_are_not_taken_for_its_old_ones",
+        |seed| {
+            for mode in every_mode() {
+                let mut sim = cluster(12, seed, mode, NetworkModel::lan());
+                let origin = NodeId(3);
+                let before = vec![(origin, b"before the restart".to_vec())];
+                sim.broadcast(origin, before[0].1.clone()).unwrap();
+                sim.run_for(Duration::from_secs(5)).unwrap();
+                exactly_once(&sim, &before).map_err(|e| format!("{mode:?}: {e}"))?;
+                sim.fault(Fault::Crash(origin));
+                sim.run_for(Duration::from_secs(1)).unwrap();
+                sim.fault(Fault::Restart(origin));
+                sim.run_until_converged(Duration::from_secs(60))
+                    .map_err(|e| format!("{mode:?}: no rejoin: {e}"))?;
+                let after = vec![(origin, b"after the restart".to_vec())];
+                sim.broadcast(origin, after[0].1.clone()).unwrap();
+                sim.run_for(Duration::from_secs(10)).unwrap();
+                exactly_once(&sim, &after).map_err(|e| format!("{mode:?}: {e}"))?;
+            }
+            Ok(())
+        },
+    );
 }

@@ -84,6 +84,15 @@ impl Dissemination {
         }
     }
 
+    /// Numbers this node's broadcasts of this life from `base + 1` on. A broadcast's id is
+    /// (origin, number) and members remember ids for two minutes, so `base` must exceed
+    /// every number an earlier life of this node used, or members drop the new broadcasts
+    /// as duplicates (the runtime passes wall-clock microseconds at start, the simulator
+    /// its restart count × 2⁴⁰). Call before the first broadcast.
+    pub(crate) fn number_broadcasts_after(&mut self, base: u64) {
+        self.user.next_seq = base;
+    }
+
     /// Queued membership updates and user broadcasts (for invariants and measurement).
     pub(crate) fn queue_lens(&self) -> (usize, usize) {
         (self.members.len(), self.user.queued())

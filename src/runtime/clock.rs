@@ -36,11 +36,12 @@ fn wall_now() -> std::time::Instant {
     std::time::Instant::now()
 }
 
-/// The generation of this process's key-value state: microseconds since the Unix epoch,
-/// so a node restarted under the same name starts a newer generation and its new writes
-/// replace its old ones everywhere. (A wall clock set back across a restart would make
-/// peers ignore the new process's writes as older: stale data, logged, never a panic.)
-pub(crate) fn state_generation() -> u64 {
+/// This process's generation: microseconds since the Unix epoch, so a node restarted under
+/// the same name starts a newer one. Its key-value writes then replace its old ones
+/// everywhere, and its broadcasts are numbered after every one it sent before. (A wall
+/// clock set back across a restart would make peers ignore the new process's writes as
+/// older, and drop some broadcasts as seen: stale data, never a panic.)
+pub(crate) fn generation() -> u64 {
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

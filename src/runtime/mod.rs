@@ -187,7 +187,10 @@ impl Runtime {
             ChaCha8Rng::from_rng(&mut seeds),
         );
         let (state_config, cluster) = (setup.config.state_config(), setup.config.cluster_id());
-        let dissemination = Dissemination::new(
+        // Wall-clock microseconds at start: grows across restarts, so neither the state's
+        // versions nor broadcast ids of this life are taken for an earlier life's.
+        let generation = clock::generation();
+        let mut dissemination = Dissemination::new(
             setup.config,
             setup.name.clone(),
             membership.peer_view(),
@@ -195,11 +198,12 @@ impl Runtime {
             ChaCha8Rng::from_rng(&mut seeds),
             counters.clone(),
         );
+        dissemination.number_broadcasts_after(generation);
         // Seeded last, so the other components draw the same seeds as before it existed.
         let state = KvState::new(
             state_config,
             setup.name,
-            clock::state_generation(),
+            generation,
             cluster,
             membership.peer_view(),
             now,

@@ -108,7 +108,7 @@ impl SimNode {
             ChaCha8Rng::from_rng(&mut seeds),
             counters.clone(),
         );
-        let dissemination = Dissemination::new(
+        let mut dissemination = Dissemination::new(
             config.clone(),
             name.clone(),
             membership.peer_view(),
@@ -116,6 +116,7 @@ impl SimNode {
             ChaCha8Rng::from_rng(&mut seeds),
             counters.clone(),
         );
+        dissemination.number_broadcasts_after(u64::from(generation) << 40);
         let aggregation = Aggregation::new(
             config,
             name.clone(),

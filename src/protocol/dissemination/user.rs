@@ -62,7 +62,8 @@ pub(super) struct UserBroadcasts {
     /// `known_limit` each; entries of rumors that left the queue are pruned every round).
     pub(super) known_by: BTreeMap<MessageId, Vec<SocketAddr>>,
     pub(super) seen: SeenSet,
-    next_seq: u64,
+    /// The last sequence number this node gave a broadcast of its own.
+    pub(super) next_seq: u64,
     capacity: usize,
 }
 
