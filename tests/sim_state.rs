@@ -124,9 +124,16 @@ fn an_idle_cluster_never_reconciles_state() {
         if let Some(i) = (0..8).find(|&i| sim.state_active(NodeId(i))) {
             return Err(format!("node-{i} is reconciling state it does not have"));
         }
+        if let Some(i) = (0..8).find(|&i| sim.state_traffic(NodeId(i)).legs() > 0) {
+            return Err(format!("node-{i} sent state legs while idle"));
+        }
         sim.set(NodeId(3), "k", b"v".to_vec())
             .map_err(|e| e.to_string())?;
         sim.run_until_state_converged(secs(30))?;
+        let writer = sim.state_traffic(NodeId(3));
+        if writer.legs() == 0 || writer.bytes() == 0 {
+            return Err(format!("the writer's legs went uncounted: {writer:?}"));
+        }
         Ok(())
     });
 }

@@ -1,6 +1,7 @@
 //! What every scenario shares: the simulation's construction, a runner that reports
-//! progress, the one wall-clock read, memory figures, CSV files, order statistics and
-//! the summary line.
+//! progress, the one wall-clock read, memory figures, CSV files, order statistics (with
+//! how far one message spread: time until a share of the nodes held it, the share
+//! reached) and the summary line.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use epidemic::Config;
-use epidemic::sim::{NetworkModel, Simulation};
+use epidemic::sim::{NetworkModel, NodeId, Simulation};
 
 /// The parsed command line, as the scenarios see it.
 pub(crate) struct Ctx {
@@ -78,6 +79,13 @@ pub(crate) fn build(
         eprintln!("[{}] built {nodes} nodes in {took:.1} s", ctx.scenario);
     }
     sim
+}
+
+/// The nodes whose process runs (not crashed, not departed).
+pub(crate) fn up_nodes(sim: &Simulation) -> Vec<usize> {
+    (0..sim.node_count())
+        .filter(|&i| sim.is_up(NodeId(i)))
+        .collect()
 }
 
 /// Runs a simulation forward, printing progress every 10 simulated seconds and collecting
@@ -200,6 +208,82 @@ pub(crate) fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
 
+/// When the nodes that should hold one message learned it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Spread {
+    /// Milliseconds after the send at which each node that got it learned it, ascending;
+    /// the origin counts, at 0.
+    learned_ms: Vec<f64>,
+    /// Nodes that should hold it (the origin included): every node up when it was sent
+    /// and still up at the end, so crashed nodes are not counted as missed.
+    population: usize,
+}
+
+impl Spread {
+    /// `learned_ms`: one entry per node of the population that learned the message (the
+    /// origin's 0 included), in any order; entries beyond the population are ignored.
+    pub(crate) fn new(mut learned_ms: Vec<f64>, population: usize) -> Spread {
+        learned_ms.sort_by(f64::total_cmp);
+        learned_ms.truncate(population);
+        Spread {
+            learned_ms,
+            population,
+        }
+    }
+
+    /// Milliseconds until at least `fraction` (0..=1) of the population held it: the
+    /// ⌈fraction · population⌉-th learner's time, or `None` if that many never learned it.
+    pub(crate) fn time_to(&self, fraction: f64) -> Option<f64> {
+        let needed = ((fraction * self.population as f64).ceil() as usize).max(1);
+        self.learned_ms.get(needed - 1).copied()
+    }
+
+    /// Milliseconds until every node of the population held it.
+    pub(crate) fn time_to_all(&self) -> Option<f64> {
+        self.time_to(1.0)
+    }
+
+    /// The share of the population that learned it (0..=1).
+    pub(crate) fn reached(&self) -> f64 {
+        if self.population == 0 {
+            return 1.0;
+        }
+        self.learned_ms.len() as f64 / self.population as f64
+    }
+
+    /// The share of the population holding it `t_ms` after the send.
+    pub(crate) fn fraction_at(&self, t_ms: f64) -> f64 {
+        if self.population == 0 {
+            return 1.0;
+        }
+        let informed = self.learned_ms.partition_point(|&t| t <= t_ms);
+        informed as f64 / self.population as f64
+    }
+}
+
+/// The nearest-rank median (the lower middle of an even count) of values where `None`
+/// means "never" and ranks above every number; `None` when the median itself is "never"
+/// or there are no values.
+pub(crate) fn median(values: &[Option<f64>]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| match (a, b) {
+        (Some(a), Some(b)) => a.total_cmp(b),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    sorted[(sorted.len() - 1) / 2]
+}
+
+/// [`median`] of plain numbers (NaN when empty).
+pub(crate) fn median_of(values: impl IntoIterator<Item = f64>) -> f64 {
+    let values: Vec<Option<f64>> = values.into_iter().map(Some).collect();
+    median(&values).unwrap_or(f64::NAN)
+}
+
 /// A float with `decimals` decimals, or `NA` when it is not finite.
 pub(crate) fn fmt(x: f64, decimals: usize) -> String {
     if x.is_finite() {
@@ -207,6 +291,11 @@ pub(crate) fn fmt(x: f64, decimals: usize) -> String {
     } else {
         "NA".to_string()
     }
+}
+
+/// An optional float with `decimals` decimals, or `NA` when absent or not finite.
+pub(crate) fn fmt_opt(x: Option<f64>, decimals: usize) -> String {
+    x.map_or_else(|| "NA".to_string(), |v| fmt(v, decimals))
 }
 
 /// An optional duration in seconds with 3 decimals, or `NA`.
@@ -241,5 +330,53 @@ impl Summary {
             let _ = write!(line, " {k}={v}");
         }
         line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_to_a_share_use_the_nearest_rank_of_the_population() {
+        // 10 nodes, the origin at 0 and 8 others; one never learned it.
+        let learned = vec![40.0, 0.0, 10.0, 20.0, 30.0, 50.0, 60.0, 70.0, 80.0];
+        let spread = Spread::new(learned, 10);
+        assert_eq!(spread.time_to(0.5), Some(40.0));
+        assert_eq!(spread.time_to(0.9), Some(80.0));
+        assert_eq!(spread.time_to(0.99), None);
+        assert_eq!(spread.time_to_all(), None);
+        assert_eq!(spread.reached(), 0.9);
+        assert_eq!(spread.time_to(0.0), Some(0.0));
+    }
+
+    #[test]
+    fn a_complete_spread_reaches_everyone_at_the_last_learner() {
+        let spread = Spread::new(vec![0.0, 5.0, 3.0, 9.0], 4);
+        assert_eq!(spread.time_to_all(), Some(9.0));
+        assert_eq!(spread.time_to(0.99), Some(9.0));
+        assert_eq!(spread.reached(), 1.0);
+    }
+
+    #[test]
+    fn the_informed_fraction_counts_learners_up_to_and_at_the_time() {
+        let spread = Spread::new(vec![0.0, 10.0, 10.0, 30.0], 5);
+        assert_eq!(spread.fraction_at(0.0), 0.2);
+        assert_eq!(spread.fraction_at(9.9), 0.2);
+        assert_eq!(spread.fraction_at(10.0), 0.6);
+        assert_eq!(spread.fraction_at(1e9), 0.8);
+    }
+
+    #[test]
+    fn the_median_ranks_never_above_every_time() {
+        assert_eq!(median(&[Some(3.0), None, Some(1.0)]), Some(3.0));
+        assert_eq!(median(&[None, None, Some(1.0)]), None);
+        assert_eq!(
+            median(&[Some(4.0), Some(2.0), Some(3.0), Some(1.0)]),
+            Some(2.0)
+        );
+        assert_eq!(median(&[]), None);
+        assert!(median_of([]).is_nan());
+        assert_eq!(median_of([5.0, 1.0, 3.0]), 3.0);
     }
 }

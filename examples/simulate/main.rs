@@ -19,6 +19,9 @@ mod load;
 mod partition;
 mod plot;
 mod scale;
+mod techniques;
+mod techniques_report;
+mod techniques_sample;
 mod theory;
 
 use std::path::PathBuf;
@@ -50,6 +53,10 @@ enum Scenario {
     /// Push-sum: relative error vs rounds in epoch 0, then 5 % of the nodes crash mid-epoch
     /// and the following epochs recover (default N = 100).
     Aggregation,
+    /// One message by point-to-point, eager flood, gossip f=1 and f=3, feedback, and push,
+    /// pull and push-pull anti-entropy, lossless, at 10 % loss and with 10 % just crashed;
+    /// anti-entropy rounds against THEORY.md §1; broadcasts under churn (default N = 100).
+    Techniques,
 }
 
 impl Scenario {
@@ -62,6 +69,7 @@ impl Scenario {
             Scenario::Partition => "partition",
             Scenario::Scale => "scale",
             Scenario::Aggregation => "aggregation",
+            Scenario::Techniques => "techniques",
         }
     }
 
@@ -185,6 +193,7 @@ fn main() -> ExitCode {
         Scenario::Partition => partition::run(&ctx),
         Scenario::Scale => scale::run(&ctx),
         Scenario::Aggregation => aggregation::run(&ctx),
+        Scenario::Techniques => techniques::run(&ctx),
     };
     match result {
         Ok(summary) => {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use epidemic::Config;
+use epidemic::{Config, StateMode};
 
 /// THEORY.md §1: the expected number informed after each push round,
 /// `E[I_{t+1}] = N − (N − I_t)(1 − 1/N)^{f·I_t}` from `I_0 = 1`, until fewer than half a
@@ -28,6 +28,19 @@ pub(crate) fn rounds_to_fraction(curve: &[f64], n: usize, fraction: f64) -> Opti
 /// First round at which fewer than half a member is expected uninformed.
 pub(crate) fn rounds_to_all(curve: &[f64], n: usize) -> Option<usize> {
     curve.iter().position(|&i| n as f64 - i < 0.5)
+}
+
+/// THEORY.md §1: rounds until one update reached all `n` nodes by anti-entropy with one
+/// peer a round, with the table's constant terms dropped: push as push rumor spreading
+/// with f = 1, log₂N + ln N (Frieze & Grimmett; Pittel); pull, log₂N + log₂ ln N; push-pull,
+/// log₃N + ln ln N (Karp et al. 2000). Also the formula, for the CSV.
+pub(crate) fn anti_entropy_rounds(mode: StateMode, n: usize) -> (f64, &'static str) {
+    let n = n as f64;
+    match mode {
+        StateMode::Push => (n.log2() + n.ln(), "log2 N + ln N"),
+        StateMode::Pull => (n.log2() + n.ln().log2(), "log2 N + log2 ln N"),
+        StateMode::PushPull => (n.log(3.0) + n.ln().ln(), "log3 N + ln ln N"),
+    }
 }
 
 /// THEORY.md §3: expected probe periods until some member probes a given failed member,
@@ -70,3 +83,35 @@ pub(crate) fn traffic_floor(config: &Config) -> (f64, f64) {
 
 /// IP + UDP header bytes per datagram (THEORY.md §6).
 pub(crate) const UDP_IP_HEADER: f64 = 28.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anti_entropy_rounds_match_the_derived_table_of_theory_md() {
+        // THEORY.md §1, derived round counts at N = 100 and 1,000.
+        let table = [
+            (StateMode::Push, 100, 11.3),
+            (StateMode::Pull, 100, 8.9),
+            (StateMode::PushPull, 100, 5.7),
+            (StateMode::Push, 1_000, 16.9),
+            (StateMode::Pull, 1_000, 12.8),
+            (StateMode::PushPull, 1_000, 8.2),
+        ];
+        for (mode, n, rounds) in table {
+            let (got, _) = anti_entropy_rounds(mode, n);
+            // The table gives one decimal, and rounds 11.25 and 8.85 up.
+            assert!((got - rounds).abs() <= 0.06, "{mode:?} at {n}: {got}");
+        }
+    }
+
+    #[test]
+    fn the_push_recurrence_informs_everyone_in_fewer_rounds_with_a_larger_fanout() {
+        let one = push_curve(1_000, 1, 1_000);
+        let three = push_curve(1_000, 3, 1_000);
+        assert!(rounds_to_all(&three, 1_000) < rounds_to_all(&one, 1_000));
+        assert_eq!(one[0], 1.0);
+        assert!(one.windows(2).all(|w| w[0] < w[1]));
+    }
+}

@@ -25,7 +25,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use self::user::{UserBroadcasts, UserShare};
-use super::piggyback::{PiggybackQueue, retransmit_limit};
+use super::piggyback::{Packed, PiggybackQueue, retransmit_limit};
 use super::{Component, DisseminationInput, NetOutput, Output, Reply, RequestId};
 use crate::codec::{Header, Message, PacketWriter};
 use crate::config::Config;
@@ -114,15 +114,17 @@ impl Dissemination {
         let n = self.peers.len() + 1;
         let member_limit = retransmit_limit(self.config.retransmit_mult, n);
         let mut share = UserShare::default();
+        // Rumors packed by the first pass must not ride again in the second.
+        let mut packed = Packed::default();
         if rumors && members && self.user.queued() > 0 && !self.members.is_empty() {
             let half = writer.remaining() / 2;
-            share.add(self.user.fill(writer, half, n));
+            share.add(self.user.fill(writer, half, n, &mut packed));
         }
         if members {
             self.members.fill(writer, usize::MAX, member_limit);
         }
         if rumors {
-            share.add(self.user.fill(writer, usize::MAX, n));
+            share.add(self.user.fill(writer, usize::MAX, n, &mut packed));
         }
         self.check_leave_sent();
         share

@@ -21,6 +21,11 @@ struct Entry<K> {
     len: usize,
 }
 
+/// The messages of one queue already in the packet being filled (see
+/// [`PiggybackQueue::fill_once`]).
+#[derive(Debug, Default)]
+pub(crate) struct Packed(Vec<u64>);
+
 /// A bounded retransmit queue keyed by `K` (see the module docs).
 #[derive(Debug)]
 pub(crate) struct PiggybackQueue<K> {
@@ -110,11 +115,28 @@ impl<K: Clone + Eq + Hash> PiggybackQueue<K> {
     /// packed counts a transmission and is dropped once sent `limit` times. Returns how
     /// many were packed.
     pub(crate) fn fill(&mut self, writer: &mut PacketWriter, budget: usize, limit: u32) -> usize {
+        self.fill_once(writer, budget, limit, &mut Packed::default())
+    }
+
+    /// Like [`PiggybackQueue::fill`] for one of several passes over the same packet: skips
+    /// the messages `packed` says an earlier pass put in it, and records those it adds.
+    /// Without this, a message whose count an earlier pass raised would ride twice in
+    /// one datagram, spending two of its transmissions on one peer.
+    pub(crate) fn fill_once(
+        &mut self,
+        writer: &mut PacketWriter,
+        budget: usize,
+        limit: u32,
+        packed: &mut Packed,
+    ) -> usize {
         let mut budget = budget.min(writer.remaining());
         let mut sent = Vec::new();
         for &(transmits, Reverse(id)) in &self.order {
             if budget < MIN_MESSAGE_LEN {
                 break;
+            }
+            if packed.0.contains(&id) {
+                continue;
             }
             let Some(entry) = self.entries.get(&id) else {
                 continue;
@@ -124,6 +146,7 @@ impl<K: Clone + Eq + Hash> PiggybackQueue<K> {
                 sent.push((transmits, id));
             }
         }
+        packed.0.extend(sent.iter().map(|&(_, id)| id));
         for &(transmits, id) in &sent {
             self.order.remove(&(transmits, Reverse(id)));
             let done = match self.entries.get_mut(&id) {
@@ -223,6 +246,20 @@ mod tests {
         assert_eq!(q.fill(&mut w, usize::MAX, 10), 1);
         assert_eq!(q.transmits_of(&"a"), Some(1));
         assert_eq!(q.transmits_of(&"b"), Some(0));
+    }
+
+    #[test]
+    fn a_message_rides_once_in_a_packet_filled_in_two_passes() {
+        let mut q = PiggybackQueue::new(10);
+        q.push("a", left("a", 1));
+        let mut w = writer(1400);
+        let mut packed = Packed::default();
+        assert_eq!(q.fill_once(&mut w, 100, 10, &mut packed), 1);
+        assert_eq!(q.fill_once(&mut w, usize::MAX, 10, &mut packed), 0);
+        assert_eq!(q.transmits_of(&"a"), Some(1));
+        q.push("b", left("b", 1));
+        assert_eq!(q.fill_once(&mut w, usize::MAX, 10, &mut packed), 1);
+        assert_eq!(q.transmits_of(&"b"), Some(1));
     }
 
     #[test]

@@ -28,6 +28,7 @@ impl Simulation {
     ) {
         self.totals.exchanges += 1;
         self.totals.frame_bytes += frame.len() as u64;
+        self.count_state_frame(node, request, frame.len());
         let generation = self.nodes[node].generation;
         let target = self.by_addr.get(&to).copied();
         let reachable = target.filter(|&t| self.network.connected(NodeId(node), NodeId(t)));
@@ -81,6 +82,7 @@ impl Simulation {
             return;
         };
         self.totals.frame_bytes += frame.len() as u64;
+        self.count_state_frame(node, pending.request, frame.len());
         let arrives = self.now + self.network.stream_delay();
         let connected = self
             .network

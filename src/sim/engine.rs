@@ -459,7 +459,12 @@ impl Simulation {
         match output {
             Output::Membership(i) => self.input(node, Input::Membership(i)),
             Output::Suspicion(i) => self.input(node, Input::Suspicion(i)),
-            Output::Dissemination(i) => self.input(node, Input::Dissemination(i)),
+            Output::Dissemination(i) => {
+                if let DisseminationInput::Send { messages, .. } = &i {
+                    self.count_state_datagram(node, messages);
+                }
+                self.input(node, Input::Dissemination(i));
+            }
             Output::Net(net) => self.net(node, net),
             Output::Deliver(Delivery::StateChange(change)) => self.state_changed(node, change),
             Output::Deliver(Delivery::Event(event)) => {

@@ -40,7 +40,7 @@ pub use trace::{EventKind, TraceEvent};
 
 pub use aggregate::{Mass, Settled};
 pub use engine::{Delivered, NetworkTotals, Simulation};
-pub use state::StateChanged;
+pub use state::{StateChanged, StateTraffic};
 
 use crate::config::Config;
 

@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::interner::Interner;
+use super::state::StateTraffic;
 use crate::codec::{self, Frame, Header, Message, PushPull, STATE_FRAME_KIND, StateSync};
 use crate::config::Config;
 use crate::member::{Incarnation, NodeName};
@@ -82,6 +83,8 @@ pub(crate) struct SimNode {
     /// The wake-up time scheduled for each component.
     pub(crate) wakes: [Option<Instant>; 5],
     pub(crate) counters: Arc<Counters>,
+    /// What this process sent for the key-value state (the simulator's own count).
+    pub(crate) state_traffic: StateTraffic,
     /// Highest own incarnation seen in this generation (must never fall).
     pub(crate) incarnation_floor: Incarnation,
 }
@@ -148,6 +151,7 @@ impl SimNode {
             state,
             wakes: [None; 5],
             counters,
+            state_traffic: StateTraffic::default(),
             incarnation_floor: 0,
         }
     }

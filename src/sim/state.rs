@@ -18,9 +18,12 @@ use std::time::Duration;
 use super::NodeId;
 use super::engine::Simulation;
 use super::node::Status;
+use crate::codec::Message;
 use crate::error::StateError;
 use crate::member::NodeName;
-use crate::protocol::{Component, Reply, StateChange, StateInput, check_key};
+use crate::protocol::{
+    Component, Reply, RequestId, STATE_REQUEST_BASE, StateChange, StateInput, check_key,
+};
 
 /// A key of another node's map changed at a node (what `on_state_change` receives in the
 /// runtime).
@@ -38,7 +41,44 @@ pub struct StateChanged {
     pub value: Option<Vec<u8>>,
 }
 
+/// What a node sent for the replicated key-value state since its process started: the
+/// cost of anti-entropy, which `Stats` does not split from membership traffic.
+///
+/// A leg is one message of an exchange (see [`crate::StateMode`]): a datagram leg rides in
+/// one datagram (with gossip packed alongside, not counted here), a frame leg is a TCP
+/// exchange's request or its answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateTraffic {
+    /// Legs sent in datagrams.
+    pub datagram_legs: u64,
+    /// Bytes of those legs: the state message with its 3-byte framing, no packet header.
+    pub datagram_bytes: u64,
+    /// Legs sent as TCP frames (exchanges opened and answers on them).
+    pub frame_legs: u64,
+    /// Bytes of those frames, frame header included.
+    pub frame_bytes: u64,
+}
+
+impl StateTraffic {
+    /// Legs of either kind.
+    pub fn legs(&self) -> u64 {
+        self.datagram_legs + self.frame_legs
+    }
+
+    /// Bytes of either kind.
+    pub fn bytes(&self) -> u64 {
+        self.datagram_bytes + self.frame_bytes
+    }
+}
+
 impl Simulation {
+    /// What `node` sent for the key-value state since its process (re)started.
+    pub fn state_traffic(&self, node: NodeId) -> StateTraffic {
+        self.nodes
+            .get(node.0)
+            .map_or_else(StateTraffic::default, |n| n.state_traffic)
+    }
+
     /// Sets `key` of `node`'s map, as `Node::set`.
     pub fn set(&mut self, node: NodeId, key: &str, value: Vec<u8>) -> Result<(), StateError> {
         let key = key.to_string();
@@ -144,6 +184,28 @@ impl Simulation {
             key: change.key.as_str().to_string(),
             value: change.value.map(|v| v.to_vec()),
         });
+    }
+
+    /// Counts the state messages among those `node` hands to dissemination for one
+    /// datagram.
+    pub(super) fn count_state_datagram(&mut self, node: usize, messages: &[Message]) {
+        let traffic = &mut self.nodes[node].state_traffic;
+        for message in messages {
+            if let Message::State(_) = message {
+                traffic.datagram_legs += 1;
+                traffic.datagram_bytes += message.encoded_len() as u64;
+            }
+        }
+    }
+
+    /// Counts a TCP frame `node` sends in the exchange `request` (opened by it or by its
+    /// peer) when the exchange belongs to the state component.
+    pub(super) fn count_state_frame(&mut self, node: usize, request: RequestId, len: usize) {
+        if request >= STATE_REQUEST_BASE {
+            let traffic = &mut self.nodes[node].state_traffic;
+            traffic.frame_legs += 1;
+            traffic.frame_bytes += len as u64;
+        }
     }
 
     /// Feeds a write to `node`'s state component now and takes its answer.

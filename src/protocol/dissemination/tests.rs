@@ -273,3 +273,35 @@ fn broadcasts_and_membership_updates_share_each_packet() {
         assert!((0.4..=0.6).contains(&share), "user share {share}");
     }
 }
+
+/// A packet is filled in passes (rumors, membership updates, rumors again); a rumor the
+/// first pass packed must not ride again in the second, which would spend two of its
+/// transmissions on one peer.
+#[test]
+fn a_rumor_rides_once_in_a_packet_that_also_carries_membership_updates() {
+    let mut d = diss();
+    for port in 2..5 {
+        up(&d, &format!("p{port}"), port);
+    }
+    let left = Message::Left(Left {
+        name: name("gone"),
+        incarnation: 1,
+    });
+    d.handle(Instant::ZERO, DisseminationInput::Enqueue(left));
+    let broadcast = DisseminationInput::Broadcast {
+        request: 1,
+        payload: b"once".to_vec(),
+    };
+    d.handle(Instant::ZERO, broadcast);
+    drain(&mut d);
+    d.handle_timeout(d.poll_timeout().unwrap());
+    let sent = datagrams(&drain(&mut d));
+    assert!(!sent.is_empty());
+    for (to, messages) in sent {
+        let copies = messages
+            .iter()
+            .filter(|m| matches!(m, Message::User(_)))
+            .count();
+        assert_eq!(copies, 1, "datagram to {to}: {messages:?}");
+    }
+}

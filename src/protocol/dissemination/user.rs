@@ -23,7 +23,7 @@ use crate::config::{BroadcastMode, Config, Rumor};
 use crate::error::BroadcastError;
 use crate::member::NodeName;
 use crate::protocol::peers::Pick;
-use crate::protocol::piggyback::{PiggybackQueue, retransmit_limit};
+use crate::protocol::piggyback::{Packed, PiggybackQueue, retransmit_limit};
 use crate::protocol::seen::{MessageId, SeenSet};
 use crate::protocol::{Delivery, Output};
 use crate::stats::Counters;
@@ -93,15 +93,21 @@ impl UserBroadcasts {
         }
     }
 
-    /// Packs rumors into `writer`, within `budget` bytes, in a cluster of `n`.
-    pub(super) fn fill(&mut self, writer: &mut PacketWriter, budget: usize, n: usize) -> UserShare {
+    /// Packs rumors into `writer`, within `budget` bytes, in a cluster of `n`, except those
+    /// `packed` holds (an earlier pass over the same packet put them in).
+    pub(super) fn fill(
+        &mut self,
+        writer: &mut PacketWriter,
+        budget: usize,
+        n: usize,
+        packed: &mut Packed,
+    ) -> UserShare {
         let Some(rumor) = self.rumor else {
             return UserShare::default();
         };
         let before = writer.remaining();
-        let copies = self
-            .rumors
-            .fill(writer, budget, retransmit_limit(rumor.retransmit_mult, n));
+        let limit = retransmit_limit(rumor.retransmit_mult, n);
+        let copies = self.rumors.fill_once(writer, budget, limit, packed);
         UserShare {
             copies,
             bytes: before - writer.remaining(),
