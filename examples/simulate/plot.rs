@@ -130,6 +130,32 @@ fn frame<'a, 'b>(
     builder
 }
 
+/// Draws each series as a line (with dots if asked) in its colour, then the legend: the
+/// same on a linear and on a logarithmic y axis.
+fn lines<'a, CT: CoordTranslate<From = (f64, f64)>>(
+    ctx: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    series: &[(&Series, Vec<(f64, f64)>)],
+    legend_top: bool,
+) -> Result<(), Box<dyn Error>> {
+    for (i, (s, points)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        ctx.draw_series(LineSeries::new(
+            points.iter().copied(),
+            color.stroke_width(2),
+        ))?
+        .label(s.name.as_str())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+        if s.dots {
+            ctx.draw_series(
+                points
+                    .iter()
+                    .map(move |&p| Circle::new(p, 3, color.filled())),
+            )?;
+        }
+    }
+    legend(ctx, legend_top)
+}
+
 /// Draws the series' legend, upper or lower right.
 fn legend<'a, CT: CoordTranslate>(
     ctx: &mut ChartContext<'a, SVGBackend<'a>, CT>,
@@ -160,23 +186,7 @@ fn draw(path: &Path, chart: &Chart<'_>, series: &[Series]) -> Result<(), Box<dyn
         .y_desc(chart.y_label)
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    for (i, (s, points)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        ctx.draw_series(LineSeries::new(
-            points.iter().copied(),
-            color.stroke_width(2),
-        ))?
-        .label(s.name.as_str())
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
-        if s.dots {
-            ctx.draw_series(
-                points
-                    .iter()
-                    .map(move |&p| Circle::new(p, 3, color.filled())),
-            )?;
-        }
-    }
-    legend(&mut ctx, chart.legend_top)?;
+    lines(&mut ctx, &series, chart.legend_top)?;
     root.present()?;
     Ok(())
 }
@@ -219,23 +229,7 @@ fn draw_log(path: &Path, chart: &Chart<'_>, series: &[Series]) -> Result<(), Box
         .y_label_formatter(&|y| format!("{y:.0e}"))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    for (i, (s, points)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        ctx.draw_series(LineSeries::new(
-            points.iter().copied(),
-            color.stroke_width(2),
-        ))?
-        .label(s.name.as_str())
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
-        if s.dots {
-            ctx.draw_series(
-                points
-                    .iter()
-                    .map(move |&p| Circle::new(p, 3, color.filled())),
-            )?;
-        }
-    }
-    legend(&mut ctx, chart.legend_top)?;
+    lines(&mut ctx, &series, chart.legend_top)?;
     root.present()?;
     Ok(())
 }
