@@ -1,5 +1,6 @@
 //! The simulation loop: pops events in order, feeds them to node components, and routes
-//! what the components output back into the queue, as the runtime's router would.
+//! what the components output back into the queue (`routing.rs`), as the runtime's router
+//! would. What callers can read lives in `inspect.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -13,19 +14,16 @@ use super::aggregate::Settled;
 use super::faults::Fault;
 use super::interner::Interner;
 use super::invariants::{Invariants, Violation};
-use super::network::{Fate, Network};
+use super::network::Network;
 use super::node::{Comp, Input, SimNode, Status};
 use super::queue::{Event, EventQueue};
 use super::state::StateChanged;
-use super::trace::{EventKind, Trace, TraceEvent};
+use super::trace::Trace;
 use super::{NodeId, SimulationBuilder, node_addr, node_name};
 use crate::config::Config;
 use crate::error::BroadcastError;
-use crate::member::{Incarnation, Member, MemberState, NodeName};
-use crate::protocol::{
-    Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply, RequestId,
-};
-use crate::stats::{Counters, Stats};
+use crate::member::NodeName;
+use crate::protocol::{Component, DisseminationInput, MembershipInput, Reply, RequestId};
 use crate::time::Instant;
 
 /// A user broadcast delivered to a node.
@@ -239,107 +237,6 @@ impl Simulation {
         }
     }
 
-    /// Number of nodes ever created.
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// The name of a node.
-    pub fn name(&self, node: NodeId) -> &NodeName {
-        &self.nodes[node.0].name
-    }
-
-    /// Whether a node's process runs (not crashed, not departed; paused counts as up).
-    pub fn is_up(&self, node: NodeId) -> bool {
-        self.nodes[node.0].status != Status::Down
-    }
-
-    /// What `observer` holds about `member`: state and incarnation.
-    pub fn view(&self, observer: NodeId, member: NodeId) -> Option<(MemberState, Incarnation)> {
-        let name = &self.nodes[member.0].name;
-        self.nodes[observer.0].membership.state_of(name)
-    }
-
-    /// Every member `node` knows.
-    pub fn members(&self, node: NodeId) -> Vec<Member> {
-        self.nodes[node.0].membership.members()
-    }
-
-    /// A node's counters.
-    pub fn stats(&self, node: NodeId) -> Stats {
-        self.nodes[node.0].counters.snapshot()
-    }
-
-    /// Datagram and exchange totals.
-    pub fn network_totals(&self) -> NetworkTotals {
-        self.totals
-    }
-
-    /// Every membership event recorded so far.
-    pub fn trace(&self) -> &[TraceEvent] {
-        &self.trace.events
-    }
-
-    /// A hash of every event and datagram so far: equal for equal seeds.
-    pub fn trace_hash(&self) -> u64 {
-        self.trace.hash()
-    }
-
-    /// Every user broadcast delivered so far.
-    pub fn deliveries(&self) -> &[Delivered] {
-        &self.deliveries
-    }
-
-    /// Events waiting in the queue.
-    pub fn pending_events(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Whether every running node holds every other running node as alive, and every
-    /// stopped node as failed, departed or forgotten. `Err` names the first disagreement.
-    pub fn check_converged(&self) -> Result<(), String> {
-        for (a, observer) in self.nodes.iter().enumerate() {
-            if observer.status == Status::Down {
-                continue;
-            }
-            for (b, member) in self.nodes.iter().enumerate() {
-                if a == b {
-                    continue;
-                }
-                let view = observer.membership.state_of(&member.name);
-                let gone = member.status == Status::Down || member.leaving;
-                let ok = if gone {
-                    !matches!(view, Some((MemberState::Alive | MemberState::Suspect, _)))
-                } else {
-                    matches!(view, Some((MemberState::Alive, _)))
-                };
-                if !ok {
-                    return Err(format!(
-                        "{} holds {} as {view:?} but it is {:?}",
-                        observer.name, member.name, member.status
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs in 100 ms steps until [`Simulation::check_converged`] holds, at most `max`;
-    /// returns how long it took, or the last disagreement.
-    pub fn run_until_converged(&mut self, max: Duration) -> Result<Duration, String> {
-        let start = self.now;
-        loop {
-            if self.check_converged().is_ok() {
-                return Ok(self.now.saturating_since(start));
-            }
-            if self.now.saturating_since(start) >= max {
-                return Err(self.check_converged().err().unwrap_or_default());
-            }
-            self.run_for(Duration::from_millis(100))
-                .map_err(|v| v.to_string())?;
-        }
-    }
-
     pub(super) fn random_live_node(&mut self, except: usize) -> Option<usize> {
         let live: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| i != except && self.nodes[i].status == Status::Up)
@@ -348,7 +245,7 @@ impl Simulation {
     }
 }
 
-// Event dispatch and output routing.
+// Event dispatch (output routing is in `routing.rs`).
 impl Simulation {
     fn node_ready(&mut self, node: usize, generation: u32, event: &mut Option<Event>) -> bool {
         let n = &self.nodes[node];
@@ -445,7 +342,7 @@ impl Simulation {
         }
     }
 
-    fn input(&mut self, node: usize, input: Input) {
+    pub(super) fn input(&mut self, node: usize, input: Input) {
         let generation = self.nodes[node].generation;
         let event = Event::Input {
             node,
@@ -453,118 +350,5 @@ impl Simulation {
             input,
         };
         self.queue.push(self.now, event);
-    }
-
-    fn route(&mut self, node: usize, output: Output) {
-        match output {
-            Output::Membership(i) => self.input(node, Input::Membership(i)),
-            Output::Suspicion(i) => self.input(node, Input::Suspicion(i)),
-            Output::Dissemination(i) => {
-                if let DisseminationInput::Send { messages, .. } = &i {
-                    self.count_state_datagram(node, messages);
-                }
-                self.input(node, Input::Dissemination(i));
-            }
-            Output::Net(net) => self.net(node, net),
-            Output::Deliver(Delivery::StateChange(change)) => self.state_changed(node, change),
-            Output::Deliver(Delivery::Event(event)) => {
-                let kind = EventKind::of(&event);
-                let member = event.member();
-                let trace = TraceEvent {
-                    at: self.now(),
-                    observer: NodeId(node),
-                    member: member.name.clone(),
-                    incarnation: member.incarnation,
-                    kind,
-                };
-                if kind == EventKind::Fail {
-                    let faulted = self.faulted(&member.name);
-                    let (at, observer) = (self.now(), self.nodes[node].name.clone());
-                    let who = member.name.clone();
-                    self.invariants.on_fail(at, faulted, || {
-                        format!("healthy {who} declared dead by {observer} without loss")
-                    });
-                }
-                self.trace.event(trace);
-            }
-            Output::Deliver(Delivery::Estimate { name, estimate }) => {
-                self.settled.push(Settled {
-                    at: self.now(),
-                    node: NodeId(node),
-                    name,
-                    estimate,
-                });
-            }
-            Output::Deliver(Delivery::Message { origin, payload }) => {
-                self.deliveries.push(Delivered {
-                    at: self.now(),
-                    node: NodeId(node),
-                    origin,
-                    payload,
-                });
-            }
-            Output::Reply(id, reply) => {
-                if matches!(reply, Reply::LeaveSent) && self.nodes[node].leaving {
-                    self.nodes[node].status = Status::Down;
-                }
-                self.replies.insert(id, reply);
-            }
-        }
-    }
-
-    fn faulted(&self, name: &NodeName) -> bool {
-        self.nodes
-            .iter()
-            .find(|n| n.name == *name)
-            .is_none_or(|n| n.faulted)
-    }
-
-    fn net(&mut self, node: usize, net: NetOutput) {
-        match net {
-            NetOutput::SendTo { to, bytes } => self.send(node, to, bytes),
-            NetOutput::Exchange {
-                request,
-                to,
-                frame,
-                timeout,
-            } => self.start_exchange(node, request, to, frame, timeout),
-            NetOutput::Reply { conn, frame } => self.reply(node, conn, frame),
-        }
-    }
-
-    fn send(&mut self, node: usize, to: SocketAddr, bytes: Vec<u8>) {
-        let (at, mtu, len) = (self.now(), self.config.mtu, bytes.len());
-        if len > mtu {
-            self.invariants.fail(at, || {
-                format!("a {len}-byte datagram exceeds the {mtu}-byte MTU")
-            });
-        }
-        self.trace.mix(&bytes);
-        self.totals.datagrams += 1;
-        self.totals.bytes += len as u64;
-        let counters = &self.nodes[node].counters;
-        Counters::bump(&counters.packets_out);
-        Counters::add(&counters.bytes_out, len);
-        let Some(&target) = self.by_addr.get(&to) else {
-            self.totals.lost += 1;
-            return;
-        };
-        match self.network.datagram(NodeId(node), NodeId(target)) {
-            Fate::Lost => self.totals.lost += 1,
-            Fate::Delivered(delays) => {
-                let from = self.nodes[node].addr;
-                let generation = self.nodes[target].generation;
-                let slow = self.nodes[target].slow;
-                for delay in delays {
-                    let event = Event::Datagram {
-                        to: target,
-                        generation,
-                        from,
-                        bytes: bytes.clone(),
-                    };
-                    self.queue.push(self.now + delay + slow, event);
-                }
-            }
-        }
     }
 }

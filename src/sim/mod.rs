@@ -22,11 +22,13 @@ mod aggregate;
 mod control;
 mod engine;
 mod faults;
+mod inspect;
 mod interner;
 mod invariants;
 mod network;
 mod node;
 mod queue;
+mod routing;
 mod state;
 mod trace;
 

@@ -1,0 +1,114 @@
+//! What a test or tool can read from a running simulation: nodes, views, counters, the
+//! trace, deliveries, and whether every view agrees.
+
+use std::time::Duration;
+
+use super::NodeId;
+use super::engine::{Delivered, NetworkTotals, Simulation};
+use super::node::Status;
+use super::trace::TraceEvent;
+use crate::member::{Incarnation, Member, MemberState, NodeName};
+use crate::stats::Stats;
+
+impl Simulation {
+    /// Number of nodes ever created.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The name of a node.
+    pub fn name(&self, node: NodeId) -> &NodeName {
+        &self.nodes[node.0].name
+    }
+
+    /// Whether a node's process runs (not crashed, not departed; paused counts as up).
+    pub fn is_up(&self, node: NodeId) -> bool {
+        self.nodes[node.0].status != Status::Down
+    }
+
+    /// What `observer` holds about `member`: state and incarnation.
+    pub fn view(&self, observer: NodeId, member: NodeId) -> Option<(MemberState, Incarnation)> {
+        let name = &self.nodes[member.0].name;
+        self.nodes[observer.0].membership.state_of(name)
+    }
+
+    /// Every member `node` knows.
+    pub fn members(&self, node: NodeId) -> Vec<Member> {
+        self.nodes[node.0].membership.members()
+    }
+
+    /// A node's counters.
+    pub fn stats(&self, node: NodeId) -> Stats {
+        self.nodes[node.0].counters.snapshot()
+    }
+
+    /// Datagram and exchange totals.
+    pub fn network_totals(&self) -> NetworkTotals {
+        self.totals
+    }
+
+    /// Every membership event recorded so far.
+    pub fn trace(&self) -> &[TraceEvent] {
+        &self.trace.events
+    }
+
+    /// A hash of every event and datagram so far: equal for equal seeds.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace.hash()
+    }
+
+    /// Every user broadcast delivered so far.
+    pub fn deliveries(&self) -> &[Delivered] {
+        &self.deliveries
+    }
+
+    /// Events waiting in the queue.
+    pub fn pending_events(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether every running node holds every other running node as alive, and every
+    /// stopped node as failed, departed or forgotten. `Err` names the first disagreement.
+    pub fn check_converged(&self) -> Result<(), String> {
+        for (a, observer) in self.nodes.iter().enumerate() {
+            if observer.status == Status::Down {
+                continue;
+            }
+            for (b, member) in self.nodes.iter().enumerate() {
+                if a == b {
+                    continue;
+                }
+                let view = observer.membership.state_of(&member.name);
+                let gone = member.status == Status::Down || member.leaving;
+                let ok = if gone {
+                    !matches!(view, Some((MemberState::Alive | MemberState::Suspect, _)))
+                } else {
+                    matches!(view, Some((MemberState::Alive, _)))
+                };
+                if !ok {
+                    return Err(format!(
+                        "{} holds {} as {view:?} but it is {:?}",
+                        observer.name, member.name, member.status
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs in 100 ms steps until [`Simulation::check_converged`] holds, at most `max`;
+    /// returns how long it took, or the last disagreement.
+    pub fn run_until_converged(&mut self, max: Duration) -> Result<Duration, String> {
+        let start = self.now;
+        loop {
+            if self.check_converged().is_ok() {
+                return Ok(self.now.saturating_since(start));
+            }
+            if self.now.saturating_since(start) >= max {
+                return Err(self.check_converged().err().unwrap_or_default());
+            }
+            self.run_for(Duration::from_millis(100))
+                .map_err(|v| v.to_string())?;
+        }
+    }
+}
