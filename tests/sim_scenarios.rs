@@ -169,6 +169,27 @@ fn a_restarted_node_rejoins_with_a_higher_incarnation() {
     );
 }
 
+/// TCP exchanges (joins, periodic push-pull) show in each node's `Stats` as the runtime
+/// counts them: a frame out per request written and reply sent, a frame in per frame
+/// read; without faults every frame sent is read.
+#[test]
+fn exchanges_are_counted_per_node_as_frames() {
+    with_seed("exchanges_are_counted_per_node_as_frames", |seed| {
+        let sim = joined(8, seed, Config::lan(), NetworkModel::lan())?;
+        let stats: Vec<_> = (0..8).map(|i| sim.stats(NodeId(i))).collect();
+        let out: u64 = stats.iter().map(|s| s.frames_out).sum();
+        let read: u64 = stats.iter().map(|s| s.frames_in).sum();
+        // Seven joins through node 0: a request and a reply each, at least.
+        if out < 14 || out != read {
+            return Err(format!("{out} frames out, {read} in"));
+        }
+        if stats[0].frames_in < 7 || stats[0].frames_out < 7 {
+            return Err(format!("the seed node: {:?}", stats[0]));
+        }
+        Ok(())
+    });
+}
+
 #[test]
 fn a_run_is_a_pure_function_of_its_seed() {
     let run = |seed| {

@@ -11,6 +11,7 @@ use super::faults::Fault;
 use super::node::{Input, SimNode, Status};
 use super::queue::Event;
 use crate::protocol::{MembershipInput, RequestId};
+use crate::stats::Counters;
 
 /// How long a leaving node waits for its `left` to go out before stopping anyway.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -53,6 +54,8 @@ impl Simulation {
             self.queue.push(self.now + delay * 2, event);
             return;
         }
+        // Connected: the request is written, as the runtime counts it.
+        Counters::bump(&self.nodes[node].counters.frames_out);
         self.next_conn += 1;
         let conn = self.next_conn;
         let deadline = self.now + timeout;
@@ -83,6 +86,7 @@ impl Simulation {
         };
         self.totals.frame_bytes += frame.len() as u64;
         self.count_state_frame(node, pending.request, frame.len());
+        Counters::bump(&self.nodes[node].counters.frames_out);
         let arrives = self.now + self.network.stream_delay();
         let connected = self
             .network

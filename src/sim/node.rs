@@ -261,6 +261,7 @@ impl SimNode {
         config: &Config,
         names: &mut Interner,
     ) {
+        Counters::bump(&self.counters.frames_in);
         let kind = match codec::frame_kind(frame) {
             Ok(kind) => kind,
             Err(e) => return self.counters.dropped(e.reason()),
@@ -286,6 +287,9 @@ impl SimNode {
         config: &Config,
         names: &mut Interner,
     ) {
+        if result.is_ok() {
+            Counters::bump(&self.counters.frames_in);
+        }
         if request >= STATE_REQUEST_BASE {
             let result = result.and_then(|f| self.state_frame(&f, config, names));
             let input = StateInput::SyncResponse { request, result };
