@@ -5,11 +5,13 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-use common::{Cluster, WAIT, builder, describe, name, send_datagram, wait_until};
+use common::{
+    Cluster, WAIT, assert_closed_by_node, builder, describe, name, send_datagram, wait_until,
+};
 use epidemic::codec::{
     Alive, Frame, Header, MemberRecord, Message, PushPull, UserMessage, encode_frame, encode_packet,
 };
@@ -224,21 +226,6 @@ fn prefixed(frame: &[u8]) -> Vec<u8> {
     let mut out = u32::try_from(frame.len()).unwrap().to_be_bytes().to_vec();
     out.extend_from_slice(frame);
     out
-}
-
-/// The node hung up on `stream` without answering.
-fn assert_closed_by_node(mut stream: TcpStream, what: &str) {
-    let mut buf = [0u8; 256];
-    match stream.read(&mut buf) {
-        Ok(0) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-            ) => {}
-        Ok(n) => panic!("the node answered {what} with {n} bytes"),
-        Err(e) => panic!("the node did not close the connection after {what}: {e}"),
-    }
 }
 
 /// A length prefix over 16 MiB, a garbage frame, a frame whose content is cut short and

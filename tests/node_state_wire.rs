@@ -7,11 +7,11 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-use common::{WAIT, builder, local_config, name, send_datagram, wait_until};
+use common::{WAIT, assert_closed_by_node, builder, local_config, name, send_datagram, wait_until};
 use epidemic::codec::{
     Header, Message, StateDeltas, StateEntry, StateKey, StateSync, StateWant, decode_state_frame,
     encode_packet, encode_state_frame,
@@ -78,21 +78,6 @@ fn read_frame(stream: &mut TcpStream) -> Vec<u8> {
     frame
 }
 
-/// The node hung up on `stream` without answering.
-fn assert_closed(mut stream: TcpStream, what: &str) {
-    let mut buf = [0u8; 64];
-    match stream.read(&mut buf) {
-        Ok(0) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-            ) => {}
-        Ok(n) => panic!("the node answered {what} with {n} bytes"),
-        Err(e) => panic!("the node did not close the connection after {what}: {e}"),
-    }
-}
-
 #[test]
 fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
     let config = local_config("node-state-wire");
@@ -156,7 +141,7 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
     // Bad input: each counted once, in the right counter, connection closed.
     let frame = encode_state_frame(&ours, &ghost_leg("bad", b"3")).unwrap();
     let before = drops(&node.stats());
-    assert_closed(
+    assert_closed_by_node(
         send_frame(to, &frame[..frame.len() - 3]),
         "a truncated state frame",
     );
@@ -168,7 +153,7 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
     };
     let foreign = encode_state_frame(&theirs, &ghost_leg("foreign", b"4")).unwrap();
     let before = drops(&node.stats());
-    assert_closed(send_frame(to, &foreign), "another cluster's state frame");
+    assert_closed_by_node(send_frame(to, &foreign), "another cluster's state frame");
     expect_drops(
         &node,
         (before.0, before.1 + 1),
@@ -178,7 +163,7 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
     let mut unknown_kind = frame.clone();
     unknown_kind[12] = 9; // the kind byte follows the 12-byte header
     let before = drops(&node.stats());
-    assert_closed(send_frame(to, &unknown_kind), "a frame of unknown kind");
+    assert_closed_by_node(send_frame(to, &unknown_kind), "a frame of unknown kind");
     expect_drops(&node, (before.0 + 1, before.1), "a frame of unknown kind");
 
     let mut bad_want = encode_packet(&ours, &[Message::State(ghost_leg("udp-bad", b"5"))]).unwrap();

@@ -392,3 +392,19 @@ pub(crate) fn send_datagram(to: SocketAddr, bytes: &[u8]) {
 pub(crate) fn name(s: &str) -> NodeName {
     NodeName::new(s).unwrap()
 }
+
+/// The node hung up on `stream` without answering (after the bad input `what`).
+pub(crate) fn assert_closed_by_node(mut stream: std::net::TcpStream, what: &str) {
+    use std::io::{ErrorKind, Read};
+    let mut buf = [0u8; 256];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+            ) => {}
+        Ok(n) => panic!("the node answered {what} with {n} bytes"),
+        Err(e) => panic!("the node did not close the connection after {what}: {e}"),
+    }
+}
