@@ -5,14 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
 use crate::codec::{Ack, Alive, Message, decode_packet};
 use crate::config::Config;
 use crate::member::NodeName;
-use crate::protocol::{Component, Dissemination, Membership, MembershipInput, NetOutput, Output};
-use crate::stats::Counters;
+use crate::protocol::{self, ComponentInput, Egress, MembershipInput, NetOutput, NodeSetup};
 use crate::time::Instant;
 
 /// `alive` updates for `n` members `m0..m{n-1}` at `incarnation`.
@@ -30,10 +26,10 @@ pub fn alive_updates(n: usize, incarnation: u64) -> Vec<Message> {
         .collect()
 }
 
-/// One node's membership and dissemination components, wired by hand.
+/// One node core (the very wiring the runtime and the simulator use), with a cluster of
+/// healthy members around it that answer every probe.
 pub struct NodeCore {
-    membership: Membership,
-    dissemination: Dissemination,
+    core: protocol::NodeCore,
     now: Instant,
     /// Datagram bytes produced so far.
     pub bytes_out: usize,
@@ -42,29 +38,17 @@ pub struct NodeCore {
 impl NodeCore {
     /// A node named `me` that knows no one.
     pub fn new() -> NodeCore {
-        let config = Config::lan();
-        let me = NodeName::new("me").unwrap_or_else(|_| unreachable!());
-        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
-        let membership = Membership::new(
-            config.clone(),
-            me.clone(),
-            addr,
-            Arc::from(&[][..]),
-            Instant::ZERO,
-            ChaCha8Rng::seed_from_u64(1),
-            Arc::new(Counters::default()),
-        );
-        let peers = membership.peer_view();
+        let setup = NodeSetup {
+            config: Config::lan(),
+            name: NodeName::new("me").unwrap_or_else(|_| unreachable!()),
+            addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            metadata: Arc::from(&[][..]),
+            seed: 1,
+            generation: 1,
+            now: Instant::ZERO,
+        };
         NodeCore {
-            membership,
-            dissemination: Dissemination::new(
-                config,
-                me,
-                peers,
-                Instant::ZERO,
-                ChaCha8Rng::seed_from_u64(2),
-                Arc::new(Counters::default()),
-            ),
+            core: protocol::NodeCore::new(setup, None),
             now: Instant::ZERO,
             bytes_out: 0,
         }
@@ -72,14 +56,7 @@ impl NodeCore {
 
     /// Feeds `updates` as one packet's worth of gossip and routes every output.
     pub fn apply(&mut self, updates: Vec<Message>) {
-        let from = SocketAddr::from(([127, 0, 0, 1], 2));
-        self.membership.handle(
-            self.now,
-            MembershipInput::Packet {
-                from,
-                messages: updates,
-            },
-        );
+        self.core.handle(self.now, membership_packet(updates));
         self.route();
     }
 
@@ -87,58 +64,33 @@ impl NodeCore {
     /// output, packing datagrams to the MTU.
     pub fn protocol_period(&mut self) {
         let end = self.now + Duration::from_secs(1);
-        loop {
-            let next = [
-                self.membership.poll_timeout(),
-                self.dissemination.poll_timeout(),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            match next {
-                Some(at) if at <= end => {
-                    self.now = at;
-                    self.membership.handle_timeout(at);
-                    self.dissemination.handle_timeout(at);
-                    self.route();
-                }
-                _ => break,
-            }
+        while let Some(at) = self.core.poll_timeout().filter(|at| *at <= end) {
+            self.now = at;
+            self.core.handle_timeout(at);
+            self.route();
         }
         self.now = end;
     }
 
+    /// Takes every datagram that left the node; every member answers its probes, as in a
+    /// healthy cluster.
     fn route(&mut self) {
-        loop {
-            let mut progressed = false;
-            while let Some(out) = self.membership.poll_output() {
-                progressed = true;
-                if let Output::Dissemination(input) = out {
-                    self.dissemination.handle(self.now, input);
+        while let Some(egress) = self.core.poll_output() {
+            if let Egress::Net(NetOutput::SendTo { bytes, .. }) = egress {
+                self.bytes_out += bytes.len();
+                let acks = acks_for(&bytes);
+                if !acks.is_empty() {
+                    self.core.handle(self.now, membership_packet(acks));
                 }
-            }
-            let mut acks = Vec::new();
-            while let Some(out) = self.dissemination.poll_output() {
-                progressed = true;
-                if let Output::Net(NetOutput::SendTo { bytes, .. }) = out {
-                    self.bytes_out += bytes.len();
-                    acks.extend(acks_for(&bytes));
-                }
-            }
-            // Every member answers its probes, as in a healthy cluster.
-            if !acks.is_empty() {
-                let from = SocketAddr::from(([127, 0, 0, 1], 2));
-                let input = MembershipInput::Packet {
-                    from,
-                    messages: acks,
-                };
-                self.membership.handle(self.now, input);
-            }
-            if !progressed {
-                break;
             }
         }
     }
+}
+
+/// `messages` as membership's share of one datagram from a member.
+fn membership_packet(messages: Vec<Message>) -> ComponentInput {
+    let from = SocketAddr::from(([127, 0, 0, 1], 2));
+    ComponentInput::Membership(MembershipInput::Packet { from, messages })
 }
 
 /// The acks a healthy target would send for the pings in a datagram.

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::config::ConfigError;
 use crate::member::InvalidName;
+use crate::stats::DropReason;
 
 /// Why [`crate::NodeBuilder::start`] failed. Nothing was started: no thread, no socket.
 #[derive(Debug)]
@@ -37,6 +38,47 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// Why a TCP exchange with a peer (a join, a push-pull, a key-value sync) failed. Nothing
+/// of the peer's state was taken in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// The connect failed (refused, unreachable, ...: the kind of the socket error).
+    Connect(io::ErrorKind),
+    /// The exchange did not finish within its timeout.
+    Timeout,
+    /// The peer closed the connection before the whole answer arrived.
+    Closed,
+    /// The answer announced this many bytes, over the frame limit.
+    Oversized(usize),
+    /// Another socket error (its kind).
+    Io(io::ErrorKind),
+    /// The node stopped before the exchange finished.
+    Shutdown,
+    /// The node already holds its maximum number of TCP connections.
+    Overloaded,
+    /// The answer arrived but is unusable (it did not decode, is of the wrong kind, or
+    /// belongs to another cluster); counted in [`crate::Stats`] under this reason.
+    Unusable(DropReason),
+}
+
+impl fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExchangeError::Connect(kind) => write!(f, "connect failed: {kind}"),
+            ExchangeError::Timeout => f.write_str("timed out"),
+            ExchangeError::Closed => f.write_str("connection closed by the peer"),
+            ExchangeError::Oversized(n) => write!(f, "answer of {n} bytes over the frame limit"),
+            ExchangeError::Io(kind) => write!(f, "i/o error: {kind}"),
+            ExchangeError::Shutdown => f.write_str("the node is shutting down"),
+            ExchangeError::Overloaded => f.write_str("too many open connections"),
+            ExchangeError::Unusable(reason) => write!(f, "unusable answer ({reason:?})"),
+        }
+    }
+}
+
+impl std::error::Error for ExchangeError {}
+
 /// Why [`crate::Node::join`] failed. The node keeps running, alone, and still knows the
 /// seeds: it retries them on its push-pull schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +89,7 @@ pub enum JoinError {
     /// No seed address resolved; why, for each.
     Unresolved(Vec<String>),
     /// Every seed failed; why, for each.
-    AllFailed(Vec<(SocketAddr, String)>),
+    AllFailed(Vec<(SocketAddr, ExchangeError)>),
     /// No answer within the deadline.
     Timeout,
     /// The node is stopping or stopped.

@@ -63,7 +63,8 @@ pub use config::{
     BroadcastMode, Config, ConfigError, MAX_MTU, MIN_EPOCH_ROUNDS, MIN_MTU, StateMode,
 };
 pub use error::{
-    AggregateError, BroadcastError, JoinError, LeaveError, MetadataError, StartError, StateError,
+    AggregateError, BroadcastError, ExchangeError, JoinError, LeaveError, MetadataError,
+    StartError, StateError,
 };
 pub use event::Event;
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};

@@ -15,7 +15,9 @@ use crate::error::{
 };
 use crate::event::Event;
 use crate::member::{MAX_METADATA_LEN, Member, NodeName};
-use crate::protocol::{AggregationInput, DisseminationInput, MembershipInput, Reply, check_value};
+use crate::protocol::{
+    AggregationInput, ComponentInput, DisseminationInput, MembershipInput, Reply, check_value,
+};
 use crate::runtime::{Callbacks, Runtime};
 use crate::stats::Stats;
 
@@ -264,7 +266,7 @@ impl Node {
             request,
             seeds: addrs,
         };
-        if !self.runtime.send_membership(join) {
+        if !self.runtime.send(ComponentInput::Membership(join)) {
             self.runtime.router.replies.cancel(request);
             return Err(JoinError::Stopped);
         }
@@ -292,7 +294,7 @@ impl Node {
         let (request, reply) = self.runtime.router.replies.register();
         let copy = payload.clone();
         let input = DisseminationInput::Broadcast { request, payload };
-        if !self.runtime.send_dissemination(input) {
+        if !self.runtime.send(ComponentInput::Dissemination(input)) {
             self.runtime.router.replies.cancel(request);
             return Err(if self.runtime.is_stopped() {
                 BroadcastError::Stopped(copy)
@@ -318,7 +320,9 @@ impl Node {
         }
         if self
             .runtime
-            .send_membership(MembershipInput::SetMetadata(Arc::from(metadata)))
+            .send(ComponentInput::Membership(MembershipInput::SetMetadata(
+                Arc::from(metadata),
+            )))
         {
             Ok(())
         } else {
@@ -348,7 +352,7 @@ impl Node {
             name,
             value,
         };
-        if !self.runtime.send_aggregation(input) {
+        if !self.runtime.send(ComponentInput::Aggregation(input)) {
             self.runtime.router.replies.cancel(request);
             return Err(AggregateError::Stopped);
         }
@@ -367,7 +371,9 @@ impl Node {
         let name = AggregateName::new(name).ok_or(AggregateError::InvalidName(name.len()))?;
         if self
             .runtime
-            .send_aggregation(AggregationInput::Unpublish { name })
+            .send(ComponentInput::Aggregation(AggregationInput::Unpublish {
+                name,
+            }))
         {
             Ok(())
         } else {
@@ -401,7 +407,9 @@ impl Node {
         let (request, reply) = self.runtime.router.replies.register();
         let sent = self
             .runtime
-            .send_membership(MembershipInput::Leave { request })
+            .send(ComponentInput::Membership(MembershipInput::Leave {
+                request,
+            }))
             && matches!(reply.recv_timeout(timeout), Ok(Reply::LeaveSent));
         self.runtime.router.replies.cancel(request);
         self.runtime.shutdown();

@@ -36,6 +36,10 @@ pub(crate) struct Counters {
     pub(crate) broadcast_bytes_out: AtomicU64,
     pub(crate) known_ids_out: AtomicU64,
     pub(crate) known_ids_in: AtomicU64,
+    pub(crate) state_datagram_legs: AtomicU64,
+    pub(crate) state_datagram_bytes: AtomicU64,
+    pub(crate) state_frame_legs: AtomicU64,
+    pub(crate) state_frame_bytes: AtomicU64,
     pub(crate) dropped_malformed: AtomicU64,
     pub(crate) dropped_oversized: AtomicU64,
     pub(crate) dropped_wrong_version: AtomicU64,
@@ -101,6 +105,10 @@ impl Counters {
             broadcast_bytes_out: get(&self.broadcast_bytes_out),
             known_ids_out: get(&self.known_ids_out),
             known_ids_in: get(&self.known_ids_in),
+            state_datagram_legs: get(&self.state_datagram_legs),
+            state_datagram_bytes: get(&self.state_datagram_bytes),
+            state_frame_legs: get(&self.state_frame_legs),
+            state_frame_bytes: get(&self.state_frame_bytes),
             dropped_malformed: get(&self.dropped_malformed),
             dropped_oversized: get(&self.dropped_oversized),
             dropped_wrong_version: get(&self.dropped_wrong_version),
@@ -155,6 +163,15 @@ pub struct Stats {
     pub known_ids_out: u64,
     /// Broadcast ids other nodes reported as already known to this one.
     pub known_ids_in: u64,
+    /// Legs of the key-value state's anti-entropy sent in datagrams (see
+    /// [`crate::StateMode`]; gossip packed alongside is not counted here).
+    pub state_datagram_legs: u64,
+    /// Bytes of those legs: each state message with its 3-byte framing, no packet header.
+    pub state_datagram_bytes: u64,
+    /// Legs of the key-value state sent as TCP frames (exchanges opened, answers on them).
+    pub state_frame_legs: u64,
+    /// Bytes of those frames, frame header included.
+    pub state_frame_bytes: u64,
     /// Inputs dropped because they did not decode.
     pub dropped_malformed: u64,
     /// Inputs dropped for exceeding the MTU or the frame limit.

@@ -7,15 +7,17 @@ use std::sync::Arc;
 
 use epidemic::aggregate::{AggregateName, MAX_AGGREGATE_NAME_LEN};
 use epidemic::codec::{
-    Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Known, Left,
+    Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, HEADER_LEN, Header, Known, Left,
     MAX_AGGREGATES_PER_MESSAGE, MAX_KNOWN_IDS, MAX_USER_PAYLOAD, MemberRecord, Message, Nack,
-    PACKET_OVERHEAD, Packet, PacketWriter, Ping, PingReq, PushPull, STATE_FRAME_KIND, StateDeltas,
-    StateDigest, StateEntry, StateKey, StateSync, StateWant, Suspect, UserMessage, decode_frame,
-    decode_header, decode_packet, decode_state_frame, encode_frame, encode_packet,
-    encode_state_frame, frame_kind, state_frame_len,
+    PACKET_OVERHEAD, Packet, PacketWriter, Ping, PingReq, PushPull, StateDeltas, StateDigest,
+    StateEntry, StateKey, StateSync, StateWant, Suspect, UserMessage, decode_frame, decode_header,
+    decode_packet, encode_frame, encode_packet,
 };
 use epidemic::member::{MAX_METADATA_LEN, MAX_NAME_LEN, MemberState, NodeName};
 use proptest::prelude::*;
+
+/// The kind byte of a state frame (the byte after the header).
+const STATE_FRAME_KIND: u8 = 2;
 
 /// Names of 1 to 64 characters, ASCII and not, cut to at most 64 bytes on a char boundary.
 fn name() -> impl Strategy<Value = NodeName> {
@@ -310,11 +312,11 @@ proptest! {
 
     #[test]
     fn state_frame_round_trips(header in header(), sync in state_sync(12, 2048)) {
-        let bytes = encode_state_frame(&header, &sync).unwrap();
-        prop_assert_eq!(bytes.len(), state_frame_len(&sync));
-        prop_assert_eq!(frame_kind(&bytes), Ok(STATE_FRAME_KIND));
-        prop_assert_eq!(decode_state_frame(&bytes), Ok((header, sync)));
-        prop_assert!(decode_frame(&bytes).is_err(), "not a push-pull frame");
+        let frame = Frame::State(sync);
+        let bytes = encode_frame(&header, &frame).unwrap();
+        prop_assert_eq!(bytes.len(), frame.encoded_len());
+        prop_assert_eq!(bytes[HEADER_LEN], STATE_FRAME_KIND);
+        prop_assert_eq!(decode_frame(&bytes), Ok((header, frame)));
     }
 
     #[test]
@@ -331,19 +333,17 @@ proptest! {
         index in any::<prop::sample::Index>(),
         flip in 1u8..=255,
     ) {
-        let mut bytes = encode_state_frame(&Header { cluster: 1, flags: 0 }, &sync).unwrap();
+        let header = Header { cluster: 1, flags: 0 };
+        let mut bytes = encode_frame(&header, &Frame::State(sync)).unwrap();
         let i = index.index(bytes.len());
         bytes[i] ^= flip;
-        let _ = decode_state_frame(&bytes);
-        let _ = frame_kind(&bytes);
+        let _ = decode_frame(&bytes);
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
         let _ = decode_packet(&bytes);
         let _ = decode_frame(&bytes);
-        let _ = decode_state_frame(&bytes);
-        let _ = frame_kind(&bytes);
         let _ = decode_header(&bytes);
     }
 
@@ -356,9 +356,8 @@ proptest! {
         bytes.extend_from_slice(&tail);
         let _ = decode_packet(&bytes);
         let _ = decode_frame(&bytes);
-        let _ = decode_state_frame(&bytes);
-        bytes[12] = STATE_FRAME_KIND;
-        let _ = decode_state_frame(&bytes);
+        bytes[HEADER_LEN] = STATE_FRAME_KIND;
+        let _ = decode_frame(&bytes);
     }
 
     #[test]

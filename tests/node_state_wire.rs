@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use common::{WAIT, assert_closed_by_node, builder, local_config, name, send_datagram, wait_until};
 use epidemic::codec::{
-    Header, Message, StateDeltas, StateEntry, StateKey, StateSync, StateWant, decode_state_frame,
-    encode_packet, encode_state_frame,
+    Frame, Header, Message, StateDeltas, StateEntry, StateKey, StateSync, StateWant, decode_frame,
+    encode_frame, encode_packet,
 };
 use epidemic::{Node, Stats};
 
@@ -115,8 +115,10 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
     leg.deltas[0].from = 1;
     leg.deltas[0].to = 2;
     leg.want = StateWant::DeltasAndDigest;
-    let mut stream = send_frame(to, &encode_state_frame(&ours, &leg).unwrap());
-    let (header, answer) = decode_state_frame(&read_frame(&mut stream)).unwrap();
+    let mut stream = send_frame(to, &encode_frame(&ours, &Frame::State(leg)).unwrap());
+    let (header, Frame::State(answer)) = decode_frame(&read_frame(&mut stream)).unwrap() else {
+        panic!("a state frame answers a state frame")
+    };
     assert_eq!(header.cluster, ours.cluster);
     assert_eq!(answer.want, StateWant::Deltas);
     assert!(
@@ -139,7 +141,7 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
     assert_eq!(node.get("ghost", "via-tcp"), Some(b"2".to_vec()));
 
     // Bad input: each counted once, in the right counter, connection closed.
-    let frame = encode_state_frame(&ours, &ghost_leg("bad", b"3")).unwrap();
+    let frame = encode_frame(&ours, &Frame::State(ghost_leg("bad", b"3"))).unwrap();
     let before = drops(&node.stats());
     assert_closed_by_node(
         send_frame(to, &frame[..frame.len() - 3]),
@@ -151,7 +153,7 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
         cluster: local_config("another-cluster").cluster_id(),
         flags: 0,
     };
-    let foreign = encode_state_frame(&theirs, &ghost_leg("foreign", b"4")).unwrap();
+    let foreign = encode_frame(&theirs, &Frame::State(ghost_leg("foreign", b"4"))).unwrap();
     let before = drops(&node.stats());
     assert_closed_by_node(send_frame(to, &foreign), "another cluster's state frame");
     expect_drops(

@@ -1,9 +1,10 @@
 //! TCP frames: the content after the reactor's `u32` length prefix.
 //!
 //! ```text
-//! frame     header (12) | kind u8 (1 = PushPull) | body
+//! frame     header (12) | kind u8 (1 = PushPull, 2 = State) | body
 //! PushPull  join u8 (0/1) | count u32 (<= MAX_MEMBERS_PER_SYNC) | count × record
 //! record    name | addr | incarnation u64 | state u8 | metadata (len u16 <= 512)
+//! State     see `state.rs`
 //! ```
 
 use super::error::{DecodeError, EncodeError};
@@ -11,11 +12,14 @@ use super::packet::{put_header, read_header};
 use super::wire::{self, MIN_ADDR_LEN, MIN_NAME_LEN, Reader, addr_len, name_len};
 use super::{
     Frame, HEADER_LEN, Header, MAX_FRAME_LEN, MAX_MEMBERS_PER_SYNC, MemberRecord, PushPull,
+    StateSync,
 };
 use crate::member::{MAX_METADATA_LEN, MemberState};
 
 /// Frame kind code of [`Frame::PushPull`].
 const KIND_PUSH_PULL: u8 = 1;
+/// Frame kind code of [`Frame::State`].
+const KIND_STATE: u8 = 2;
 /// Smallest encoded member record: name, IPv4 address, incarnation, state, empty metadata.
 const MIN_RECORD_LEN: usize = MIN_NAME_LEN + MIN_ADDR_LEN + 8 + 1 + 2;
 
@@ -23,11 +27,12 @@ impl Frame {
     /// Exact length of [`encode_frame`]'s output for this frame, header included (the
     /// reactor's `u32` length prefix is not).
     pub fn encoded_len(&self) -> usize {
-        match self {
-            Frame::PushPull(p) => {
-                HEADER_LEN + 1 + 1 + 4 + p.members.iter().map(record_len).sum::<usize>()
+        HEADER_LEN
+            + 1
+            + match self {
+                Frame::PushPull(p) => 1 + 4 + p.members.iter().map(record_len).sum::<usize>(),
+                Frame::State(sync) => sync.body_len(),
             }
-        }
     }
 }
 
@@ -38,11 +43,35 @@ fn record_len(m: &MemberRecord) -> usize {
 
 /// Encodes a frame: header, kind and body, without the length prefix.
 ///
-/// Fails with nothing written if there are more than [`MAX_MEMBERS_PER_SYNC`] members, a
-/// member's metadata is over [`MAX_METADATA_LEN`] bytes, or the frame would exceed
-/// [`MAX_FRAME_LEN`] bytes.
+/// Fails with nothing written if a field is over its limit (more than
+/// [`MAX_MEMBERS_PER_SYNC`] members, a member's metadata over [`MAX_METADATA_LEN`] bytes, a
+/// state leg over the state limits) or the frame would exceed [`MAX_FRAME_LEN`] bytes.
 pub fn encode_frame(header: &Header, frame: &Frame) -> Result<Vec<u8>, EncodeError> {
-    let Frame::PushPull(p) = frame;
+    match frame {
+        Frame::PushPull(p) => check_push_pull(p)?,
+        Frame::State(sync) => sync.check_limits()?,
+    }
+    let len = frame.encoded_len();
+    if len > MAX_FRAME_LEN {
+        return Err(EncodeError::FrameTooLarge(len));
+    }
+    let mut buf = Vec::with_capacity(len);
+    put_header(&mut buf, header);
+    match frame {
+        Frame::PushPull(p) => {
+            wire::put_u8(&mut buf, KIND_PUSH_PULL);
+            put_push_pull(&mut buf, p);
+        }
+        Frame::State(sync) => {
+            wire::put_u8(&mut buf, KIND_STATE);
+            sync.encode_body(&mut buf);
+        }
+    }
+    Ok(buf)
+}
+
+/// The limits of a push-pull body.
+fn check_push_pull(p: &PushPull) -> Result<(), EncodeError> {
     let count = p.members.len();
     if count > MAX_MEMBERS_PER_SYNC {
         return Err(EncodeError::FieldTooLarge {
@@ -62,27 +91,24 @@ pub fn encode_frame(header: &Header, frame: &Frame) -> Result<Vec<u8>, EncodeErr
             max: MAX_METADATA_LEN,
         });
     }
-    let len = frame.encoded_len();
-    if len > MAX_FRAME_LEN {
-        return Err(EncodeError::FrameTooLarge(len));
-    }
-    let mut buf = Vec::with_capacity(len);
-    put_header(&mut buf, header);
-    wire::put_u8(&mut buf, KIND_PUSH_PULL);
-    wire::put_u8(&mut buf, u8::from(p.join));
-    wire::put_u32(&mut buf, u32::try_from(count).unwrap_or(u32::MAX));
+    Ok(())
+}
+
+/// Writes a push-pull body (its limits checked).
+fn put_push_pull(buf: &mut Vec<u8>, p: &PushPull) {
+    wire::put_u8(buf, u8::from(p.join));
+    wire::put_u32(buf, u32::try_from(p.members.len()).unwrap_or(u32::MAX));
     for m in &p.members {
-        wire::put_name(&mut buf, &m.name);
-        wire::put_addr(&mut buf, &m.addr);
-        wire::put_u64(&mut buf, m.incarnation);
-        wire::put_u8(&mut buf, m.state.code());
-        wire::put_bytes16(&mut buf, &m.metadata);
+        wire::put_name(buf, &m.name);
+        wire::put_addr(buf, &m.addr);
+        wire::put_u64(buf, m.incarnation);
+        wire::put_u8(buf, m.state.code());
+        wire::put_bytes16(buf, &m.metadata);
     }
-    Ok(buf)
 }
 
 /// Checks a frame's size, reads its header and kind, and returns a reader at its body.
-pub(super) fn open_frame(bytes: &[u8]) -> Result<(Header, u8, Reader<'_>), DecodeError> {
+fn open_frame(bytes: &[u8]) -> Result<(Header, u8, Reader<'_>), DecodeError> {
     if bytes.len() > MAX_FRAME_LEN {
         return Err(DecodeError::LengthOutOfRange {
             what: "frame",
@@ -102,6 +128,7 @@ pub fn decode_frame(bytes: &[u8]) -> Result<(Header, Frame), DecodeError> {
     let (header, kind, mut r) = open_frame(bytes)?;
     let frame = match kind {
         KIND_PUSH_PULL => Frame::PushPull(read_push_pull(&mut r)?),
+        KIND_STATE => Frame::State(StateSync::decode_body(&mut r)?),
         kind => return Err(DecodeError::UnknownFrameKind(kind)),
     };
     r.finish()?;
@@ -218,8 +245,8 @@ mod tests {
         let join = kind + 1;
         let count = join + 1;
         let mut bad = good.clone();
-        bad[kind] = 2;
-        assert_eq!(decode_frame(&bad), Err(DecodeError::UnknownFrameKind(2)));
+        bad[kind] = 3;
+        assert_eq!(decode_frame(&bad), Err(DecodeError::UnknownFrameKind(3)));
         let mut bad = good.clone();
         bad[join] = 2;
         assert_eq!(decode_frame(&bad), Err(DecodeError::InvalidBool(2)));
@@ -275,7 +302,9 @@ mod tests {
             encode_frame(&HEADER, &f),
             Err(EncodeError::FrameTooLarge(f.encoded_len()))
         );
-        let Frame::PushPull(mut p) = f;
+        let Frame::PushPull(mut p) = f else {
+            unreachable!()
+        };
         p.members.push(record(0));
         let f = Frame::PushPull(p);
         assert!(matches!(

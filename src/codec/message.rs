@@ -211,11 +211,15 @@ impl PartialEq for AggregateEntry {
 
 impl Eq for AggregateEntry {}
 
-/// A TCP frame: the content after the length prefix.
+/// A TCP frame: the content after the length prefix. Every frame kind is one variant, so
+/// one decoder reads them all and the receiver routes by variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
-    /// Full-state exchange; the receiver answers with its own `PushPull` (`join: false`).
+    /// Full-state exchange of membership (kind 1); the receiver answers with its own
+    /// `PushPull` (`join: false`).
     PushPull(PushPull),
+    /// One leg of a key-value state exchange (kind 2); answered with a `State` leg.
+    State(super::StateSync),
 }
 
 /// Full membership state of the sender.

@@ -25,9 +25,9 @@ pub use message::{
 };
 pub use packet::{PacketWriter, decode_header, decode_packet, encode_packet};
 pub use state::{
-    MAX_STATE_ENTRIES, MAX_STATE_KEY_LEN, MAX_STATE_OWNERS, MAX_STATE_VALUE_LEN, STATE_FRAME_KIND,
+    MAX_STATE_ENTRIES, MAX_STATE_KEY_LEN, MAX_STATE_OWNERS, MAX_STATE_VALUE_LEN,
     STATE_MESSAGE_TYPE, STATE_SYNC_OVERHEAD, StateDeltas, StateDigest, StateEntry, StateKey,
-    StateSync, StateWant, decode_state_frame, encode_state_frame, frame_kind, state_frame_len,
+    StateSync, StateWant,
 };
 
 /// Magic bytes at the start of every datagram and frame.

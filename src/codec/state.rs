@@ -11,16 +11,13 @@
 //! entry     key (len u8, 1..=128 bytes UTF-8) | version u64 | tag u8 (0 deleted, 1 value)
 //!           | value (len u16 <= MAX_STATE_VALUE_LEN), only when tag = 1
 //! ```
-//! State frames are not a [`super::Frame`] variant: [`decode_frame`](super::decode_frame)
-//! still rejects kind 2 as unknown, and a driver routes by [`frame_kind`] first.
+//! As a frame it is [`super::Frame::State`], encoded and decoded with the other kinds.
 
 use std::fmt;
 use std::sync::Arc;
 
 use super::error::{DecodeError, EncodeError};
-use super::packet::{put_header, read_header};
 use super::wire::{self, MIN_NAME_LEN, Reader, name_len};
-use super::{HEADER_LEN, Header, MAX_FRAME_LEN};
 use crate::member::NodeName;
 
 /// Longest state key, in bytes of UTF-8.
@@ -33,8 +30,6 @@ pub const MAX_STATE_OWNERS: usize = 100_000;
 pub const MAX_STATE_ENTRIES: usize = 65_536;
 /// The datagram message type code of [`super::Message::State`].
 pub const STATE_MESSAGE_TYPE: u8 = 11;
-/// The TCP frame kind of a state frame ([`encode_state_frame`]).
-pub const STATE_FRAME_KIND: u8 = 2;
 /// Bytes of a [`StateSync`] body with nothing in it: want and two counts.
 pub const STATE_SYNC_OVERHEAD: usize = 1 + 4 + 4;
 
@@ -349,46 +344,6 @@ fn decode_deltas(r: &mut Reader<'_>) -> Result<StateDeltas, DecodeError> {
         to,
         entries,
     })
-}
-
-/// Exact length of [`encode_state_frame`]'s output (the `u32` length prefix excluded).
-pub fn state_frame_len(sync: &StateSync) -> usize {
-    HEADER_LEN + 1 + sync.body_len()
-}
-
-/// Encodes a state frame: header, kind [`STATE_FRAME_KIND`] and body. Fails with nothing
-/// written if a limit is exceeded or the frame would be over [`MAX_FRAME_LEN`] bytes.
-pub fn encode_state_frame(header: &Header, sync: &StateSync) -> Result<Vec<u8>, EncodeError> {
-    sync.check_limits()?;
-    let len = state_frame_len(sync);
-    if len > MAX_FRAME_LEN {
-        return Err(EncodeError::FrameTooLarge(len));
-    }
-    let mut buf = Vec::with_capacity(len);
-    put_header(&mut buf, header);
-    wire::put_u8(&mut buf, STATE_FRAME_KIND);
-    sync.encode_body(&mut buf);
-    Ok(buf)
-}
-
-/// Decodes a state frame. Never panics; allocates in proportion to the input only.
-pub fn decode_state_frame(bytes: &[u8]) -> Result<(Header, StateSync), DecodeError> {
-    let (header, kind, mut r) = super::frame::open_frame(bytes)?;
-    if kind != STATE_FRAME_KIND {
-        return Err(DecodeError::UnknownFrameKind(kind));
-    }
-    let sync = StateSync::decode_body(&mut r)?;
-    r.finish()?;
-    Ok((header, sync))
-}
-
-/// The kind byte of a frame (after checking its header), so a driver can route it:
-/// [`STATE_FRAME_KIND`] to the state actor, anything else to
-/// [`decode_frame`](super::decode_frame).
-pub fn frame_kind(bytes: &[u8]) -> Result<u8, DecodeError> {
-    let mut r = Reader::new(bytes);
-    read_header(&mut r)?;
-    r.u8()
 }
 
 #[cfg(test)]

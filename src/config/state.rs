@@ -40,6 +40,7 @@ impl Config {
     /// `mtu`, and TCP exchanges bounded by `tcp_timeout`.
     pub(crate) fn state_config(&self) -> StateConfig {
         StateConfig {
+            cluster: self.cluster_id(),
             mode: self.state_mode,
             interval: self.state_interval,
             fanout: self.state_fanout,

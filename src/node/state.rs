@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use super::{ACTOR_REPLY_TIMEOUT, Node, NodeBuilder};
 use crate::error::StateError;
 use crate::member::NodeName;
-use crate::protocol::{Reply, StateInput, check_key, check_value_len};
+use crate::protocol::{ComponentInput, Reply, RequestId, StateInput, check_key, check_value_len};
 
 impl NodeBuilder {
     /// Called when a key of another node's map changes here: the owner, the key, and the
@@ -99,7 +99,7 @@ impl Node {
     }
 
     /// Sends a write to the state actor and waits for its answer.
-    fn write(&self, input: impl FnOnce(u64) -> StateInput) -> Result<(), StateError> {
+    fn write(&self, input: impl FnOnce(RequestId) -> StateInput) -> Result<(), StateError> {
         match self.ask(input) {
             Some(Reply::StateWritten(result)) => result,
             _ => Err(StateError::Stopped),
@@ -108,10 +108,10 @@ impl Node {
 
     /// Sends a request to the state actor; its reply, or `None` if the node is stopped
     /// (or the actor did not answer within [`ACTOR_REPLY_TIMEOUT`]).
-    fn ask(&self, input: impl FnOnce(u64) -> StateInput) -> Option<Reply> {
+    fn ask(&self, input: impl FnOnce(RequestId) -> StateInput) -> Option<Reply> {
         let replies = &self.runtime.router.replies;
         let (request, reply) = replies.register();
-        if !self.runtime.send_state(input(request)) {
+        if !self.runtime.send(ComponentInput::State(input(request))) {
             replies.cancel(request);
             return None;
         }

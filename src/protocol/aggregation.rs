@@ -212,7 +212,7 @@ impl Aggregation {
             }
             if !state.notified {
                 let delivery = Delivery::Estimate { name, estimate };
-                self.outputs.push_back(Output::Deliver(delivery));
+                self.outputs.push_back(Output::from(delivery));
             }
         }
         // A name nobody publishes any more fades out after two epochs.
@@ -355,7 +355,7 @@ impl Aggregation {
                     to,
                     messages: vec![message],
                 };
-                self.outputs.push_back(Output::Dissemination(send));
+                self.outputs.push_back(Output::from(send));
             }
         }
     }
@@ -375,7 +375,7 @@ impl Aggregation {
                         name: name.clone(),
                         estimate,
                     };
-                    self.outputs.push_back(Output::Deliver(delivery));
+                    self.outputs.push_back(Output::from(delivery));
                 }
             }
         }
@@ -396,7 +396,7 @@ impl Component for Aggregation {
             } => {
                 let result = self.publish(now, name, value);
                 self.outputs
-                    .push_back(Output::Reply(request, Reply::Published(result)));
+                    .push_back(Output::reply(request, Reply::Published(result)));
             }
             AggregationInput::Unpublish { name } => {
                 // Mass already spread stays in this epoch; the next one goes without it.

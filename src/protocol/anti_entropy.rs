@@ -18,6 +18,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::RequestId;
+use crate::error::ExchangeError;
 use crate::time::Instant;
 
 /// Addresses of lost members remembered for re-merging, at most.
@@ -46,7 +47,7 @@ pub(crate) enum Purpose {
 struct JoinAttempt {
     waiting: usize,
     answered: bool,
-    failures: Vec<(SocketAddr, String)>,
+    failures: Vec<(SocketAddr, ExchangeError)>,
 }
 
 /// What a finished join exchange means for its caller.
@@ -55,7 +56,7 @@ pub(crate) enum JoinOutcome {
     /// First seed that answered: tell the caller it joined.
     Joined,
     /// Every seed failed: tell the caller why.
-    Failed(Vec<(SocketAddr, String)>),
+    Failed(Vec<(SocketAddr, ExchangeError)>),
     /// Nothing new for the caller.
     Pending,
 }
@@ -65,8 +66,11 @@ pub(crate) enum JoinOutcome {
 pub(crate) struct AntiEntropy {
     next_at: Instant,
     round: u64,
-    next_request: RequestId,
-    in_flight: BTreeMap<RequestId, Purpose>,
+    /// Number of the last exchange started (its [`ExchangeId::Membership`]).
+    ///
+    /// [`ExchangeId::Membership`]: super::ExchangeId::Membership
+    last_exchange: u64,
+    in_flight: BTreeMap<u64, Purpose>,
     joins: BTreeMap<RequestId, JoinAttempt>,
     seeds: Vec<SocketAddr>,
     lost: VecDeque<SocketAddr>,
@@ -78,7 +82,7 @@ impl AntiEntropy {
         AntiEntropy {
             next_at: first_at,
             round: 0,
-            next_request: 0,
+            last_exchange: 0,
             in_flight: BTreeMap::new(),
             joins: BTreeMap::new(),
             seeds: Vec::new(),
@@ -91,19 +95,19 @@ impl AntiEntropy {
         self.next_at
     }
 
-    /// Registers an exchange and returns its id.
-    pub(crate) fn start(&mut self, purpose: Purpose) -> RequestId {
-        self.next_request += 1;
+    /// Registers an exchange and returns its number.
+    pub(crate) fn start(&mut self, purpose: Purpose) -> u64 {
+        self.last_exchange += 1;
         if let Purpose::Join { caller, .. } = &purpose {
             self.joins.entry(*caller).or_default().waiting += 1;
         }
-        self.in_flight.insert(self.next_request, purpose);
-        self.next_request
+        self.in_flight.insert(self.last_exchange, purpose);
+        self.last_exchange
     }
 
     /// Forgets a finished exchange and returns why it was started.
-    pub(crate) fn finish(&mut self, request: RequestId) -> Option<Purpose> {
-        self.in_flight.remove(&request)
+    pub(crate) fn finish(&mut self, exchange: u64) -> Option<Purpose> {
+        self.in_flight.remove(&exchange)
     }
 
     /// Records the result of one join exchange.
@@ -111,7 +115,7 @@ impl AntiEntropy {
         &mut self,
         caller: RequestId,
         seed: SocketAddr,
-        result: Result<(), String>,
+        result: Result<(), ExchangeError>,
     ) -> JoinOutcome {
         let Some(attempt) = self.joins.get_mut(&caller) else {
             return JoinOutcome::Pending;
@@ -229,37 +233,43 @@ mod tests {
     fn join_succeeds_at_first_answer_and_fails_when_all_fail() {
         let mut ae = AntiEntropy::new(Instant::ZERO);
         let r1 = ae.start(Purpose::Join {
-            caller: 7,
+            caller: RequestId(7),
             seed: addr(1),
         });
         let r2 = ae.start(Purpose::Join {
-            caller: 7,
+            caller: RequestId(7),
             seed: addr(2),
         });
         assert!(matches!(
             ae.finish(r1),
-            Some(Purpose::Join { caller: 7, .. })
+            Some(Purpose::Join {
+                caller: RequestId(7),
+                ..
+            })
         ));
         assert_eq!(
-            ae.join_result(7, addr(1), Err("refused".into())),
+            ae.join_result(RequestId(7), addr(1), Err(ExchangeError::Timeout)),
             JoinOutcome::Pending
         );
         ae.finish(r2);
-        assert_eq!(ae.join_result(7, addr(2), Ok(())), JoinOutcome::Joined);
+        assert_eq!(
+            ae.join_result(RequestId(7), addr(2), Ok(())),
+            JoinOutcome::Joined
+        );
 
         ae.start(Purpose::Join {
-            caller: 8,
+            caller: RequestId(8),
             seed: addr(1),
         });
         ae.start(Purpose::Join {
-            caller: 8,
+            caller: RequestId(8),
             seed: addr(2),
         });
         assert_eq!(
-            ae.join_result(8, addr(1), Err("a".into())),
+            ae.join_result(RequestId(8), addr(1), Err(ExchangeError::Timeout)),
             JoinOutcome::Pending
         );
-        match ae.join_result(8, addr(2), Err("b".into())) {
+        match ae.join_result(RequestId(8), addr(2), Err(ExchangeError::Closed)) {
             JoinOutcome::Failed(f) => assert_eq!(f.len(), 2),
             other => panic!("unexpected {other:?}"),
         }

@@ -163,7 +163,7 @@ impl Dissemination {
         }
         let bytes = writer.finish();
         self.outputs
-            .push_back(Output::Net(NetOutput::SendTo { to, bytes }));
+            .push_back(Output::from(NetOutput::SendTo { to, bytes }));
     }
 
     fn send(&mut self, to: SocketAddr, messages: Vec<Message>) {
@@ -224,7 +224,7 @@ impl Dissemination {
         if sent {
             self.leave = None;
             self.outputs
-                .push_back(Output::Reply(request, Reply::LeaveSent));
+                .push_back(Output::reply(request, Reply::LeaveSent));
         }
     }
 }
@@ -309,7 +309,7 @@ impl Dissemination {
             DisseminationInput::Broadcast { request, payload } => {
                 let result = self.broadcast(payload);
                 self.outputs
-                    .push_back(Output::Reply(request, Reply::Broadcast(result)));
+                    .push_back(Output::reply(request, Reply::Broadcast(result)));
             }
             DisseminationInput::Leave { request, update } => {
                 let needed = self.config.gossip_nodes.min(self.peers.len()) as u32;

@@ -180,20 +180,16 @@ impl Membership {
 
     fn send(&mut self, to: SocketAddr, messages: Vec<Message>) {
         self.outputs
-            .push_back(Output::Dissemination(DisseminationInput::Send {
-                to,
-                messages,
-            }));
+            .push_back(Output::from(DisseminationInput::Send { to, messages }));
     }
 
     fn emit(&mut self, event: Event) {
-        self.outputs
-            .push_back(Output::Deliver(Delivery::Event(event)));
+        self.outputs.push_back(Output::from(Delivery::Event(event)));
     }
 
     fn gossip(&mut self, message: Message) {
         self.outputs
-            .push_back(Output::Dissemination(DisseminationInput::Enqueue(message)));
+            .push_back(Output::from(DisseminationInput::Enqueue(message)));
     }
 
     fn on_packet(&mut self, now: Instant, from: SocketAddr, messages: Vec<Message>) {
@@ -272,7 +268,7 @@ impl Membership {
             // misses a refutation keeps its suspicion until it declares a live member
             // dead. Relays send refutations twice as often.
             let urgent = DisseminationInput::EnqueueUrgent(update.into_message());
-            self.outputs.push_back(Output::Dissemination(urgent));
+            self.outputs.push_back(Output::from(urgent));
         } else {
             self.gossip(update.into_message());
         }
@@ -307,11 +303,11 @@ impl Membership {
                 max_timeout: bounds.max,
                 confirmations: bounds.confirmations,
             };
-            self.outputs.push_back(Output::Suspicion(start));
+            self.outputs.push_back(Output::from(start));
         } else if held.state == Suspect {
             self.reports.ended(name);
             let cancel = SuspicionInput::Cancel { name: name.clone() };
-            self.outputs.push_back(Output::Suspicion(cancel));
+            self.outputs.push_back(Output::from(cancel));
         }
         if held.state.is_live() && !member.state.is_live() {
             self.sync.remember_lost(member.addr);
@@ -320,7 +316,7 @@ impl Membership {
                 addr: member.addr,
                 gossip_until: now + self.config.gossip_to_the_dead,
             };
-            self.outputs.push_back(Output::Dissemination(down));
+            self.outputs.push_back(Output::from(down));
         } else if !held.state.is_live() && member.state.is_live() {
             self.peer_up(name, member.addr);
         }
@@ -339,7 +335,7 @@ impl Membership {
         self.sync.found(addr);
         self.fd.insert_member(name.clone(), &mut self.rng);
         let up = DisseminationInput::PeerUp { name: name.clone() };
-        self.outputs.push_back(Output::Dissemination(up));
+        self.outputs.push_back(Output::from(up));
     }
 
     /// A member we did not know is alive: admit it.
@@ -385,8 +381,8 @@ impl Component for Membership {
         match input {
             MembershipInput::Packet { from, messages } => self.on_packet(now, from, messages),
             MembershipInput::SyncRequest { conn, state } => self.on_sync_request(now, conn, state),
-            MembershipInput::SyncResponse { request, result } => {
-                self.on_sync_response(now, request, result)
+            MembershipInput::SyncResponse { exchange, result } => {
+                self.on_sync_response(now, exchange, result)
             }
             MembershipInput::SuspicionExpired {
                 name,

@@ -35,6 +35,7 @@ mod awareness;
 mod dissemination;
 mod failure_detector;
 mod membership;
+mod node;
 mod peers;
 mod piggyback;
 mod rules;
@@ -50,20 +51,34 @@ use std::time::Duration;
 pub(crate) use aggregation::{Aggregation, check_value};
 pub(crate) use dissemination::Dissemination;
 pub(crate) use membership::Membership;
-pub(crate) use state::{
-    KvState, STATE_REQUEST_BASE, StateChange, StateConfig, StateInput, check_key, check_value_len,
-};
+pub(crate) use node::{Components, Inbound, Interner, NodeCore, NodeSetup, SharedNames};
+pub(crate) use state::{KvState, StateChange, StateConfig, StateInput, check_key, check_value_len};
 pub(crate) use suspicion::Suspicion;
 
 use crate::aggregate::{AggregateName, Estimate};
 use crate::codec::{Aggregate, Message, PushPull, StateKey};
-use crate::error::{AggregateError, BroadcastError, JoinError, StateError};
+use crate::error::{AggregateError, BroadcastError, ExchangeError, JoinError, StateError};
 use crate::event::Event;
 use crate::member::{Incarnation, NodeName};
 use crate::time::Instant;
 
-/// Identifies a caller waiting for a [`Reply`] (the runtime maps it back to a channel).
-pub(crate) type RequestId = u64;
+/// A caller waiting for a [`Reply`] (the runtime maps it back to a channel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct RequestId(pub(crate) u64);
+
+/// An inbound TCP connection that delivered a request; the answer goes back on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ConnId(pub(crate) u64);
+
+/// A TCP exchange this node started. The variant names the component that started it, so
+/// its answer (or failure) goes back there; the number is that component's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum ExchangeId {
+    /// A join or periodic push-pull of membership.
+    Membership(u64),
+    /// A leg of the key-value state's anti-entropy.
+    State(u64),
+}
 
 /// One sans-io state machine, hosted by one actor.
 pub(crate) trait Component {
@@ -80,21 +95,77 @@ pub(crate) trait Component {
     fn poll_output(&mut self) -> Option<Output>;
 }
 
-/// Where a component's output goes.
+/// What a component hands back: an input for another component of the same node, or
+/// something that leaves the node. The variant is the routing: no driver decides it.
 #[derive(Debug)]
 pub(crate) enum Output {
-    /// To the membership actor.
+    /// To another component of this node (an actor's inbox, or the core's queue).
+    To(ComponentInput),
+    /// Out of the node: the network, the application, or a waiting caller.
+    Out(Egress),
+}
+
+/// An input for one component of a node; the variant names the component.
+#[derive(Debug)]
+pub(crate) enum ComponentInput {
+    /// For membership.
     Membership(MembershipInput),
-    /// To the suspicion timer actor.
+    /// For the suspicion timers.
     Suspicion(SuspicionInput),
-    /// To the dissemination actor.
+    /// For dissemination.
     Dissemination(DisseminationInput),
+    /// For aggregation.
+    Aggregation(AggregationInput),
+    /// For the key-value state.
+    State(StateInput),
+}
+
+/// What leaves a node.
+#[derive(Debug)]
+pub(crate) enum Egress {
     /// To the network (the reactor).
     Net(NetOutput),
-    /// To the user-callback dispatcher.
+    /// To the application (the user-callback dispatcher).
     Deliver(Delivery),
     /// To a caller blocked on a request.
     Reply(RequestId, Reply),
+}
+
+impl Output {
+    /// An answer to the caller `request`.
+    pub(crate) fn reply(request: RequestId, reply: Reply) -> Output {
+        Output::Out(Egress::Reply(request, reply))
+    }
+}
+
+impl From<MembershipInput> for Output {
+    fn from(input: MembershipInput) -> Output {
+        Output::To(ComponentInput::Membership(input))
+    }
+}
+
+impl From<SuspicionInput> for Output {
+    fn from(input: SuspicionInput) -> Output {
+        Output::To(ComponentInput::Suspicion(input))
+    }
+}
+
+impl From<DisseminationInput> for Output {
+    fn from(input: DisseminationInput) -> Output {
+        Output::To(ComponentInput::Dissemination(input))
+    }
+}
+
+impl From<NetOutput> for Output {
+    fn from(net: NetOutput) -> Output {
+        Output::Out(Egress::Net(net))
+    }
+}
+
+impl From<Delivery> for Output {
+    fn from(delivery: Delivery) -> Output {
+        Output::Out(Egress::Deliver(delivery))
+    }
 }
 
 /// Inputs of the membership actor.
@@ -109,17 +180,17 @@ pub(crate) enum MembershipInput {
     },
     /// A peer opened a full-state exchange (inbound TCP).
     SyncRequest {
-        /// The reactor's connection id, to answer on.
-        conn: u64,
+        /// The connection to answer on.
+        conn: ConnId,
         /// The peer's state.
         state: PushPull,
     },
     /// The answer to a full-state exchange this node started.
     SyncResponse {
-        /// The exchange.
-        request: RequestId,
+        /// The exchange: the number in its [`ExchangeId::Membership`].
+        exchange: u64,
         /// The peer's state, or why the exchange failed.
-        result: Result<PushPull, String>,
+        result: Result<PushPull, ExchangeError>,
     },
     /// A suspicion timer fired.
     SuspicionExpired {
@@ -281,12 +352,12 @@ pub(crate) enum NetOutput {
         /// The encoded packet.
         bytes: Vec<u8>,
     },
-    /// Open a TCP exchange: write `frame`, read one frame back; answered as
-    /// [`MembershipInput::SyncResponse`], or [`StateInput::SyncResponse`] when `request`
-    /// is at least [`STATE_REQUEST_BASE`].
+    /// Open a TCP exchange: write `frame`, read one frame back. Exactly one answer (the
+    /// peer's frame, or why there is none) comes back to the node core, which hands it to
+    /// the component `exchange` names.
     Exchange {
-        /// Echoed in the response.
-        request: RequestId,
+        /// Echoed in the answer.
+        exchange: ExchangeId,
         /// The peer.
         to: SocketAddr,
         /// The encoded frame (without the length prefix).
@@ -294,12 +365,17 @@ pub(crate) enum NetOutput {
         /// Bound on the whole exchange.
         timeout: Duration,
     },
-    /// Answer an inbound exchange.
+    /// Answer an inbound exchange, then close the connection once flushed.
     Reply {
         /// The connection.
-        conn: u64,
+        conn: ConnId,
         /// The encoded frame.
         frame: Vec<u8>,
+    },
+    /// Close an inbound connection without answering (its request was unusable).
+    Close {
+        /// The connection.
+        conn: ConnId,
     },
 }
 

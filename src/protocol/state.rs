@@ -23,7 +23,7 @@
 //! **Transport.** Each leg is one [`StateSync`]. It goes as a datagram through
 //! dissemination (gossip rides along) when it fits `mtu` whole — digest and every delta the
 //! peer lacks; otherwise the same leg goes as a TCP exchange (`NetOutput::Exchange`,
-//! request ids from [`STATE_REQUEST_BASE`] up) cut to `max_sync_frame` bytes, and the
+//! an [`ExchangeId::State`]) cut to `max_sync_frame` bytes, and the
 //! peer's answer comes back on that connection. A cut message carries each owner's lowest
 //! versions first, so the receiver's max version never skips one (see
 //! [`reconcile`](self::reconcile)); the rest follows in later rounds.
@@ -65,20 +65,22 @@ use rand_chacha::ChaCha8Rng;
 
 use self::reconcile::Store;
 use self::store::Replica;
-use super::{Component, Delivery, DisseminationInput, NetOutput, Output, Reply, RequestId};
+use super::{
+    Component, ConnId, Delivery, DisseminationInput, ExchangeId, NetOutput, Output, Reply,
+    RequestId,
+};
 use crate::codec::{
     self, HEADER_LEN, Header, MAX_FRAME_LEN, MAX_STATE_KEY_LEN, MAX_STATE_VALUE_LEN, Message,
     PACKET_OVERHEAD, STATE_SYNC_OVERHEAD, StateDigest, StateKey, StateSync, StateWant,
 };
 use crate::config::StateMode;
+use crate::error::ExchangeError;
 use crate::error::StateError;
 use crate::member::NodeName;
 use crate::protocol::peers::PeerView;
+use crate::stats::Counters;
 use crate::time::Instant;
 
-/// Request ids of this component's TCP exchanges start here, so the driver can route an
-/// exchange's response (or failure) here rather than to membership.
-pub(crate) const STATE_REQUEST_BASE: RequestId = 1 << 62;
 /// TCP exchanges in flight at once, at most; beyond, a leg goes as a (cut) datagram.
 const MAX_IN_FLIGHT: usize = 8;
 /// Bytes of a message's length and type inside a datagram.
@@ -87,6 +89,8 @@ const MESSAGE_OVERHEAD: usize = 3;
 /// Settings of the key-value state (built from `Config` by `Config::state_config`).
 #[derive(Clone, Debug)]
 pub(crate) struct StateConfig {
+    /// The cluster id frame headers carry.
+    pub(crate) cluster: u64,
     /// Push, pull or push-pull.
     pub(crate) mode: StateMode,
     /// Time between exchanges started by this node.
@@ -114,6 +118,7 @@ pub(crate) struct StateConfig {
 impl Default for StateConfig {
     fn default() -> StateConfig {
         StateConfig {
+            cluster: 0,
             mode: StateMode::PushPull,
             interval: Duration::from_secs(1),
             fanout: 1,
@@ -159,17 +164,17 @@ pub(crate) enum StateInput {
     },
     /// A peer opened a TCP exchange with a state frame; answered on `conn`.
     SyncRequest {
-        /// The reactor's connection id.
-        conn: u64,
+        /// The connection to answer on.
+        conn: ConnId,
         /// The peer's leg.
         sync: StateSync,
     },
     /// The answer to a TCP exchange this component started.
     SyncResponse {
-        /// The exchange (at least [`STATE_REQUEST_BASE`]).
-        request: RequestId,
+        /// The exchange: the number in its [`ExchangeId::State`].
+        exchange: u64,
         /// The peer's leg, or why there is none.
-        result: Result<StateSync, String>,
+        result: Result<StateSync, ExchangeError>,
     },
     /// Set a key of this node's map; answered with [`Reply::StateWritten`].
     Set {
@@ -226,11 +231,14 @@ pub(crate) struct KvState {
     store: Store,
     /// Live peers (the shared view); a member's state is kept when it goes down.
     peers: PeerView,
-    /// TCP exchanges started, with the peer they went to.
-    in_flight: BTreeMap<RequestId, SocketAddr>,
-    next_request: RequestId,
+    /// TCP exchanges started (by number), with the peer they went to.
+    in_flight: BTreeMap<u64, SocketAddr>,
+    /// Number of the last exchange started.
+    last_exchange: u64,
     next_round_at: Instant,
     rng: ChaCha8Rng,
+    /// Where the legs this component sends are counted.
+    counters: Arc<Counters>,
     outputs: VecDeque<Output>,
     /// Whether this node holds or ever held state (wrote a key, or heard a digest or
     /// deltas with a version above 0). Until then it starts no exchange and has no
@@ -244,7 +252,7 @@ enum Back {
     /// A new datagram or exchange to this address.
     To(SocketAddr),
     /// On this inbound connection (always answered, if only with an empty leg).
-    Conn(u64),
+    Conn(ConnId),
 }
 
 /// The key of a write, or why it is refused.

@@ -156,7 +156,7 @@ impl Component for Suspicion {
             };
             if let Some(timer) = self.timers.remove(&name) {
                 self.outputs
-                    .push_back(Output::Membership(MembershipInput::SuspicionExpired {
+                    .push_back(Output::from(MembershipInput::SuspicionExpired {
                         name,
                         incarnation: timer.incarnation,
                         token: timer.token,
@@ -178,6 +178,7 @@ impl Component for Suspicion {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::protocol::ComponentInput;
 
     fn name(s: &str) -> NodeName {
         NodeName::new(s).unwrap()
@@ -216,9 +217,10 @@ mod tests {
 
     fn expired_token(s: &mut Suspicion) -> Option<u64> {
         match s.poll_output() {
-            Some(Output::Membership(MembershipInput::SuspicionExpired { token, .. })) => {
-                Some(token)
-            }
+            Some(Output::To(ComponentInput::Membership(MembershipInput::SuspicionExpired {
+                token,
+                ..
+            }))) => Some(token),
             None => None,
             other => panic!("unexpected {other:?}"),
         }

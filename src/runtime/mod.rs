@@ -26,33 +26,27 @@ mod socket;
 mod tcp;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, bounded};
 use parking_lot::{Mutex, RwLock};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
-pub(crate) use actor::ActorMsg;
 pub(crate) use dispatcher::Callbacks;
 
 use self::clock::Clock;
 use self::dispatcher::DispatchMsg;
-use self::inbound::Inbound;
+use self::inbound::ReactorSink;
 use self::reactor::{NetCommand, ReactorLimits};
-use self::router::{Replies, Router, offer};
+use self::router::{Inboxes, Replies, Router, offer};
 use crate::aggregate::{AggregateName, Estimate};
 use crate::config::Config;
 use crate::error::StartError;
 use crate::event::Event;
 use crate::member::{Member, NodeName};
-use crate::protocol::{
-    Aggregation, AggregationInput, Dissemination, DisseminationInput, KvState, Membership,
-    MembershipInput, StateInput, Suspicion,
-};
+use crate::protocol::{Aggregation, ComponentInput, Components, Inbound, Membership, NodeSetup};
 use crate::stats::Counters;
 
 /// Capacity of each actor's inbox.
@@ -108,34 +102,30 @@ impl Runtime {
         let (dispatch_tx, dispatch_rx) = queue::bounded(setup.config.dispatcher_queue);
         let events = bounded(setup.config.dispatcher_queue);
         let events_rx = events.1.clone();
-
-        let reactor_slot = Arc::new(OnceLock::new());
-        let inbound = Inbound {
-            cluster: setup.config.cluster_id(),
-            mtu: setup.config.mtu,
-            membership: membership_tx.clone(),
-            dissemination: dissemination_tx.clone(),
-            aggregation: aggregation_tx.clone(),
-            state: state_tx.clone(),
-            reactor: reactor_slot.clone(),
-            counters: counters.clone(),
-        };
-        let (reactor, reactor_thread) = reactor::spawn(
-            thread_name("reactor"),
-            sockets,
-            inbound,
-            counters.clone(),
-            ReactorLimits::default(),
-        )
-        .map_err(StartError::Spawn)?;
-        let _ = reactor_slot.set(reactor.clone());
-
-        let router = Router {
+        let inboxes = Inboxes {
             membership: membership_tx,
             suspicion: suspicion_tx,
             dissemination: dissemination_tx,
             aggregation: aggregation_tx,
             state: state_tx,
+            counters: counters.clone(),
+        };
+
+        let sink = ReactorSink {
+            inbound: Inbound::new(&setup.config, counters.clone(), None),
+            inboxes: inboxes.clone(),
+        };
+        let (reactor, reactor_thread) = reactor::spawn(
+            thread_name("reactor"),
+            sockets,
+            sink,
+            counters.clone(),
+            ReactorLimits::default(),
+        )
+        .map_err(StartError::Spawn)?;
+
+        let router = Router {
+            inboxes,
             dispatcher: dispatch_tx,
             reactor,
             replies: Arc::new(Replies::default()),
@@ -168,46 +158,23 @@ impl Runtime {
         .map_err(StartError::Spawn)?;
         *runtime.dispatcher.lock() = Some((dispatcher, done_rx));
 
-        let mut seeds = ChaCha8Rng::seed_from_u64(setup.seed);
-        let now = clock.now();
-        let membership = Membership::new(
-            setup.config.clone(),
-            setup.name.clone(),
-            local_addr,
-            setup.metadata,
-            now,
-            ChaCha8Rng::from_rng(&mut seeds),
-            counters.clone(),
-        );
-        let aggregation = Aggregation::new(
-            &setup.config,
-            setup.name.clone(),
-            membership.peer_view(),
-            now,
-            ChaCha8Rng::from_rng(&mut seeds),
-        );
-        let (state_config, cluster) = (setup.config.state_config(), setup.config.cluster_id());
-        // Wall-clock microseconds at start: grows across restarts, so neither the state's
-        // versions nor broadcast ids of this life are taken for an earlier life's.
-        let generation = clock::generation();
-        let mut dissemination = Dissemination::new(
-            setup.config,
-            setup.name.clone(),
-            membership.peer_view(),
-            now,
-            ChaCha8Rng::from_rng(&mut seeds),
-            counters.clone(),
-        );
-        dissemination.number_broadcasts_after(generation);
-        // Seeded last, so the other components draw the same seeds as before it existed.
-        let state = KvState::new(
-            state_config,
-            setup.name,
-            generation,
-            cluster,
-            membership.peer_view(),
-            now,
-            ChaCha8Rng::from_rng(&mut seeds),
+        let Components {
+            membership,
+            suspicion,
+            dissemination,
+            aggregation,
+            state,
+        } = Components::new(
+            NodeSetup {
+                config: setup.config,
+                name: setup.name,
+                addr: local_addr,
+                metadata: setup.metadata,
+                seed: setup.seed,
+                generation: clock::generation(),
+                now: clock.now(),
+            },
+            &counters,
         );
         let estimates = runtime.estimates.clone();
         let publish_estimates = move |a: &mut Aggregation| {
@@ -234,7 +201,7 @@ impl Runtime {
             ),
             actor::spawn(
                 thread_name("suspicion"),
-                Suspicion::new(),
+                suspicion,
                 suspicion_rx,
                 router.clone(),
                 clock,
@@ -276,24 +243,9 @@ impl Runtime {
         Ok(runtime)
     }
 
-    /// Queues an input for the membership actor; false if full or stopped.
-    pub(crate) fn send_membership(&self, input: MembershipInput) -> bool {
-        !self.is_stopped() && offer(&self.router.membership, ActorMsg::Input(input))
-    }
-
-    /// Queues an input for the dissemination actor; false if full or stopped.
-    pub(crate) fn send_dissemination(&self, input: DisseminationInput) -> bool {
-        !self.is_stopped() && offer(&self.router.dissemination, ActorMsg::Input(input))
-    }
-
-    /// Queues an input for the aggregation actor; false if full or stopped.
-    pub(crate) fn send_aggregation(&self, input: AggregationInput) -> bool {
-        !self.is_stopped() && offer(&self.router.aggregation, ActorMsg::Input(input))
-    }
-
-    /// Queues an input for the state actor; false if full or stopped.
-    pub(crate) fn send_state(&self, input: StateInput) -> bool {
-        !self.is_stopped() && offer(&self.router.state, ActorMsg::Input(input))
+    /// Queues a command for the actor hosting its component; false if full or stopped.
+    pub(crate) fn send(&self, input: ComponentInput) -> bool {
+        !self.is_stopped() && self.router.inboxes.try_offer(input)
     }
 
     /// Whether shutdown began.
@@ -310,11 +262,7 @@ impl Runtime {
         if self.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
-        let _ = offer(&self.router.membership, ActorMsg::Stop);
-        let _ = offer(&self.router.suspicion, ActorMsg::Stop);
-        let _ = offer(&self.router.dissemination, ActorMsg::Stop);
-        let _ = offer(&self.router.aggregation, ActorMsg::Stop);
-        let _ = offer(&self.router.state, ActorMsg::Stop);
+        self.router.inboxes.stop_all();
         for handle in self.actors.lock().drain(..) {
             if handle.join().is_err() {
                 log::error!("an actor thread of {} panicked", self.name);

@@ -5,11 +5,11 @@
 //!  actors ──ReactorHandle::send(NetCommand)──> bounded channel ──Waker──┐
 //!                                                                      v
 //!  UDP socket ──recv_from──> NetSink::datagram(from, bytes)      ┌─ reactor thread ─┐
-//!  NetCommand::SendTo ──send_to (lossy: WouldBlock = dropped)    │ poll(deadline)   │
+//!  NetOutput::SendTo ──send_to (lossy: WouldBlock = dropped)     │ poll(deadline)   │
 //!  listener ──accept──> Conn(Inbound) ──frame──> NetSink::request(conn, from, frame)
-//!  NetCommand::Reply{conn} ──> Conn writes the reply, then closes
-//!  NetCommand::Exchange{request} ──> Conn(Outbound): connect, write, read one frame
-//!                                      ──> NetSink::response(request, Ok | Err)
+//!  NetOutput::Reply{conn} ──> Conn writes the reply, then closes
+//!  NetOutput::Exchange{exchange} ──> Conn(Outbound): connect, write, read one frame
+//!                                      ──> NetSink::response(exchange, Ok | Err)
 //! ```
 //!
 //! The loop sleeps in `poll` until a socket is ready, a command arrives (the waker), or the
@@ -33,6 +33,8 @@ use parking_lot::RwLock;
 use super::socket::Sockets;
 use super::tcp::Conns;
 use crate::codec::MAX_FRAME_LEN;
+use crate::error::ExchangeError;
+use crate::protocol::{ConnId, ExchangeId, NetOutput};
 use crate::stats::{Counters, DropReason};
 
 /// The waker's token: commands are waiting.
@@ -51,69 +53,23 @@ const EVENTS: usize = 256;
 /// What other threads ask the reactor to do.
 #[derive(Debug)]
 pub(crate) enum NetCommand {
-    /// Send one datagram.
-    SendTo {
-        /// The destination.
-        to: SocketAddr,
-        /// The whole datagram.
-        bytes: Vec<u8>,
-    },
-    /// Connect to `to`, write `frame` length-prefixed, read one length-prefixed frame back.
-    /// Exactly one `NetSink::response(request, ..)` follows, whatever happens.
-    Exchange {
-        /// The caller's id, echoed in the response.
-        request: u64,
-        /// The peer's TCP address.
-        to: SocketAddr,
-        /// The request frame, without its length prefix.
-        frame: Vec<u8>,
-        /// The whole exchange (connect, write, read) must finish within this.
-        timeout: Duration,
-    },
-    /// Answer an inbound connection reported by `NetSink::request`, then close it once
-    /// flushed. Unknown or closed connections are ignored.
-    Reply {
-        /// The id from `NetSink::request`.
-        conn: u64,
-        /// The reply frame, without its length prefix.
-        frame: Vec<u8>,
-    },
-    /// Close an inbound connection without answering. Unknown connections are ignored.
-    Close {
-        /// The id from `NetSink::request`.
-        conn: u64,
-    },
+    /// A node core's network output: send a datagram, open an exchange (exactly one
+    /// `NetSink::response` follows, whatever happens), answer or close an inbound
+    /// connection (unknown or closed connections are ignored).
+    Net(NetOutput),
     /// Stop the thread: every pending exchange gets `Err(Shutdown)`, all sockets are dropped.
     Stop,
-}
-
-/// Why an outbound exchange failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum ExchangeError {
-    /// The connect failed (refused, unreachable, ...).
-    Connect(String),
-    /// The exchange did not finish within its timeout.
-    Timeout,
-    /// The peer closed the connection before the whole response arrived.
-    Closed,
-    /// A frame announced this many bytes, over the frame limit.
-    Oversized(usize),
-    /// Another socket error.
-    Io(String),
-    /// The reactor stopped before the exchange finished.
-    Shutdown,
-    /// The reactor already holds its maximum number of connections.
-    Overloaded,
 }
 
 /// Where the reactor hands what arrives. Called on the reactor thread; must not block.
 pub(crate) trait NetSink: Send + 'static {
     /// A datagram arrived on the UDP socket.
     fn datagram(&mut self, from: SocketAddr, bytes: &[u8]);
-    /// An inbound connection delivered its request; answer with `Reply` or `Close` on `conn`.
-    fn request(&mut self, conn: u64, from: SocketAddr, frame: Vec<u8>);
+    /// An inbound connection delivered its request; it will be answered with `Reply` or
+    /// `Close` on `conn`. False: unusable, the reactor closes the connection now.
+    fn request(&mut self, conn: ConnId, from: SocketAddr, frame: Vec<u8>) -> bool;
     /// An `Exchange` ended: the response frame, or why there is none.
-    fn response(&mut self, request: u64, result: Result<Vec<u8>, ExchangeError>);
+    fn response(&mut self, exchange: ExchangeId, result: Result<Vec<u8>, ExchangeError>);
 }
 
 /// A cheap, cloneable handle other threads use to command the reactor.
@@ -330,26 +286,35 @@ impl<S: NetSink> Reactor<S> {
                 Err(crossbeam_channel::TryRecvError::Disconnected) => return false,
             };
             match cmd {
-                NetCommand::SendTo { to, bytes } => self.send_to(to, &bytes),
-                NetCommand::Exchange {
-                    request,
-                    to,
-                    frame,
-                    timeout,
-                } => {
-                    let registry = self.poll.registry();
-                    if let Err(err) = self.conns.open(registry, request, to, &frame, timeout, now) {
-                        self.sink.response(request, Err(err));
-                    }
-                }
-                NetCommand::Reply { conn, frame } => {
-                    let registry = self.poll.registry();
-                    self.conns
-                        .reply(registry, &mut self.sink, conn, &frame, now);
-                }
-                NetCommand::Close { conn } => self.conns.close(self.poll.registry(), conn),
+                NetCommand::Net(net) => self.net(net, now),
                 NetCommand::Stop => return false,
             }
+        }
+    }
+
+    /// Carries out one network output.
+    fn net(&mut self, net: NetOutput, now: Instant) {
+        let registry = self.poll.registry();
+        match net {
+            NetOutput::SendTo { to, bytes } => self.send_to(to, &bytes),
+            NetOutput::Exchange {
+                exchange,
+                to,
+                frame,
+                timeout,
+            } => {
+                if let Err(err) = self
+                    .conns
+                    .open(registry, exchange, to, &frame, timeout, now)
+                {
+                    self.sink.response(exchange, Err(err));
+                }
+            }
+            NetOutput::Reply { conn, frame } => {
+                self.conns
+                    .reply(registry, &mut self.sink, conn, &frame, now);
+            }
+            NetOutput::Close { conn } => self.conns.close(registry, conn),
         }
     }
 
@@ -371,11 +336,7 @@ impl<S: NetSink> Reactor<S> {
     fn recv_datagrams(&mut self) {
         loop {
             match self.udp.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    Counters::bump(&self.counters.packets_in);
-                    Counters::add(&self.counters.bytes_in, n);
-                    self.sink.datagram(from, &self.buf[..n]);
-                }
+                Ok((n, from)) => self.sink.datagram(from, &self.buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 // ICMP errors from earlier sends surface here; each is consumed, keep reading.
                 Err(e)
@@ -399,30 +360,14 @@ impl<S: NetSink> Reactor<S> {
         // the queue only shrinks.
         *self.shared.stopped.write() = true;
         while let Ok(cmd) = self.rx.try_recv() {
-            if let NetCommand::Exchange { request, .. } = cmd {
-                self.sink.response(request, Err(ExchangeError::Shutdown));
+            if let NetCommand::Net(NetOutput::Exchange { exchange, .. }) = cmd {
+                self.sink.response(exchange, Err(ExchangeError::Shutdown));
             }
         }
         self.conns.shutdown(&mut self.sink);
         log::debug!("reactor stopped");
     }
 }
-
-impl fmt::Display for ExchangeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExchangeError::Connect(e) => write!(f, "connect failed: {e}"),
-            ExchangeError::Timeout => f.write_str("timed out"),
-            ExchangeError::Closed => f.write_str("connection closed by peer"),
-            ExchangeError::Oversized(n) => write!(f, "frame of {n} bytes over the limit"),
-            ExchangeError::Io(e) => write!(f, "i/o error: {e}"),
-            ExchangeError::Shutdown => f.write_str("node shutting down"),
-            ExchangeError::Overloaded => f.write_str("too many open connections"),
-        }
-    }
-}
-
-impl std::error::Error for ExchangeError {}
 
 /// The reactor's clock: deadlines of TCP connections are real time.
 #[allow(clippy::disallowed_methods)] // runtime/ is where the OS clock is read, by design.

@@ -17,8 +17,8 @@ use super::dispatcher::DispatchMsg;
 use super::queue::QueueSender;
 use super::reactor::{NetCommand, ReactorHandle};
 use crate::protocol::{
-    AggregationInput, DisseminationInput, MembershipInput, NetOutput, Output, Reply, RequestId,
-    StateInput, SuspicionInput,
+    AggregationInput, ComponentInput, DisseminationInput, Egress, MembershipInput, Output, Reply,
+    RequestId, StateInput, SuspicionInput,
 };
 use crate::stats::{Counters, DropReason};
 
@@ -32,7 +32,7 @@ pub(crate) struct Replies {
 impl Replies {
     /// A fresh request id and the receiver its reply will arrive on.
     pub(crate) fn register(&self) -> (RequestId, Receiver<Reply>) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = RequestId(self.next.fetch_add(1, Ordering::Relaxed) + 1);
         let (tx, rx) = bounded(1);
         self.waiting.lock().insert(id, tx);
         (id, rx)
@@ -57,14 +57,53 @@ impl Replies {
     }
 }
 
-/// Senders to every destination of one node.
+/// The inbox of every actor of one node.
 #[derive(Clone, Debug)]
-pub(crate) struct Router {
+pub(crate) struct Inboxes {
     pub(crate) membership: QueueSender<ActorMsg<MembershipInput>>,
     pub(crate) suspicion: QueueSender<ActorMsg<SuspicionInput>>,
     pub(crate) dissemination: QueueSender<ActorMsg<DisseminationInput>>,
     pub(crate) aggregation: QueueSender<ActorMsg<AggregationInput>>,
     pub(crate) state: QueueSender<ActorMsg<StateInput>>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl Inboxes {
+    /// Queues `input` in the inbox of the actor hosting its component; a full inbox drops
+    /// it and counts it (`Stats::dropped_queue_full`).
+    pub(crate) fn offer(&self, input: ComponentInput) {
+        if !self.try_offer(input) {
+            self.counters.dropped(DropReason::QueueFull);
+        }
+    }
+
+    /// Queues `input` like [`Inboxes::offer`]; false (and nothing counted) if its inbox is
+    /// full or its actor stopped.
+    pub(crate) fn try_offer(&self, input: ComponentInput) -> bool {
+        match input {
+            ComponentInput::Membership(i) => offer(&self.membership, ActorMsg::Input(i)),
+            ComponentInput::Suspicion(i) => offer(&self.suspicion, ActorMsg::Input(i)),
+            ComponentInput::Dissemination(i) => offer(&self.dissemination, ActorMsg::Input(i)),
+            ComponentInput::Aggregation(i) => offer(&self.aggregation, ActorMsg::Input(i)),
+            ComponentInput::State(i) => offer(&self.state, ActorMsg::Input(i)),
+        }
+    }
+
+    /// Asks every actor to stop (best effort: a full inbox is also stopped by the flag its
+    /// actor checks after each step).
+    pub(crate) fn stop_all(&self) {
+        let _ = offer(&self.membership, ActorMsg::Stop);
+        let _ = offer(&self.suspicion, ActorMsg::Stop);
+        let _ = offer(&self.dissemination, ActorMsg::Stop);
+        let _ = offer(&self.aggregation, ActorMsg::Stop);
+        let _ = offer(&self.state, ActorMsg::Stop);
+    }
+}
+
+/// Where every output of one node's actors goes.
+#[derive(Clone, Debug)]
+pub(crate) struct Router {
+    pub(crate) inboxes: Inboxes,
     pub(crate) dispatcher: QueueSender<DispatchMsg>,
     pub(crate) reactor: ReactorHandle,
     pub(crate) replies: Arc<Replies>,
@@ -74,24 +113,19 @@ pub(crate) struct Router {
 impl Router {
     /// Delivers one output to its destination, or counts it dropped.
     pub(crate) fn route(&self, output: Output) {
-        let delivered = match output {
-            Output::Membership(input) => offer(&self.membership, ActorMsg::Input(input)),
-            Output::Suspicion(input) => offer(&self.suspicion, ActorMsg::Input(input)),
-            Output::Dissemination(input) => offer(&self.dissemination, ActorMsg::Input(input)),
-            Output::Net(net) => self.reactor.send(net_command(net)),
-            Output::Deliver(delivery) => {
+        match output {
+            Output::To(input) => self.inboxes.offer(input),
+            Output::Out(Egress::Net(net)) => {
+                if !self.reactor.send(NetCommand::Net(net)) {
+                    self.counters.dropped(DropReason::QueueFull);
+                }
+            }
+            Output::Out(Egress::Deliver(delivery)) => {
                 if !offer(&self.dispatcher, DispatchMsg::Deliver(delivery)) {
                     Counters::bump(&self.counters.events_dropped);
                 }
-                return;
             }
-            Output::Reply(id, reply) => {
-                self.replies.resolve(id, reply);
-                return;
-            }
-        };
-        if !delivered {
-            self.counters.dropped(DropReason::QueueFull);
+            Output::Out(Egress::Reply(id, reply)) => self.replies.resolve(id, reply),
         }
     }
 }
@@ -99,22 +133,4 @@ impl Router {
 /// `try_send`, true if delivered.
 pub(crate) fn offer<T>(tx: &QueueSender<T>, message: T) -> bool {
     tx.try_send(message).is_ok()
-}
-
-fn net_command(net: NetOutput) -> NetCommand {
-    match net {
-        NetOutput::SendTo { to, bytes } => NetCommand::SendTo { to, bytes },
-        NetOutput::Exchange {
-            request,
-            to,
-            frame,
-            timeout,
-        } => NetCommand::Exchange {
-            request,
-            to,
-            frame,
-            timeout,
-        },
-        NetOutput::Reply { conn, frame } => NetCommand::Reply { conn, frame },
-    }
 }

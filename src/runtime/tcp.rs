@@ -5,13 +5,13 @@
 //! carries exactly one request and one response:
 //!
 //! ```text
-//! Outbound (we asked, NetCommand::Exchange):
+//! Outbound (we asked, NetOutput::Exchange):
 //!   Connecting --writable, connected--> Sending request --flushed--> Receiving response
 //!     --whole frame--> Response(Ok(bytes)), connection dropped
 //!
 //! Inbound (a peer asked, accepted on the listener):
 //!   Receiving request --whole frame--> Request(bytes) to the sink --> Waiting
-//!     --NetCommand::Reply--> Sending reply --flushed--> Close
+//!     --NetOutput::Reply--> Sending reply --flushed--> Close
 //! ```
 //!
 //! Any failure ends the connection: an outbound one reports `Response(Err(..))`, an inbound one
@@ -30,7 +30,9 @@ use mio::{Interest, Registry, Token};
 mod conn;
 
 use self::conn::{Conn, Kind, Outcome};
-use super::reactor::{ExchangeError, NetSink, ReactorLimits};
+use super::reactor::{NetSink, ReactorLimits};
+use crate::error::ExchangeError;
+use crate::protocol::{ConnId, ExchangeId};
 use crate::stats::Counters;
 
 /// The TCP read buffer, shared by all connections (reads never go past a frame's end).
@@ -66,7 +68,7 @@ impl Conns {
     pub(super) fn open(
         &mut self,
         registry: &Registry,
-        request: u64,
+        exchange: ExchangeId,
         to: SocketAddr,
         frame: &[u8],
         timeout: Duration,
@@ -78,9 +80,9 @@ impl Conns {
         if frame.len() > self.limits.max_frame {
             return Err(ExchangeError::Oversized(frame.len()));
         }
-        let stream = TcpStream::connect(to).map_err(|e| ExchangeError::Connect(e.to_string()))?;
+        let stream = TcpStream::connect(to).map_err(|e| ExchangeError::Connect(e.kind()))?;
         let token = self.next_token();
-        let mut conn = Conn::outbound(stream, to, request, frame, deadline(now, timeout));
+        let mut conn = Conn::outbound(stream, to, exchange, frame, deadline(now, timeout));
         // Both interests from the start: edge-triggered events for a state we are not in are
         // harmless, and it saves a reregister at every turn of the exchange.
         registry
@@ -89,7 +91,7 @@ impl Conns {
                 token,
                 Interest::READABLE | Interest::WRITABLE,
             )
-            .map_err(|e| ExchangeError::Io(e.to_string()))?;
+            .map_err(|e| ExchangeError::Io(e.kind()))?;
         self.map.insert(token, conn);
         Ok(())
     }
@@ -120,7 +122,7 @@ impl Conns {
             }
             let token = self.next_token();
             let until = deadline(now, self.limits.inbound_timeout);
-            let mut conn = Conn::inbound(stream, peer, token.0 as u64, until);
+            let mut conn = Conn::inbound(stream, peer, ConnId(token.0 as u64), until);
             match registry.register(
                 &mut conn.stream,
                 token,
@@ -139,36 +141,36 @@ impl Conns {
         &mut self,
         registry: &Registry,
         sink: &mut impl NetSink,
-        conn: u64,
+        conn: ConnId,
         frame: &[u8],
         now: Instant,
     ) {
         let max_frame = self.limits.max_frame;
         let until = deadline(now, self.limits.inbound_timeout);
         let Some(c) = self.inbound(conn) else {
-            log::debug!("reply to unknown connection {conn} ignored");
+            log::debug!("reply to unknown connection {conn:?} ignored");
             return;
         };
         if !c.is_waiting() {
-            log::debug!("reply to connection {conn} that is not waiting ignored");
+            log::debug!("reply to connection {conn:?} that is not waiting ignored");
             return;
         }
         if frame.len() > max_frame {
             log::warn!(
-                "reply of {} bytes over the frame limit; closing connection {conn}",
+                "reply of {} bytes over the frame limit; closing connection {conn:?}",
                 frame.len()
             );
             self.close(registry, conn);
             return;
         }
         c.start_reply(frame, until);
-        self.ready(registry, sink, Token(conn as usize), now);
+        self.ready(registry, sink, Token(conn.0 as usize), now);
     }
 
     /// Closes an inbound connection without answering; unknown ids are ignored.
-    pub(super) fn close(&mut self, registry: &Registry, conn: u64) {
+    pub(super) fn close(&mut self, registry: &Registry, conn: ConnId) {
         if self.inbound(conn).is_some() {
-            self.remove(registry, Token(conn as usize));
+            self.remove(registry, Token(conn.0 as usize));
         }
     }
 
@@ -188,15 +190,19 @@ impl Conns {
             Outcome::Request(frame) => {
                 // The application now has `inbound_timeout` to answer.
                 conn.deadline = deadline(now, self.limits.inbound_timeout);
-                sink.request(token.0 as u64, conn.peer, frame);
+                let (id, peer) = (ConnId(token.0 as u64), conn.peer);
+                if !sink.request(id, peer, frame) {
+                    log::debug!("tcp {peer}: unusable request, closing");
+                    self.remove(registry, token);
+                }
             }
             Outcome::Response(result) => {
                 if let Some(Conn {
-                    kind: Kind::Outbound { request },
+                    kind: Kind::Outbound { exchange },
                     ..
                 }) = self.remove(registry, token)
                 {
-                    sink.response(request, result);
+                    sink.response(exchange, result);
                 }
             }
             Outcome::Close => {
@@ -216,10 +222,10 @@ impl Conns {
         for token in expired {
             match self.remove(registry, token) {
                 Some(Conn {
-                    kind: Kind::Outbound { request },
+                    kind: Kind::Outbound { exchange },
                     ..
                 }) => {
-                    sink.response(request, Err(ExchangeError::Timeout));
+                    sink.response(exchange, Err(ExchangeError::Timeout));
                 }
                 Some(conn) => log::debug!("tcp {}: inbound connection timed out", conn.peer),
                 None => {}
@@ -239,15 +245,15 @@ impl Conns {
     /// Drops every connection; each pending exchange answers `Shutdown`.
     pub(super) fn shutdown(&mut self, sink: &mut impl NetSink) {
         for (_, conn) in self.map.drain() {
-            if let Kind::Outbound { request } = conn.kind {
-                sink.response(request, Err(ExchangeError::Shutdown));
+            if let Kind::Outbound { exchange } = conn.kind {
+                sink.response(exchange, Err(ExchangeError::Shutdown));
             }
         }
     }
 
     /// The inbound connection with id `conn`, if open (an outbound token is not a `conn`).
-    fn inbound(&mut self, conn: u64) -> Option<&mut Conn> {
-        let token = Token(usize::try_from(conn).ok()?);
+    fn inbound(&mut self, conn: ConnId) -> Option<&mut Conn> {
+        let token = Token(usize::try_from(conn.0).ok()?);
         self.map
             .get_mut(&token)
             .filter(|c| c.kind == Kind::Inbound { conn })

@@ -8,7 +8,7 @@ use super::engine::Simulation;
 use super::node::Status;
 use crate::aggregate::{AggregateName, Estimate};
 use crate::error::AggregateError;
-use crate::protocol::{AggregationInput, Component, Reply, check_value};
+use crate::protocol::{AggregationInput, ComponentInput, Reply, check_value};
 
 /// An estimate that settled at a node (what `on_estimate` receives in the runtime).
 #[derive(Clone, Debug)]
@@ -47,23 +47,14 @@ impl Simulation {
     pub fn publish(&mut self, node: NodeId, name: &str, value: f64) -> Result<(), AggregateError> {
         let name = AggregateName::new(name).ok_or(AggregateError::InvalidName(name.len()))?;
         check_value(value)?;
-        if self
-            .nodes
-            .get(node.0)
-            .is_none_or(|n| n.status == Status::Down)
-        {
-            return Err(AggregateError::Stopped);
-        }
-        self.next_request += 1;
-        let request = self.next_request;
-        let input = AggregationInput::Publish {
-            request,
-            name,
-            value,
-        };
-        self.nodes[node.0].aggregation.handle(self.now, input);
-        self.drain(node.0);
-        match self.replies.remove(&request) {
+        let reply = self.command(node, |request| {
+            ComponentInput::Aggregation(AggregationInput::Publish {
+                request,
+                name,
+                value,
+            })
+        });
+        match reply {
             Some(Reply::Published(result)) => result,
             _ => Err(AggregateError::Stopped),
         }
@@ -72,35 +63,38 @@ impl Simulation {
     /// Stops publishing `name` at `node` (from its next epoch on).
     pub fn unpublish(&mut self, node: NodeId, name: &str) -> Result<(), AggregateError> {
         let name = AggregateName::new(name).ok_or(AggregateError::InvalidName(name.len()))?;
-        let Some(n) = self.nodes.get_mut(node.0) else {
+        if !self
+            .nodes
+            .get(node.0)
+            .is_some_and(|n| n.status != Status::Down)
+        {
             return Err(AggregateError::Stopped);
-        };
-        n.aggregation
-            .handle(self.now, AggregationInput::Unpublish { name });
-        self.drain(node.0);
+        }
+        let input = ComponentInput::Aggregation(AggregationInput::Unpublish { name });
+        self.command(node, |_| input);
         Ok(())
     }
 
     /// What `node` estimates for `name` (as `Node::estimate`).
     pub fn estimate(&self, node: NodeId, name: &str) -> Option<Estimate> {
         let name = AggregateName::new(name)?;
-        self.nodes.get(node.0)?.aggregation.estimate(&name)
+        self.nodes.get(node.0)?.parts().aggregation.estimate(&name)
     }
 
     /// Every estimate `node` holds, in name order.
     pub fn estimates(&self, node: NodeId) -> Vec<(AggregateName, Estimate)> {
         self.nodes
             .get(node.0)
-            .map(|n| n.aggregation.estimates())
+            .map(|n| n.parts().aggregation.estimates())
             .unwrap_or_default()
     }
 
     /// `node`'s push-sum mass for `name` in its current epoch, if it holds any.
     pub fn aggregate_mass(&self, node: NodeId, name: &str) -> Option<Mass> {
         let name = AggregateName::new(name)?;
-        let n = self.nodes.get(node.0)?;
-        let [value, ones, weight, min, max] = n.aggregation.mass(&name)?;
-        let (epoch, round) = n.aggregation.epoch_round();
+        let aggregation = &self.nodes.get(node.0)?.parts().aggregation;
+        let [value, ones, weight, min, max] = aggregation.mass(&name)?;
+        let (epoch, round) = aggregation.epoch_round();
         Some(Mass {
             epoch,
             round,
@@ -114,7 +108,7 @@ impl Simulation {
 
     /// `node`'s aggregation epoch and the rounds it did in it.
     pub fn aggregation_epoch(&self, node: NodeId) -> (u64, u32) {
-        self.nodes[node.0].aggregation.epoch_round()
+        self.nodes[node.0].parts().aggregation.epoch_round()
     }
 
     /// Every estimate that settled (or whose epoch ended unsettled) so far.

@@ -1,5 +1,6 @@
 //! The simulator's TCP exchanges, fault injection, and per-node invariant checks.
 
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -8,10 +9,12 @@ use rand::RngExt;
 use super::NodeId;
 use super::engine::{PendingExchange, Simulation};
 use super::faults::Fault;
-use super::node::{Input, SimNode, Status};
+use super::node::{SimNode, Status};
 use super::queue::Event;
-use crate::protocol::{MembershipInput, RequestId};
+use crate::error::ExchangeError;
+use crate::protocol::{ComponentInput, ConnId, ExchangeId, MembershipInput};
 use crate::stats::Counters;
+use crate::time::Instant;
 
 /// How long a leaving node waits for its `left` to go out before stopping anyway.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -22,14 +25,13 @@ impl Simulation {
     pub(super) fn start_exchange(
         &mut self,
         node: usize,
-        request: RequestId,
+        exchange: ExchangeId,
         to: SocketAddr,
         frame: Vec<u8>,
         timeout: Duration,
     ) {
         self.totals.exchanges += 1;
         self.totals.frame_bytes += frame.len() as u64;
-        self.count_state_frame(node, request, frame.len());
         let generation = self.nodes[node].generation;
         let target = self.by_addr.get(&to).copied();
         let reachable = target.filter(|&t| self.network.connected(NodeId(node), NodeId(t)));
@@ -37,8 +39,8 @@ impl Simulation {
             let event = Event::SyncResponse {
                 to: node,
                 generation,
-                request,
-                result: Err("timed out".into()),
+                exchange,
+                result: Err(ExchangeError::Timeout),
             };
             self.queue.push(self.now + timeout, event);
             return;
@@ -48,23 +50,23 @@ impl Simulation {
             let event = Event::SyncResponse {
                 to: node,
                 generation,
-                request,
-                result: Err("connection refused".into()),
+                exchange,
+                result: Err(ExchangeError::Connect(io::ErrorKind::ConnectionRefused)),
             };
             self.queue.push(self.now + delay * 2, event);
             return;
         }
         // Connected: the request is written, as the runtime counts it.
-        Counters::bump(&self.nodes[node].counters.frames_out);
+        Counters::bump(&self.nodes[node].counters().frames_out);
         self.next_conn += 1;
-        let conn = self.next_conn;
+        let conn = ConnId(self.next_conn);
         let deadline = self.now + timeout;
         self.exchanges.insert(
             conn,
             PendingExchange {
                 requester: node,
                 generation,
-                request,
+                exchange,
                 deadline,
             },
         );
@@ -80,13 +82,12 @@ impl Simulation {
 
     /// The peer answers an exchange: its frame reaches the requester one delay later,
     /// unless that is past the requester's deadline.
-    pub(super) fn reply(&mut self, node: usize, conn: u64, frame: Vec<u8>) {
+    pub(super) fn reply(&mut self, node: usize, conn: ConnId, frame: Vec<u8>) {
         let Some(pending) = self.exchanges.remove(&conn) else {
             return;
         };
         self.totals.frame_bytes += frame.len() as u64;
-        self.count_state_frame(node, pending.request, frame.len());
-        Counters::bump(&self.nodes[node].counters.frames_out);
+        Counters::bump(&self.nodes[node].counters().frames_out);
         let arrives = self.now + self.network.stream_delay();
         let connected = self
             .network
@@ -94,28 +95,41 @@ impl Simulation {
         let (at, result) = if connected && arrives <= pending.deadline {
             (arrives, Ok(frame))
         } else {
-            (pending.deadline, Err("timed out".to_string()))
+            (pending.deadline, Err(ExchangeError::Timeout))
         };
-        let event = Event::SyncResponse {
-            to: pending.requester,
-            generation: pending.generation,
-            request: pending.request,
-            result,
-        };
-        self.queue.push(at, event);
+        self.answer(pending, at, result);
+    }
+
+    /// The peer closes an exchange without answering (its request was unusable): the
+    /// requester learns one delay later, as from a reset connection.
+    pub(super) fn close(&mut self, conn: ConnId) {
+        if let Some(pending) = self.exchanges.remove(&conn) {
+            let at = (self.now + self.network.stream_delay()).min(pending.deadline);
+            self.answer(pending, at, Err(ExchangeError::Closed));
+        }
     }
 
     /// An exchange's deadline passed without an answer.
-    pub(super) fn exchange_timeout(&mut self, conn: u64) {
+    pub(super) fn exchange_timeout(&mut self, conn: ConnId) {
         if let Some(pending) = self.exchanges.remove(&conn) {
-            let event = Event::SyncResponse {
-                to: pending.requester,
-                generation: pending.generation,
-                request: pending.request,
-                result: Err("timed out".into()),
-            };
-            self.queue.push(self.now, event);
+            self.answer(pending, self.now, Err(ExchangeError::Timeout));
         }
+    }
+
+    /// Schedules the end of an exchange at its requester.
+    fn answer(
+        &mut self,
+        pending: PendingExchange,
+        at: Instant,
+        result: Result<Vec<u8>, ExchangeError>,
+    ) {
+        let event = Event::SyncResponse {
+            to: pending.requester,
+            generation: pending.generation,
+            exchange: pending.exchange,
+            result,
+        };
+        self.queue.push(at, event);
     }
 
     /// Injects a fault.
@@ -170,7 +184,9 @@ impl Simulation {
         }
         let (name, addr, generation) = (old.name.clone(), old.addr, old.generation + 1);
         let seed = self.rng.random();
-        self.nodes[node] = SimNode::new(&self.config, name, addr, self.now, seed, generation);
+        let names = &self.names;
+        self.nodes[node] =
+            SimNode::new(&self.config, name, addr, self.now, seed, generation, names);
         if let Some(peer) = self.random_live_node(node) {
             let peer_addr = self.nodes[peer].addr;
             self.queue_join(node, peer_addr, self.now);
@@ -185,21 +201,17 @@ impl Simulation {
         if n.status == Status::Down || n.leaving {
             return;
         }
-        self.next_request += 1;
         let generation = n.generation;
+        let request = self.next_request();
         self.nodes[node].leaving = true;
         self.nodes[node].faulted = true;
-        let input = MembershipInput::Leave {
-            request: self.next_request,
+        let input = ComponentInput::Membership(MembershipInput::Leave { request });
+        let event = Event::Input {
+            node,
+            generation,
+            input,
         };
-        self.queue.push(
-            self.now,
-            Event::Input {
-                node,
-                generation,
-                input: Input::Membership(input),
-            },
-        );
+        self.queue.push(self.now, event);
         let deadline = Event::LeaveDeadline { node, generation };
         self.queue.push(self.now + LEAVE_TIMEOUT, deadline);
     }
@@ -212,7 +224,7 @@ impl Simulation {
         }
         let at = self.now();
         let n = &mut self.nodes[node];
-        let incarnation = n.membership.local_incarnation();
+        let incarnation = n.parts().membership.local_incarnation();
         if incarnation < n.incarnation_floor {
             let (name, floor) = (n.name.clone(), n.incarnation_floor);
             self.invariants.fail(at, || {
@@ -220,8 +232,8 @@ impl Simulation {
             });
         }
         n.incarnation_floor = incarnation;
-        let (members, user) = n.dissemination.queue_lens();
-        let (max_members, max_user) = n.dissemination.queue_bounds();
+        let (members, user) = n.parts().dissemination.queue_lens();
+        let (max_members, max_user) = n.parts().dissemination.queue_bounds();
         if members > max_members || user > max_user {
             let name = n.name.clone();
             self.invariants.fail(at, || {

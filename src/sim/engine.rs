@@ -1,21 +1,22 @@
-//! The simulation loop: pops events in order, feeds them to node components, and routes
-//! what the components output back into the queue (`routing.rs`), as the runtime's router
-//! would. What callers can read lives in `inspect.rs`.
+//! The simulation loop: pops events in order, feeds each to its node's core, and routes
+//! what leaves the node (`routing.rs`): datagrams and exchanges through the network model,
+//! deliveries to the trace, replies to the caller. What callers can read lives in
+//! `inspect.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::aggregate::Settled;
 use super::faults::Fault;
-use super::interner::Interner;
 use super::invariants::{Invariants, Violation};
 use super::network::Network;
-use super::node::{Comp, Input, SimNode, Status};
+use super::node::{SimNode, Status};
 use super::queue::{Event, EventQueue};
 use super::state::StateChanged;
 use super::trace::Trace;
@@ -23,7 +24,10 @@ use super::{NodeId, SimulationBuilder, node_addr, node_name};
 use crate::config::Config;
 use crate::error::BroadcastError;
 use crate::member::NodeName;
-use crate::protocol::{Component, DisseminationInput, MembershipInput, Reply, RequestId};
+use crate::protocol::{
+    ComponentInput, ConnId, DisseminationInput, ExchangeId, Interner, MembershipInput, Reply,
+    RequestId, SharedNames,
+};
 use crate::time::Instant;
 
 /// A user broadcast delivered to a node.
@@ -57,7 +61,7 @@ pub struct NetworkTotals {
 pub(super) struct PendingExchange {
     pub(super) requester: usize,
     pub(super) generation: u32,
-    pub(super) request: RequestId,
+    pub(super) exchange: ExchangeId,
     pub(super) deadline: Instant,
 }
 
@@ -71,12 +75,12 @@ pub struct Simulation {
     pub(super) by_addr: HashMap<SocketAddr, usize>,
     pub(super) network: Network,
     pub(super) rng: ChaCha8Rng,
-    pub(super) names: Interner,
+    pub(super) names: SharedNames,
     pub(super) trace: Trace,
     pub(super) invariants: Invariants,
-    pub(super) exchanges: BTreeMap<u64, PendingExchange>,
+    pub(super) exchanges: BTreeMap<ConnId, PendingExchange>,
     pub(super) next_conn: u64,
-    pub(super) next_request: RequestId,
+    pub(super) last_request: u64,
     pub(super) replies: BTreeMap<RequestId, Reply>,
     pub(super) deliveries: Vec<Delivered>,
     pub(super) settled: Vec<Settled>,
@@ -103,12 +107,12 @@ impl Simulation {
             by_addr: HashMap::new(),
             network,
             rng,
-            names: Interner::new(),
+            names: Arc::new(Mutex::new(Interner::new())),
             trace: Trace::new(b.record_trace),
             invariants: Invariants::new(b.invariants, lossless),
             exchanges: BTreeMap::new(),
             next_conn: 0,
-            next_request: 0,
+            last_request: 0,
             replies: BTreeMap::new(),
             deliveries: Vec::new(),
             settled: Vec::new(),
@@ -135,13 +139,12 @@ impl Simulation {
 
     pub(super) fn spawn_node(&mut self) -> usize {
         let id = self.nodes.len();
-        let name = self
-            .names
-            .name(&NodeName::new(&node_name(NodeId(id))).unwrap_or_else(|_| unreachable!()));
+        let name = NodeName::new(&node_name(NodeId(id))).unwrap_or_else(|_| unreachable!());
+        let name = self.names.lock().name(&name);
         let addr = node_addr(NodeId(id));
         let seed = self.rng.random();
-        self.nodes
-            .push(SimNode::new(&self.config, name, addr, self.now, seed, 0));
+        let node = SimNode::new(&self.config, name, addr, self.now, seed, 0, &self.names);
+        self.nodes.push(node);
         self.by_addr.insert(addr, id);
         id
     }
@@ -154,27 +157,26 @@ impl Simulation {
             .iter()
             .map(|n| (n.name.clone(), n.addr))
             .collect();
-        let empty = self.names.metadata(&Arc::from(&[][..]));
+        let empty = self.names.lock().metadata(&Arc::from(&[][..]));
         for node in &mut self.nodes {
-            node.membership.seed_members(self.now, &peers, &empty);
+            let membership = &mut node.core.components_mut().membership;
+            membership.seed_members(self.now, &peers, &empty);
         }
     }
 
     pub(super) fn queue_join(&mut self, node: usize, seed: SocketAddr, at: Instant) {
-        self.next_request += 1;
-        let input = MembershipInput::Join {
-            request: self.next_request,
+        let request = self.next_request();
+        let input = ComponentInput::Membership(MembershipInput::Join {
+            request,
             seeds: vec![seed],
-        };
+        });
         let generation = self.nodes[node].generation;
-        self.queue.push(
-            at,
-            Event::Input {
-                node,
-                generation,
-                input: Input::Membership(input),
-            },
-        );
+        let event = Event::Input {
+            node,
+            generation,
+            input,
+        };
+        self.queue.push(at, event);
     }
 
     /// Simulated time since the start.
@@ -221,17 +223,20 @@ impl Simulation {
         NodeId(id)
     }
 
-    /// Broadcasts `payload` from `node` (best effort, as `Node::broadcast`).
+    /// Broadcasts `payload` from `node` (best effort, as `Node::broadcast`); a crashed or
+    /// departed node refuses, handing the payload back.
     pub fn broadcast(&mut self, node: NodeId, payload: Vec<u8>) -> Result<(), BroadcastError> {
-        self.next_request += 1;
-        let request = self.next_request;
-        let Some(n) = self.nodes.get_mut(node.0) else {
+        if !self
+            .nodes
+            .get(node.0)
+            .is_some_and(|n| n.status != Status::Down)
+        {
             return Err(BroadcastError::Stopped(payload));
-        };
-        n.dissemination
-            .handle(self.now, DisseminationInput::Broadcast { request, payload });
-        self.drain(node.0);
-        match self.replies.remove(&request) {
+        }
+        let reply = self.command(node, |request| {
+            ComponentInput::Dissemination(DisseminationInput::Broadcast { request, payload })
+        });
+        match reply {
             Some(Reply::Broadcast(result)) => result,
             _ => Err(BroadcastError::Stopped(Vec::new())),
         }
@@ -292,23 +297,19 @@ impl Simulation {
         let now = self.now;
         let n = &mut self.nodes[node];
         match event {
-            Event::Datagram { from, bytes, .. } => {
-                n.datagram(now, from, &bytes, &self.config, &mut self.names)
-            }
-            Event::Input { input, .. } => n.handle(now, input),
-            Event::Wake { comp, deadline, .. } => {
-                if n.wakes[comp as usize] != Some(deadline) {
+            Event::Datagram { from, bytes, .. } => n.core.datagram(now, from, &bytes),
+            Event::Input { input, .. } => n.core.handle(now, input),
+            Event::Wake { deadline, .. } => {
+                if n.wake != Some(deadline) {
                     return;
                 }
-                n.wakes[comp as usize] = None;
-                n.handle_timeout(now, comp);
+                n.wake = None;
+                n.core.handle_timeout(now);
             }
-            Event::SyncRequest { conn, frame, .. } => {
-                n.sync_request(now, conn, &frame, &self.config, &mut self.names);
-            }
+            Event::SyncRequest { conn, frame, .. } => n.core.request(now, conn, &frame),
             Event::SyncResponse {
-                request, result, ..
-            } => n.sync_response(now, request, result, &self.config, &mut self.names),
+                exchange, result, ..
+            } => n.core.response(now, exchange, result),
             Event::LeaveDeadline { .. } => {
                 n.status = Status::Down;
                 return;
@@ -318,37 +319,51 @@ impl Simulation {
         self.drain(node);
     }
 
-    /// Routes every output of `node`'s components, then reschedules its wake-ups.
+    /// Routes everything that left `node`, then reschedules its wake-up.
     pub(super) fn drain(&mut self, node: usize) {
-        while let Some(output) = self.nodes[node].poll_output() {
-            self.route(node, output);
+        while let Some(egress) = self.nodes[node].core.poll_output() {
+            self.route(node, egress);
         }
         self.check_node(node);
-        let generation = self.nodes[node].generation;
-        let deadlines = self.nodes[node].deadlines();
-        for (c, comp) in Comp::ALL.into_iter().enumerate() {
-            if deadlines[c] != self.nodes[node].wakes[c] {
-                self.nodes[node].wakes[c] = deadlines[c];
-                if let Some(deadline) = deadlines[c] {
-                    let wake = Event::Wake {
-                        node,
-                        generation,
-                        comp,
-                        deadline,
-                    };
-                    self.queue.push(deadline.max(self.now), wake);
-                }
+        let n = &mut self.nodes[node];
+        let deadline = n.core.poll_timeout();
+        if deadline != n.wake {
+            n.wake = deadline;
+            if let Some(deadline) = deadline {
+                let generation = n.generation;
+                let wake = Event::Wake {
+                    node,
+                    generation,
+                    deadline,
+                };
+                self.queue.push(deadline.max(self.now), wake);
             }
         }
     }
 
-    pub(super) fn input(&mut self, node: usize, input: Input) {
-        let generation = self.nodes[node].generation;
-        let event = Event::Input {
-            node,
-            generation,
-            input,
-        };
-        self.queue.push(self.now, event);
+    /// Feeds a command to one component of `node` now, routes what it causes, and takes
+    /// the answer to `request`, if any. A stopped node takes nothing (`None`).
+    pub(super) fn command(
+        &mut self,
+        node: NodeId,
+        input: impl FnOnce(RequestId) -> ComponentInput,
+    ) -> Option<Reply> {
+        if !self
+            .nodes
+            .get(node.0)
+            .is_some_and(|n| n.status != Status::Down)
+        {
+            return None;
+        }
+        let request = self.next_request();
+        self.nodes[node.0].core.handle(self.now, input(request));
+        self.drain(node.0);
+        self.replies.remove(&request)
+    }
+
+    /// A fresh caller id.
+    pub(super) fn next_request(&mut self) -> RequestId {
+        self.last_request += 1;
+        RequestId(self.last_request)
     }
 }

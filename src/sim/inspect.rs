@@ -29,17 +29,17 @@ impl Simulation {
     /// What `observer` holds about `member`: state and incarnation.
     pub fn view(&self, observer: NodeId, member: NodeId) -> Option<(MemberState, Incarnation)> {
         let name = &self.nodes[member.0].name;
-        self.nodes[observer.0].membership.state_of(name)
+        self.nodes[observer.0].parts().membership.state_of(name)
     }
 
     /// Every member `node` knows.
     pub fn members(&self, node: NodeId) -> Vec<Member> {
-        self.nodes[node.0].membership.members()
+        self.nodes[node.0].parts().membership.members()
     }
 
     /// A node's counters.
     pub fn stats(&self, node: NodeId) -> Stats {
-        self.nodes[node.0].counters.snapshot()
+        self.nodes[node.0].counters().snapshot()
     }
 
     /// Datagram and exchange totals.
@@ -78,7 +78,7 @@ impl Simulation {
                 if a == b {
                     continue;
                 }
-                let view = observer.membership.state_of(&member.name);
+                let view = observer.parts().membership.state_of(&member.name);
                 let gone = member.status == Status::Down || member.leaving;
                 let ok = if gone {
                     !matches!(view, Some((MemberState::Alive | MemberState::Suspect, _)))

@@ -23,7 +23,6 @@ mod control;
 mod engine;
 mod faults;
 mod inspect;
-mod interner;
 mod invariants;
 mod network;
 mod node;

@@ -6,8 +6,8 @@ use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 
 use super::faults::Fault;
-use super::node::{Comp, Input};
-use crate::protocol::RequestId;
+use crate::error::ExchangeError;
+use crate::protocol::{ComponentInput, ConnId, ExchangeId};
 use crate::time::Instant;
 
 /// Something scheduled to happen.
@@ -20,35 +20,34 @@ pub(crate) enum Event {
         from: SocketAddr,
         bytes: Vec<u8>,
     },
-    /// An inter-actor message arrives at one component of `node`.
+    /// A command reaches one component of `node` (a join, a leave).
     Input {
         node: usize,
         generation: u32,
-        input: Input,
+        input: ComponentInput,
     },
-    /// A component's deadline.
+    /// The node core's next deadline.
     Wake {
         node: usize,
         generation: u32,
-        comp: Comp,
         deadline: Instant,
     },
-    /// A push-pull request reaches `to` over TCP.
+    /// An exchange's request reaches `to` over TCP.
     SyncRequest {
         to: usize,
         generation: u32,
-        conn: u64,
+        conn: ConnId,
         frame: Vec<u8>,
     },
-    /// The answer (or failure) of a push-pull reaches the node that started it.
+    /// The answer (or failure) of an exchange reaches the node that started it.
     SyncResponse {
         to: usize,
         generation: u32,
-        request: RequestId,
-        result: Result<Vec<u8>, String>,
+        exchange: ExchangeId,
+        result: Result<Vec<u8>, ExchangeError>,
     },
     /// An exchange's deadline: fails it if still unanswered.
-    SyncTimeout { conn: u64 },
+    SyncTimeout { conn: ConnId },
     /// A scripted fault.
     Fault(Fault),
     /// A leaving node that never confirmed its `left` stops anyway.

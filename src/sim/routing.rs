@@ -1,6 +1,6 @@
-//! Where a simulated node's outputs go, as the runtime's router and reactor would send
-//! them: inputs to the node's own components (through the event queue), events and
-//! deliveries to the trace and the logs, datagrams through the network model.
+//! Where what leaves a simulated node goes, as the runtime's reactor and dispatcher would
+//! take it: datagrams and exchanges through the network model, events and deliveries to
+//! the trace and the logs, replies to the caller.
 
 use std::net::SocketAddr;
 
@@ -8,47 +8,22 @@ use super::NodeId;
 use super::aggregate::Settled;
 use super::engine::{Delivered, Simulation};
 use super::network::Fate;
-use super::node::{Input, Status};
-use super::queue::Event;
+use super::node::Status;
+use super::queue::Event as Scheduled;
 use super::trace::{EventKind, TraceEvent};
+use crate::event::Event;
 use crate::member::NodeName;
-use crate::protocol::{Delivery, DisseminationInput, NetOutput, Output, Reply};
+use crate::protocol::{Delivery, Egress, NetOutput, Reply};
 use crate::stats::Counters;
 
 impl Simulation {
-    pub(super) fn route(&mut self, node: usize, output: Output) {
-        match output {
-            Output::Membership(i) => self.input(node, Input::Membership(i)),
-            Output::Suspicion(i) => self.input(node, Input::Suspicion(i)),
-            Output::Dissemination(i) => {
-                if let DisseminationInput::Send { messages, .. } = &i {
-                    self.count_state_datagram(node, messages);
-                }
-                self.input(node, Input::Dissemination(i));
-            }
-            Output::Net(net) => self.net(node, net),
-            Output::Deliver(Delivery::StateChange(change)) => self.state_changed(node, change),
-            Output::Deliver(Delivery::Event(event)) => {
-                let kind = EventKind::of(&event);
-                let member = event.member();
-                let trace = TraceEvent {
-                    at: self.now(),
-                    observer: NodeId(node),
-                    member: member.name.clone(),
-                    incarnation: member.incarnation,
-                    kind,
-                };
-                if kind == EventKind::Fail {
-                    let faulted = self.faulted(&member.name);
-                    let (at, observer) = (self.now(), self.nodes[node].name.clone());
-                    let who = member.name.clone();
-                    self.invariants.on_fail(at, faulted, || {
-                        format!("healthy {who} declared dead by {observer} without loss")
-                    });
-                }
-                self.trace.event(trace);
-            }
-            Output::Deliver(Delivery::Estimate { name, estimate }) => {
+    /// Where one thing that left `node` goes.
+    pub(super) fn route(&mut self, node: usize, egress: Egress) {
+        match egress {
+            Egress::Net(net) => self.net(node, net),
+            Egress::Deliver(Delivery::StateChange(change)) => self.state_changed(node, change),
+            Egress::Deliver(Delivery::Event(event)) => self.membership_event(node, event),
+            Egress::Deliver(Delivery::Estimate { name, estimate }) => {
                 self.settled.push(Settled {
                     at: self.now(),
                     node: NodeId(node),
@@ -56,7 +31,7 @@ impl Simulation {
                     estimate,
                 });
             }
-            Output::Deliver(Delivery::Message { origin, payload }) => {
+            Egress::Deliver(Delivery::Message { origin, payload }) => {
                 self.deliveries.push(Delivered {
                     at: self.now(),
                     node: NodeId(node),
@@ -64,13 +39,36 @@ impl Simulation {
                     payload,
                 });
             }
-            Output::Reply(id, reply) => {
+            Egress::Reply(id, reply) => {
                 if matches!(reply, Reply::LeaveSent) && self.nodes[node].leaving {
                     self.nodes[node].status = Status::Down;
                 }
                 self.replies.insert(id, reply);
             }
         }
+    }
+
+    /// Records a membership event in the trace, checking it first: a healthy member
+    /// declared dead without loss is a violation.
+    fn membership_event(&mut self, node: usize, event: Event) {
+        let kind = EventKind::of(&event);
+        let member = event.member();
+        let trace = TraceEvent {
+            at: self.now(),
+            observer: NodeId(node),
+            member: member.name.clone(),
+            incarnation: member.incarnation,
+            kind,
+        };
+        if kind == EventKind::Fail {
+            let faulted = self.faulted(&member.name);
+            let (at, observer) = (self.now(), self.nodes[node].name.clone());
+            let who = member.name.clone();
+            self.invariants.on_fail(at, faulted, || {
+                format!("healthy {who} declared dead by {observer} without loss")
+            });
+        }
+        self.trace.event(trace);
     }
 
     fn faulted(&self, name: &NodeName) -> bool {
@@ -84,12 +82,13 @@ impl Simulation {
         match net {
             NetOutput::SendTo { to, bytes } => self.send(node, to, bytes),
             NetOutput::Exchange {
-                request,
+                exchange,
                 to,
                 frame,
                 timeout,
-            } => self.start_exchange(node, request, to, frame, timeout),
+            } => self.start_exchange(node, exchange, to, frame, timeout),
             NetOutput::Reply { conn, frame } => self.reply(node, conn, frame),
+            NetOutput::Close { conn } => self.close(conn),
         }
     }
 
@@ -103,7 +102,7 @@ impl Simulation {
         self.trace.mix(&bytes);
         self.totals.datagrams += 1;
         self.totals.bytes += len as u64;
-        let counters = &self.nodes[node].counters;
+        let counters = self.nodes[node].counters();
         Counters::bump(&counters.packets_out);
         Counters::add(&counters.bytes_out, len);
         let Some(&target) = self.by_addr.get(&to) else {
@@ -117,7 +116,7 @@ impl Simulation {
                 let generation = self.nodes[target].generation;
                 let slow = self.nodes[target].slow;
                 for delay in delays {
-                    let event = Event::Datagram {
+                    let event = Scheduled::Datagram {
                         to: target,
                         generation,
                         from,

@@ -18,12 +18,9 @@ use std::time::Duration;
 use super::NodeId;
 use super::engine::Simulation;
 use super::node::Status;
-use crate::codec::Message;
 use crate::error::StateError;
 use crate::member::NodeName;
-use crate::protocol::{
-    Component, Reply, RequestId, STATE_REQUEST_BASE, StateChange, StateInput, check_key,
-};
+use crate::protocol::{ComponentInput, Reply, RequestId, StateChange, StateInput, check_key};
 
 /// A key of another node's map changed at a node (what `on_state_change` receives in the
 /// runtime).
@@ -42,7 +39,7 @@ pub struct StateChanged {
 }
 
 /// What a node sent for the replicated key-value state since its process started: the
-/// cost of anti-entropy, which `Stats` does not split from membership traffic.
+/// cost of anti-entropy (its four counters in [`crate::Stats`]).
 ///
 /// A leg is one message of an exchange (see [`crate::StateMode`]): a datagram leg rides in
 /// one datagram (with gossip packed alongside, not counted here), a frame leg is a TCP
@@ -76,7 +73,15 @@ impl Simulation {
     pub fn state_traffic(&self, node: NodeId) -> StateTraffic {
         self.nodes
             .get(node.0)
-            .map_or_else(StateTraffic::default, |n| n.state_traffic)
+            .map_or_else(StateTraffic::default, |n| {
+                let stats = n.counters().snapshot();
+                StateTraffic {
+                    datagram_legs: stats.state_datagram_legs,
+                    datagram_bytes: stats.state_datagram_bytes,
+                    frame_legs: stats.state_frame_legs,
+                    frame_bytes: stats.state_frame_bytes,
+                }
+            })
     }
 
     /// Sets `key` of `node`'s map, as `Node::set`.
@@ -99,7 +104,7 @@ impl Simulation {
     /// `owner`'s value of `key` as `observer` holds it (as `Node::get`).
     pub fn get(&self, observer: NodeId, owner: NodeId, key: &str) -> Option<Vec<u8>> {
         let owner = &self.nodes.get(owner.0)?.name;
-        let value = self.nodes.get(observer.0)?.state.get(owner, key)?;
+        let value = self.nodes.get(observer.0)?.parts().state.get(owner, key)?;
         Some(value.to_vec())
     }
 
@@ -110,6 +115,7 @@ impl Simulation {
             return BTreeMap::new();
         };
         observer
+            .parts()
             .state
             .owner_state(&owner.name)
             .into_iter()
@@ -120,7 +126,9 @@ impl Simulation {
     /// Whether `node` reconciles its state on a schedule (it holds or held state); an
     /// idle node has no state deadline and sends nothing for the state.
     pub fn state_active(&self, node: NodeId) -> bool {
-        self.nodes.get(node.0).is_some_and(|n| n.state.is_active())
+        self.nodes
+            .get(node.0)
+            .is_some_and(|n| n.parts().state.is_active())
     }
 
     /// Every state change every node learned so far, in the order they happened.
@@ -186,46 +194,13 @@ impl Simulation {
         });
     }
 
-    /// Counts the state messages among those `node` hands to dissemination for one
-    /// datagram.
-    pub(super) fn count_state_datagram(&mut self, node: usize, messages: &[Message]) {
-        let traffic = &mut self.nodes[node].state_traffic;
-        for message in messages {
-            if let Message::State(_) = message {
-                traffic.datagram_legs += 1;
-                traffic.datagram_bytes += message.encoded_len() as u64;
-            }
-        }
-    }
-
-    /// Counts a TCP frame `node` sends in the exchange `request` (opened by it or by its
-    /// peer) when the exchange belongs to the state component.
-    pub(super) fn count_state_frame(&mut self, node: usize, request: RequestId, len: usize) {
-        if request >= STATE_REQUEST_BASE {
-            let traffic = &mut self.nodes[node].state_traffic;
-            traffic.frame_legs += 1;
-            traffic.frame_bytes += len as u64;
-        }
-    }
-
     /// Feeds a write to `node`'s state component now and takes its answer.
     fn write(
         &mut self,
         node: NodeId,
-        input: impl FnOnce(u64) -> StateInput,
+        input: impl FnOnce(RequestId) -> StateInput,
     ) -> Result<(), StateError> {
-        if self
-            .nodes
-            .get(node.0)
-            .is_none_or(|n| n.status == Status::Down)
-        {
-            return Err(StateError::Stopped);
-        }
-        self.next_request += 1;
-        let request = self.next_request;
-        self.nodes[node.0].state.handle(self.now, input(request));
-        self.drain(node.0);
-        match self.replies.remove(&request) {
+        match self.command(node, |request| ComponentInput::State(input(request))) {
             Some(Reply::StateWritten(result)) => result,
             _ => Err(StateError::Stopped),
         }

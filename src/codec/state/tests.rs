@@ -2,7 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 use super::*;
-use crate::codec::{Message, decode_packet, encode_packet};
+use crate::codec::{
+    Frame, HEADER_LEN, Header, Message, decode_frame, decode_packet, encode_frame, encode_packet,
+};
 
 const HEADER: Header = Header {
     cluster: 9,
@@ -45,14 +47,11 @@ fn sample() -> StateSync {
 #[test]
 fn round_trips_as_frame_and_message() {
     let sync = sample();
-    let frame = encode_state_frame(&HEADER, &sync).unwrap();
-    assert_eq!(frame.len(), state_frame_len(&sync));
-    assert_eq!(frame_kind(&frame), Ok(STATE_FRAME_KIND));
-    assert_eq!(decode_state_frame(&frame), Ok((HEADER, sync.clone())));
-    assert_eq!(
-        crate::codec::decode_frame(&frame),
-        Err(DecodeError::UnknownFrameKind(STATE_FRAME_KIND))
-    );
+    let as_frame = Frame::State(sync.clone());
+    let frame = encode_frame(&HEADER, &as_frame).unwrap();
+    assert_eq!(frame.len(), as_frame.encoded_len());
+    assert_eq!(frame[HEADER_LEN], 2, "state frames are kind 2");
+    assert_eq!(decode_frame(&frame), Ok((HEADER, as_frame)));
     let message = Message::State(sync);
     let packet = encode_packet(&HEADER, std::slice::from_ref(&message)).unwrap();
     assert_eq!(
@@ -61,29 +60,23 @@ fn round_trips_as_frame_and_message() {
     );
     assert_eq!(decode_packet(&packet).unwrap().messages, vec![message]);
     for cut in 0..frame.len() {
-        assert_eq!(
-            decode_state_frame(&frame[..cut]),
-            Err(DecodeError::Truncated)
-        );
+        assert_eq!(decode_frame(&frame[..cut]), Err(DecodeError::Truncated));
     }
 }
 
 #[test]
 fn bad_fields_are_refused() {
-    let frame = encode_state_frame(&HEADER, &sample()).unwrap();
+    let frame = encode_frame(&HEADER, &Frame::State(sample())).unwrap();
     let body = HEADER_LEN + 1;
     let mut bad = frame.clone();
     bad[body] = 4;
-    assert_eq!(
-        decode_state_frame(&bad),
-        Err(DecodeError::UnknownStateWant(4))
-    );
+    assert_eq!(decode_frame(&bad), Err(DecodeError::UnknownStateWant(4)));
     // The first key's length byte: after want, digest and the deltas header.
     let key = body + 1 + 4 + (6 + 24) + 4 + (6 + 40 + 4);
     let mut bad = frame.clone();
     bad[key] = 0;
     assert!(matches!(
-        decode_state_frame(&bad),
+        decode_frame(&bad),
         Err(DecodeError::LengthOutOfRange {
             what: "state key",
             ..
@@ -92,10 +85,10 @@ fn bad_fields_are_refused() {
     let tag = key + 1 + "config/日本".len() + 8;
     let mut bad = frame.clone();
     bad[tag] = 2;
-    assert_eq!(decode_state_frame(&bad), Err(DecodeError::InvalidBool(2)));
+    assert_eq!(decode_frame(&bad), Err(DecodeError::InvalidBool(2)));
     let mut bad = frame;
     bad[body + 1..body + 5].copy_from_slice(&u32::MAX.to_be_bytes());
-    assert!(decode_state_frame(&bad).is_err());
+    assert!(decode_frame(&bad).is_err());
     assert_eq!(StateKey::new(""), None);
     assert_eq!(StateKey::new(&"k".repeat(129)), None);
 }
@@ -105,7 +98,7 @@ fn limits_are_checked_before_encoding() {
     let mut sync = sample();
     sync.deltas[0].entries[0].value = Some(Arc::from(vec![0; MAX_STATE_VALUE_LEN + 1]));
     assert!(matches!(
-        encode_state_frame(&HEADER, &sync),
+        encode_frame(&HEADER, &Frame::State(sync)),
         Err(EncodeError::FieldTooLarge {
             what: "state value",
             ..
@@ -128,7 +121,7 @@ fn limits_are_checked_before_encoding() {
         })
     ));
     assert!(
-        encode_state_frame(&HEADER, &sync).is_ok(),
+        encode_frame(&HEADER, &Frame::State(sync)).is_ok(),
         "a frame holds it"
     );
 }

@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
+#[allow(unused_imports)]
+use crate::protocol::{ComponentInput, Egress, RequestId};
 use rand::SeedableRng;
 
 use super::*;
@@ -36,13 +38,13 @@ fn publish(a: &mut Aggregation, n: &str, v: f64) -> Result<(), AggregateError> {
     a.handle(
         Instant::ZERO,
         AggregationInput::Publish {
-            request: 1,
+            request: RequestId(1),
             name: agg(n),
             value: v,
         },
     );
     match drain(a).as_slice() {
-        [Output::Reply(1, Reply::Published(r))] => r.clone(),
+        [Output::Out(Egress::Reply(RequestId(1), Reply::Published(r)))] => r.clone(),
         other => panic!("expected a reply, got {other:?}"),
     }
 }
@@ -52,12 +54,13 @@ fn sent(outputs: &[Output]) -> Vec<(SocketAddr, Aggregate)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Dissemination(DisseminationInput::Send { to, messages }) => {
-                match messages.as_slice() {
-                    [Message::Aggregate(m)] => Some((*to, m.clone())),
-                    _ => None,
-                }
-            }
+            Output::To(ComponentInput::Dissemination(DisseminationInput::Send {
+                to,
+                messages,
+            })) => match messages.as_slice() {
+                [Message::Aggregate(m)] => Some((*to, m.clone())),
+                _ => None,
+            },
             _ => None,
         })
         .collect()
@@ -194,7 +197,7 @@ fn alone_the_estimate_is_exact_and_settles() {
     let mut settled = Vec::new();
     for _ in 0..8 {
         for o in tick(&mut a) {
-            if let Output::Deliver(Delivery::Estimate { name, estimate }) = o {
+            if let Output::Out(Egress::Deliver(Delivery::Estimate { name, estimate })) = o {
                 settled.push((name, estimate));
             }
         }
@@ -273,7 +276,7 @@ fn many_aggregates_are_split_into_datagrams_within_the_mtu() {
         a.handle(
             Instant::ZERO,
             AggregationInput::Publish {
-                request: 1,
+                request: RequestId(1),
                 name: agg(&long),
                 value: i as f64,
             },

@@ -6,6 +6,8 @@ use super::*;
 use crate::codec::{Left, UserMessage, decode_packet};
 use crate::error::BroadcastError;
 use crate::protocol::Delivery;
+#[allow(unused_imports)]
+use crate::protocol::{Egress, RequestId};
 use rand::SeedableRng;
 
 pub(super) fn name(s: &str) -> NodeName {
@@ -50,7 +52,7 @@ pub(super) fn datagrams(outputs: &[Output]) -> Vec<(SocketAddr, Vec<Message>)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Net(NetOutput::SendTo { to, bytes }) => {
+            Output::Out(Egress::Net(NetOutput::SendTo { to, bytes })) => {
                 Some((*to, decode_packet(bytes).unwrap().messages))
             }
             _ => None,
@@ -79,7 +81,7 @@ pub(super) fn delivered(outputs: &[Output]) -> Vec<(String, Vec<u8>)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Deliver(Delivery::Message { origin, payload }) => {
+            Output::Out(Egress::Deliver(Delivery::Message { origin, payload })) => {
                 Some((origin.to_string(), payload.to_vec()))
             }
             _ => None,
@@ -110,7 +112,7 @@ fn updates_ride_on_probes_up_to_the_mtu() {
     );
     let out = drain(&mut d);
     let bytes = match out.as_slice() {
-        [Output::Net(NetOutput::SendTo { bytes, .. })] => bytes.len(),
+        [Output::Out(Egress::Net(NetOutput::SendTo { bytes, .. }))] => bytes.len(),
         other => panic!("expected one datagram, got {other:?}"),
     };
     assert!(bytes <= 1400 && bytes > 1300, "packed {bytes} bytes");
@@ -147,7 +149,7 @@ fn broadcast_is_bounded_and_returns_the_payload() {
             d.handle(
                 Instant::ZERO,
                 DisseminationInput::Broadcast {
-                    request: u64::from(i),
+                    request: RequestId(u64::from(i)),
                     payload: vec![i],
                 },
             );
@@ -156,23 +158,26 @@ fn broadcast_is_bounded_and_returns_the_payload() {
         .collect();
     assert!(matches!(
         results[0].as_slice(),
-        [Output::Reply(0, Reply::Broadcast(Ok(())))]
+        [Output::Out(Egress::Reply(
+            RequestId(0),
+            Reply::Broadcast(Ok(()))
+        ))]
     ));
     assert!(matches!(results[2].as_slice(),
-        [Output::Reply(2, Reply::Broadcast(Err(BroadcastError::QueueFull(p))))] if p == &vec![2u8]));
+        [Output::Out(Egress::Reply(RequestId(2), Reply::Broadcast(Err(BroadcastError::QueueFull(p)))))] if p == &vec![2u8]));
     d.handle(
         Instant::ZERO,
         DisseminationInput::Broadcast {
-            request: 4,
+            request: RequestId(4),
             payload: vec![0; 5000],
         },
     );
     assert!(matches!(
         drain(&mut d).as_slice(),
-        [Output::Reply(
-            4,
+        [Output::Out(Egress::Reply(
+            RequestId(4),
             Reply::Broadcast(Err(BroadcastError::TooLarge { .. }))
-        )]
+        ))]
     ));
 }
 
@@ -211,17 +216,17 @@ fn gossip_tick_reaches_recently_dead_and_leave_is_confirmed() {
     d.handle(
         Instant::ZERO,
         DisseminationInput::Leave {
-            request: 7,
+            request: RequestId(7),
             update: left,
         },
     );
     let out = drain(&mut d);
     let targets: Vec<SocketAddr> = datagrams(&out).into_iter().map(|(to, _)| to).collect();
     assert_eq!(targets, [addr(2)]);
-    assert!(
-        out.iter()
-            .any(|o| matches!(o, Output::Reply(7, Reply::LeaveSent)))
-    );
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Out(Egress::Reply(RequestId(7), Reply::LeaveSent))
+    )));
     // Nothing pending once the retransmit limit is spent: no more datagrams.
     let mut now = Instant::ZERO;
     while let Some(at) = d.poll_timeout() {
@@ -253,7 +258,7 @@ fn broadcasts_and_membership_updates_share_each_packet() {
         d.handle(
             Instant::ZERO,
             DisseminationInput::Broadcast {
-                request: i,
+                request: RequestId(i),
                 payload,
             },
         );
@@ -289,7 +294,7 @@ fn a_rumor_rides_once_in_a_packet_that_also_carries_membership_updates() {
     });
     d.handle(Instant::ZERO, DisseminationInput::Enqueue(left));
     let broadcast = DisseminationInput::Broadcast {
-        request: 1,
+        request: RequestId(1),
         payload: b"once".to_vec(),
     };
     d.handle(Instant::ZERO, broadcast);

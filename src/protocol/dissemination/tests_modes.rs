@@ -7,6 +7,8 @@ use super::user::SEEN_CAPACITY;
 use super::*;
 use crate::codec::{Known, Left, UserMessage};
 use crate::config::BroadcastMode;
+#[allow(unused_imports)]
+use crate::protocol::RequestId;
 
 fn mode(mode: BroadcastMode) -> Dissemination {
     let mut config = Config::lan();
@@ -36,7 +38,7 @@ fn broadcast(d: &mut Dissemination, payload: &[u8]) -> Vec<Output> {
     d.handle(
         Instant::ZERO,
         DisseminationInput::Broadcast {
-            request: 1,
+            request: RequestId(1),
             payload: payload.to_vec(),
         },
     );

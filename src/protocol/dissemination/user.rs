@@ -202,7 +202,7 @@ impl Dissemination {
                 continue;
             }
             Counters::bump(&self.counters.broadcasts_delivered);
-            self.outputs.push_back(Output::Deliver(Delivery::Message {
+            self.outputs.push_back(Output::from(Delivery::Message {
                 origin: user.origin.clone(),
                 payload: user.payload.clone(),
             }));

@@ -2,6 +2,7 @@
 //! full-state exchanges (push-pull anti-entropy), leaving, and reaping the departed.
 
 use super::*;
+use crate::protocol::ExchangeId;
 
 impl Membership {
     /// Forgets dead and departed members after `reap_after`.
@@ -11,7 +12,7 @@ impl Membership {
                 self.sync.remember_lost(record.addr);
                 self.snapshot_dirty = true;
                 let gone = DisseminationInput::PeerGone { name };
-                self.outputs.push_back(Output::Dissemination(gone));
+                self.outputs.push_back(Output::from(gone));
             }
         }
     }
@@ -52,7 +53,7 @@ impl Membership {
         let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != local_addr).collect();
         if seeds.is_empty() {
             let reply = Reply::Joined(Err(JoinError::NoSeeds));
-            self.outputs.push_back(Output::Reply(caller, reply));
+            self.outputs.push_back(Output::reply(caller, reply));
             return;
         }
         self.sync.add_seeds(&seeds);
@@ -73,7 +74,7 @@ impl Membership {
         });
         self.snapshot_dirty = true;
         let leave = DisseminationInput::Leave { request, update };
-        self.outputs.push_back(Output::Dissemination(leave));
+        self.outputs.push_back(Output::from(leave));
     }
 
     pub(super) fn exchange(&mut self, to: SocketAddr, join: bool, purpose: Purpose) {
@@ -85,13 +86,12 @@ impl Membership {
                 return;
             }
         };
-        let request = self.sync.start(purpose);
         let exchange = NetOutput::Exchange {
-            request,
+            exchange: ExchangeId::Membership(self.sync.start(purpose)),
             to,
             frame,
             timeout: self.config.tcp_timeout,
         };
-        self.outputs.push_back(Output::Net(exchange));
+        self.outputs.push_back(Output::from(exchange));
     }
 }

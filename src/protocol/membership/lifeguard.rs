@@ -150,7 +150,7 @@ impl Membership {
             incarnation: suspect.incarnation,
             from: suspect.from.clone(),
         };
-        self.outputs.push_back(Output::Suspicion(confirm));
+        self.outputs.push_back(Output::from(confirm));
         self.gossip(Message::Suspect(suspect));
     }
 }

@@ -3,10 +3,11 @@
 
 use super::{Membership, Update};
 use crate::codec::{self, Alive, Frame, Left, MemberRecord, PushPull, Suspect};
+use crate::error::ExchangeError;
 use crate::error::JoinError;
 use crate::member::MemberState;
 use crate::protocol::anti_entropy::{JoinOutcome, Purpose};
-use crate::protocol::{NetOutput, Output, Reply, RequestId};
+use crate::protocol::{ConnId, NetOutput, Output, Reply};
 use crate::time::Instant;
 
 impl Membership {
@@ -27,12 +28,12 @@ impl Membership {
     }
 
     /// A peer pushed its state: answer with ours, then merge theirs.
-    pub(super) fn on_sync_request(&mut self, now: Instant, conn: u64, state: PushPull) {
+    pub(super) fn on_sync_request(&mut self, now: Instant, conn: ConnId, state: PushPull) {
         let ours = Frame::PushPull(self.full_state(false));
         match codec::encode_frame(&self.header, &ours) {
             Ok(frame) => self
                 .outputs
-                .push_back(Output::Net(NetOutput::Reply { conn, frame })),
+                .push_back(Output::from(NetOutput::Reply { conn, frame })),
             Err(e) => log::warn!("cannot encode our state: {e}"),
         }
         self.merge(now, state);
@@ -42,13 +43,13 @@ impl Membership {
     pub(super) fn on_sync_response(
         &mut self,
         now: Instant,
-        request: RequestId,
-        result: Result<PushPull, String>,
+        exchange: u64,
+        result: Result<PushPull, ExchangeError>,
     ) {
-        let Some(purpose) = self.sync.finish(request) else {
+        let Some(purpose) = self.sync.finish(exchange) else {
             return;
         };
-        let summary = result.as_ref().map(|_| ()).map_err(Clone::clone);
+        let summary = result.as_ref().map(|_| ()).map_err(|e| *e);
         if let Ok(state) = result {
             self.merge(now, state);
         }
@@ -66,7 +67,7 @@ impl Membership {
                     }
                     JoinOutcome::Pending => return,
                 };
-                self.outputs.push_back(Output::Reply(caller, reply));
+                self.outputs.push_back(Output::reply(caller, reply));
             }
         }
     }

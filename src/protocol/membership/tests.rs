@@ -2,6 +2,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[allow(unused_imports)]
+use crate::error::ExchangeError;
+#[allow(unused_imports)]
+use crate::protocol::{ComponentInput, Egress, ExchangeId, RequestId};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +84,7 @@ fn events(outputs: &[Output]) -> Vec<String> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Deliver(Delivery::Event(e)) => Some(e.to_string()),
+            Output::Out(Egress::Deliver(Delivery::Event(e))) => Some(e.to_string()),
             _ => None,
         })
         .collect()
@@ -91,7 +95,10 @@ fn sends(outputs: &[Output]) -> Vec<(SocketAddr, Message)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Dissemination(DisseminationInput::Send { to, messages }) => Some(
+            Output::To(ComponentInput::Dissemination(DisseminationInput::Send {
+                to,
+                messages,
+            })) => Some(
                 messages
                     .iter()
                     .map(|m| (*to, m.clone()))
@@ -107,7 +114,9 @@ fn gossiped(outputs: &[Output]) -> Vec<Message> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Dissemination(DisseminationInput::Enqueue(m)) => Some(m.clone()),
+            Output::To(ComponentInput::Dissemination(DisseminationInput::Enqueue(m))) => {
+                Some(m.clone())
+            }
             _ => None,
         })
         .collect()
@@ -188,10 +197,10 @@ fn unanswered_probe_goes_indirect_then_suspects() {
             .count(),
         1
     );
-    assert!(
-        out.iter()
-            .any(|o| matches!(o, Output::Suspicion(SuspicionInput::Start { .. })))
-    );
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::To(ComponentInput::Suspicion(SuspicionInput::Start { .. }))
+    )));
     assert!(
         gossiped(&out)
             .iter()
@@ -236,7 +245,9 @@ fn suspicion_expiry_declares_dead_but_a_stale_timer_does_nothing() {
     let token = out
         .iter()
         .find_map(|o| match o {
-            Output::Suspicion(SuspicionInput::Start { token, .. }) => Some(*token),
+            Output::To(ComponentInput::Suspicion(SuspicionInput::Start { token, .. })) => {
+                Some(*token)
+            }
             _ => None,
         })
         .unwrap();
@@ -328,14 +339,17 @@ fn join_answers_at_first_seed_and_lists_every_failure() {
     m.handle(
         at(0),
         MembershipInput::Join {
-            request: 1,
+            request: RequestId(1),
             seeds: vec![addr(2), addr(3)],
         },
     );
     let requests: Vec<u64> = drain(&mut m)
         .into_iter()
         .filter_map(|o| match o {
-            Output::Net(NetOutput::Exchange { request, .. }) => Some(request),
+            Output::Out(Egress::Net(NetOutput::Exchange {
+                exchange: ExchangeId::Membership(n),
+                ..
+            })) => Some(n),
             _ => None,
         })
         .collect();
@@ -343,8 +357,10 @@ fn join_answers_at_first_seed_and_lists_every_failure() {
     m.handle(
         at(5),
         MembershipInput::SyncResponse {
-            request: requests[0],
-            result: Err("refused".into()),
+            exchange: requests[0],
+            result: Err(ExchangeError::Connect(
+                std::io::ErrorKind::ConnectionRefused,
+            )),
         },
     );
     assert!(drain(&mut m).is_empty());
@@ -361,40 +377,43 @@ fn join_answers_at_first_seed_and_lists_every_failure() {
     m.handle(
         at(6),
         MembershipInput::SyncResponse {
-            request: requests[1],
+            exchange: requests[1],
             result: Ok(state),
         },
     );
     let out = drain(&mut m);
     assert_eq!(events(&out), ["join seed"]);
-    assert!(
-        out.iter()
-            .any(|o| matches!(o, Output::Reply(1, Reply::Joined(Ok(1)))))
-    );
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Out(Egress::Reply(RequestId(1), Reply::Joined(Ok(1))))
+    )));
 
     m.handle(
         at(10),
         MembershipInput::Join {
-            request: 2,
+            request: RequestId(2),
             seeds: vec![addr(8)],
         },
     );
-    let request = drain(&mut m)
+    let exchange = drain(&mut m)
         .into_iter()
         .find_map(|o| match o {
-            Output::Net(NetOutput::Exchange { request, .. }) => Some(request),
+            Output::Out(Egress::Net(NetOutput::Exchange {
+                exchange: ExchangeId::Membership(n),
+                ..
+            })) => Some(n),
             _ => None,
         })
         .unwrap();
     m.handle(
         at(11),
         MembershipInput::SyncResponse {
-            request,
-            result: Err("timed out".into()),
+            exchange,
+            result: Err(ExchangeError::Timeout),
         },
     );
     let out = drain(&mut m);
-    assert!(out.iter().any(|o| matches!(o, Output::Reply(2, Reply::Joined(Err(JoinError::AllFailed(f)))) if f.len() == 1)));
+    assert!(out.iter().any(|o| matches!(o, Output::Out(Egress::Reply(RequestId(2), Reply::Joined(Err(JoinError::AllFailed(f))))) if f.len() == 1)));
 }
 
 #[test]
@@ -429,10 +448,15 @@ fn dead_member_rejoins_with_higher_incarnation_and_is_reaped_otherwise() {
 fn leave_gossips_left_at_a_higher_incarnation_and_stops_probing() {
     let mut m = node();
     packet(&mut m, at(0), 2, vec![alive("b", 2, 0)]);
-    m.handle(at(1), MembershipInput::Leave { request: 9 });
+    m.handle(
+        at(1),
+        MembershipInput::Leave {
+            request: RequestId(9),
+        },
+    );
     let out = drain(&mut m);
     assert!(out.iter().any(|o| matches!(o,
-        Output::Dissemination(DisseminationInput::Leave { request: 9, update: Message::Left(l) })
+        Output::To(ComponentInput::Dissemination(DisseminationInput::Leave { request: RequestId(9), update: Message::Left(l) }))
             if l.incarnation == 1)));
     assert_eq!(m.poll_timeout(), None);
     // Others gossiping our suspicion while we leave are not refuted.
@@ -523,7 +547,7 @@ fn a_refutation_is_relayed_as_urgent() {
     packet(&mut m, at(1), 3, vec![suspect]);
     let out = packet(&mut m, at(2), 2, vec![alive("b", 2, 1)]);
     assert!(out.iter().any(|o| matches!(o,
-        Output::Dissemination(DisseminationInput::EnqueueUrgent(Message::Alive(a))) if a.incarnation == 1)));
+        Output::To(ComponentInput::Dissemination(DisseminationInput::EnqueueUrgent(Message::Alive(a)))) if a.incarnation == 1)));
     // An ordinary update (new metadata, no suspicion) is not urgent.
     let out = packet(&mut m, at(3), 2, vec![alive("b", 2, 2)]);
     assert_eq!(gossiped(&out).len(), 1);

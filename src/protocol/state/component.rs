@@ -2,11 +2,12 @@
 //! and the choice between a datagram and a TCP exchange.
 
 use super::{
-    Back, Component, Delivery, DisseminationInput, HEADER_LEN, Header, KvState, MAX_IN_FLIGHT,
-    MESSAGE_OVERHEAD, Message, NetOutput, Output, PACKET_OVERHEAD, Replica, Reply,
-    STATE_REQUEST_BASE, STATE_SYNC_OVERHEAD, StateConfig, StateDigest, StateError, StateInput,
-    StateMode, StateSync, StateWant, Store, check_key, check_value_len, codec,
+    Back, Component, Delivery, DisseminationInput, ExchangeId, HEADER_LEN, Header, KvState,
+    MAX_IN_FLIGHT, MESSAGE_OVERHEAD, Message, NetOutput, Output, PACKET_OVERHEAD, Replica, Reply,
+    STATE_SYNC_OVERHEAD, StateConfig, StateDigest, StateError, StateInput, StateMode, StateSync,
+    StateWant, Store, check_key, check_value_len, codec,
 };
+use crate::codec::Frame;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,25 +19,29 @@ use crate::codec::StateKey;
 use crate::member::NodeName;
 use crate::protocol::RequestId;
 use crate::protocol::peers::{PeerView, Pick};
+use crate::stats::Counters;
 use crate::time::Instant;
 
 impl KvState {
     /// This node's empty map under `generation` (which must grow across restarts), with
-    /// the node's shared live `peers`; `cluster` goes in frame headers. It starts idle: no
+    /// the node's shared live `peers`; counted in `counters`. It starts idle: no
     /// deadline until it writes a key or hears of state (see the module docs).
     pub(crate) fn new(
         config: StateConfig,
         local: NodeName,
         generation: u64,
-        cluster: u64,
         peers: PeerView,
         now: Instant,
         rng: ChaCha8Rng,
+        counters: Arc<Counters>,
     ) -> KvState {
         let mut replicas = BTreeMap::new();
         replicas.insert(local.clone(), Replica::new(generation));
         KvState {
-            header: Header { cluster, flags: 0 },
+            header: Header {
+                cluster: config.cluster,
+                flags: 0,
+            },
             store: Store {
                 local,
                 replicas,
@@ -45,9 +50,10 @@ impl KvState {
             },
             peers,
             in_flight: BTreeMap::new(),
-            next_request: STATE_REQUEST_BASE,
+            last_exchange: 0,
             next_round_at: now + config.interval,
             rng,
+            counters,
             outputs: VecDeque::new(),
             active: false,
             config,
@@ -143,7 +149,7 @@ impl KvState {
     }
 
     fn reply(&mut self, request: RequestId, reply: Reply) {
-        self.outputs.push_back(Output::Reply(request, reply));
+        self.outputs.push_back(Output::reply(request, reply));
     }
 
     fn own(&mut self) -> &mut Replica {
@@ -203,7 +209,7 @@ impl KvState {
         }
         for change in changes {
             let delivery = Delivery::StateChange(change);
-            self.outputs.push_back(Output::Deliver(delivery));
+            self.outputs.push_back(Output::from(delivery));
         }
         let (answer, with_digest) = match want {
             StateWant::Nothing => (StateWant::Nothing, false),
@@ -262,11 +268,9 @@ impl KvState {
         let to = match back {
             Back::Conn(conn) => {
                 let (sync, _) = self.build(want, with_digest, lacks, frame_budget);
-                match codec::encode_state_frame(&self.header, &sync) {
-                    Ok(frame) => self
-                        .outputs
-                        .push_back(Output::Net(NetOutput::Reply { conn, frame })),
-                    Err(e) => log::warn!("cannot encode a state frame: {e}"),
+                if let Some(frame) = self.frame(sync) {
+                    self.outputs
+                        .push_back(Output::from(NetOutput::Reply { conn, frame }));
                 }
                 return;
             }
@@ -279,33 +283,51 @@ impl KvState {
             return;
         }
         if whole {
-            let messages = vec![Message::State(sync)];
-            let send = DisseminationInput::Send { to, messages };
-            self.outputs.push_back(Output::Dissemination(send));
+            self.datagram(to, sync);
         } else if self.in_flight.len() < MAX_IN_FLIGHT {
             let (sync, _) = self.build(want, with_digest, lacks, frame_budget);
-            match codec::encode_state_frame(&self.header, &sync) {
-                Ok(frame) => {
-                    self.next_request += 1;
-                    let request = self.next_request;
-                    self.in_flight.insert(request, to);
-                    let timeout = self.config.sync_timeout;
-                    let exchange = NetOutput::Exchange {
-                        request,
-                        to,
-                        frame,
-                        timeout,
-                    };
-                    self.outputs.push_back(Output::Net(exchange));
-                }
-                Err(e) => log::warn!("cannot encode a state frame: {e}"),
+            if let Some(frame) = self.frame(sync) {
+                self.last_exchange += 1;
+                self.in_flight.insert(self.last_exchange, to);
+                let exchange = NetOutput::Exchange {
+                    exchange: ExchangeId::State(self.last_exchange),
+                    to,
+                    frame,
+                    timeout: self.config.sync_timeout,
+                };
+                self.outputs.push_back(Output::from(exchange));
             }
         } else if sync.body_len() <= udp_budget {
-            let messages = vec![Message::State(sync)];
-            let send = DisseminationInput::Send { to, messages };
-            self.outputs.push_back(Output::Dissemination(send));
+            self.datagram(to, sync);
         } else {
             log::debug!("state exchange with {to} skipped: {MAX_IN_FLIGHT} TCP syncs busy");
+        }
+    }
+
+    /// A leg in a datagram of its own (through dissemination: gossip rides along), counted.
+    fn datagram(&mut self, to: SocketAddr, sync: StateSync) {
+        let message = Message::State(sync);
+        Counters::bump(&self.counters.state_datagram_legs);
+        Counters::add(&self.counters.state_datagram_bytes, message.encoded_len());
+        let send = DisseminationInput::Send {
+            to,
+            messages: vec![message],
+        };
+        self.outputs.push_back(Output::from(send));
+    }
+
+    /// A leg as a TCP frame, counted; `None` (logged) if it cannot be encoded.
+    fn frame(&mut self, sync: StateSync) -> Option<Vec<u8>> {
+        match codec::encode_frame(&self.header, &Frame::State(sync)) {
+            Ok(frame) => {
+                Counters::bump(&self.counters.state_frame_legs);
+                Counters::add(&self.counters.state_frame_bytes, frame.len());
+                Some(frame)
+            }
+            Err(e) => {
+                log::warn!("cannot encode a state frame: {e}");
+                None
+            }
         }
     }
 }
@@ -317,8 +339,8 @@ impl Component for KvState {
         match input {
             StateInput::Message { from, sync } => self.on_leg(now, sync, Back::To(from)),
             StateInput::SyncRequest { conn, sync } => self.on_leg(now, sync, Back::Conn(conn)),
-            StateInput::SyncResponse { request, result } => {
-                let Some(to) = self.in_flight.remove(&request) else {
+            StateInput::SyncResponse { exchange, result } => {
+                let Some(to) = self.in_flight.remove(&exchange) else {
                     return;
                 };
                 match result {

@@ -3,12 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[allow(unused_imports)]
+use crate::protocol::{Egress, RequestId};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
 
-use super::tests_harness::{CLUSTER, Net, addr, config, max_of, name};
+use super::tests_harness::{Net, addr, config, max_of, name};
 use super::*;
 use crate::codec::{StateDeltas, StateEntry};
 
@@ -91,17 +93,17 @@ fn bad_writes_get_typed_errors_and_change_nothing() {
     assert_eq!(n.owner_state(&name("n0")).len(), 2);
     // Through the input, answered as a reply.
     let input = StateInput::Set {
-        request: 9,
+        request: RequestId(9),
         key: String::new(),
         value: vec![],
     };
     n.handle(now, input);
     assert!(matches!(
         n.poll_output(),
-        Some(Output::Reply(
-            9,
+        Some(Output::Out(Egress::Reply(
+            RequestId(9),
             Reply::StateWritten(Err(StateError::EmptyKey))
-        ))
+        )))
     ));
     assert!(n.poll_output().is_none());
     assert_eq!(n.digest()[0].max_version, 5);
@@ -119,31 +121,42 @@ fn reads_are_answered_with_the_value_or_the_whole_map() {
     b.handle(
         now,
         StateInput::Get {
-            request: 1,
+            request: RequestId(1),
             owner: owner.clone(),
             key,
         },
     );
     match b.poll_output() {
-        Some(Output::Reply(1, Reply::StateValue(Some(v)))) => assert_eq!(&v[..], b"2"),
+        Some(Output::Out(Egress::Reply(RequestId(1), Reply::StateValue(Some(v))))) => {
+            assert_eq!(&v[..], b"2")
+        }
         other => panic!("expected the value, got {other:?}"),
     }
     let key = "absent".to_string();
     b.handle(
         now,
         StateInput::Get {
-            request: 2,
+            request: RequestId(2),
             owner: owner.clone(),
             key,
         },
     );
     assert!(matches!(
         b.poll_output(),
-        Some(Output::Reply(2, Reply::StateValue(None)))
+        Some(Output::Out(Egress::Reply(
+            RequestId(2),
+            Reply::StateValue(None)
+        )))
     ));
-    b.handle(now, StateInput::Read { request: 3, owner });
+    b.handle(
+        now,
+        StateInput::Read {
+            request: RequestId(3),
+            owner,
+        },
+    );
     match b.poll_output() {
-        Some(Output::Reply(3, Reply::StateMap(map))) => {
+        Some(Output::Out(Egress::Reply(RequestId(3), Reply::StateMap(map)))) => {
             let keys: Vec<&str> = map.iter().map(|(k, _)| k.as_str()).collect();
             assert_eq!(keys, ["a", "b"]);
         }
@@ -290,7 +303,8 @@ fn a_restarted_owner_is_not_shadowed_by_its_old_generation() {
     let c = config(StateMode::PushPull);
     net.views[0] = PeerView::new();
     let view = net.views[0].clone();
-    net.nodes[0] = KvState::new(c, name("n0"), 2, CLUSTER, view, net.now, rng);
+    let counters = Arc::new(Counters::default());
+    net.nodes[0] = KvState::new(c, name("n0"), 2, view, net.now, rng, counters);
     net.link(0, 1);
     net.link(0, 2);
     net.nodes[0]

@@ -1,5 +1,7 @@
-//! The unit tests' harness: components wired by hand through a tiny router that encodes
-//! and decodes every leg with the real codec, with explicit `now`.
+//! The unit tests' harness: `KvState` components alone, with explicit `now` and their
+//! own peer lists. Every leg is encoded with the real codec and taken in through the node
+//! core's inbound path (`Inbound`), so nothing here decodes or classifies on its own; the
+//! harness stands in for the network and for dissemination's packing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,10 +11,22 @@ use std::time::Duration;
 use rand::SeedableRng;
 
 use super::*;
-use crate::codec::{PacketWriter, decode_packet, decode_state_frame};
+use crate::codec::PacketWriter;
+use crate::config::Config;
 use crate::protocol::peers::Peer;
+use crate::protocol::{ComponentInput, ConnId, Egress, Inbound};
 
-pub(super) const CLUSTER: u64 = 7;
+/// The harness cluster's id (`Config::lan()`'s).
+pub(super) fn cluster() -> u64 {
+    Config::lan().cluster_id()
+}
+
+/// The node core's inbound path, for a node with this MTU.
+fn inbound(mtu: usize) -> Inbound {
+    let mut config = Config::lan();
+    config.mtu = mtu;
+    Inbound::new(&config, Arc::new(Counters::default()), None)
+}
 
 pub(super) fn name(s: &str) -> NodeName {
     NodeName::new(s).unwrap()
@@ -24,6 +38,7 @@ pub(super) fn addr(i: usize) -> SocketAddr {
 
 pub(super) fn config(mode: StateMode) -> StateConfig {
     StateConfig {
+        cluster: cluster(),
         mode,
         ..StateConfig::default()
     }
@@ -57,7 +72,8 @@ impl Net {
                 let local = name(&format!("n{i}"));
                 let view = PeerView::new();
                 views.push(view.clone());
-                KvState::new(config.clone(), local, 1, CLUSTER, view, Instant::ZERO, rng)
+                let counters = Arc::new(Counters::default());
+                KvState::new(config.clone(), local, 1, view, Instant::ZERO, rng, counters)
             })
             .collect();
         let mut net = Net {
@@ -110,25 +126,28 @@ impl Net {
     fn drain(&mut self, i: usize, queue: &mut VecDeque<(usize, Output)>) {
         while let Some(o) = self.nodes[i].poll_output() {
             match o {
-                Output::Deliver(Delivery::StateChange(c)) => self.changes[i].push(c),
+                Output::Out(Egress::Deliver(Delivery::StateChange(c))) => self.changes[i].push(c),
                 other => queue.push_back((i, other)),
             }
         }
     }
 
+    /// Hands one output of `from` on: datagrams and exchanges go through the real codec
+    /// and the node core's inbound path (`Inbound`), as in every driver.
     fn deliver(&mut self, from: usize, output: Output, queue: &mut VecDeque<(usize, Output)>) {
         let now = self.now;
         let mtu = self.nodes[from].config.mtu;
         let max_frame = self.nodes[from].config.max_sync_frame;
         match output {
-            Output::Dissemination(DisseminationInput::Send { to, messages }) => {
-                let mut w = PacketWriter::new(
-                    &Header {
-                        cluster: 7,
-                        flags: 0,
-                    },
-                    mtu,
-                );
+            Output::To(ComponentInput::Dissemination(DisseminationInput::Send {
+                to,
+                messages,
+            })) => {
+                let header = Header {
+                    cluster: cluster(),
+                    flags: 0,
+                };
+                let mut w = PacketWriter::new(&header, mtu);
                 for m in &messages {
                     assert!(w.push(m), "a state message must fit one datagram");
                 }
@@ -139,47 +158,59 @@ impl Net {
                 if self.cut[from] || self.cut[to] {
                     return;
                 }
-                for m in decode_packet(&bytes).unwrap().messages {
-                    let Message::State(sync) = m else {
+                let mut inputs = Vec::new();
+                inbound(mtu).datagram(addr(from), &bytes, |input| inputs.push(input));
+                for input in inputs {
+                    let ComponentInput::State(input) = input else {
                         panic!("only state messages expected")
-                    };
-                    let input = StateInput::Message {
-                        from: addr(from),
-                        sync,
                     };
                     self.nodes[to].handle(now, input);
                 }
                 self.drain(to, queue);
             }
-            Output::Net(NetOutput::Exchange {
-                request, to, frame, ..
-            }) => {
+            Output::Out(Egress::Net(NetOutput::Exchange {
+                exchange,
+                to,
+                frame,
+                ..
+            })) => {
                 self.tcp_exchanges += 1;
                 self.sent += 1;
                 assert!(frame.len() <= max_frame);
                 self.largest.1 = self.largest.1.max(frame.len());
                 let to = self.index(to);
                 let result = if self.cut[from] || self.cut[to] {
-                    Err("partitioned".to_string())
+                    Err(ExchangeError::Timeout)
                 } else {
-                    let (_, sync) = decode_state_frame(&frame).unwrap();
-                    self.nodes[to].handle(now, StateInput::SyncRequest { conn: 1, sync });
+                    let conn = ConnId(1);
+                    let Ok(ComponentInput::State(request)) = inbound(mtu).request(conn, &frame)
+                    else {
+                        panic!("a state request expected")
+                    };
+                    self.nodes[to].handle(now, request);
                     let mut answer = None;
                     while let Some(o) = self.nodes[to].poll_output() {
                         match o {
-                            Output::Net(NetOutput::Reply { conn: 1, frame }) => {
+                            Output::Out(Egress::Net(NetOutput::Reply {
+                                conn: ConnId(1),
+                                frame,
+                            })) => {
                                 assert!(frame.len() <= max_frame);
-                                answer = Some(decode_state_frame(&frame).unwrap().1);
+                                answer = Some(frame);
                             }
-                            Output::Deliver(Delivery::StateChange(c)) => self.changes[to].push(c),
+                            Output::Out(Egress::Deliver(Delivery::StateChange(c))) => {
+                                self.changes[to].push(c)
+                            }
                             other => queue.push_back((to, other)),
                         }
                     }
                     self.drain(to, queue);
-                    answer.ok_or_else(|| "no answer".to_string())
+                    answer.ok_or(ExchangeError::Closed)
                 };
-                let input = StateInput::SyncResponse { request, result };
-                self.nodes[from].handle(now, input);
+                let ComponentInput::State(answer) = inbound(mtu).response(exchange, result) else {
+                    panic!("the answer goes back to the state")
+                };
+                self.nodes[from].handle(now, answer);
                 self.drain(from, queue);
             }
             other => panic!("unexpected output {other:?}"),

@@ -15,9 +15,9 @@ pub(crate) enum Got {
     /// `NetSink::datagram`.
     Datagram(SocketAddr, Vec<u8>),
     /// `NetSink::request`.
-    Request(u64, SocketAddr, Vec<u8>),
+    Request(ConnId, SocketAddr, Vec<u8>),
     /// `NetSink::response`.
-    Response(u64, Result<Vec<u8>, ExchangeError>),
+    Response(ExchangeId, Result<Vec<u8>, ExchangeError>),
 }
 
 /// Forwards to the test; the channel is unbounded so the reactor never blocks.
@@ -27,11 +27,12 @@ impl NetSink for TestSink {
     fn datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
         let _ = self.0.send(Got::Datagram(from, bytes.to_vec()));
     }
-    fn request(&mut self, conn: u64, from: SocketAddr, frame: Vec<u8>) {
+    fn request(&mut self, conn: ConnId, from: SocketAddr, frame: Vec<u8>) -> bool {
         let _ = self.0.send(Got::Request(conn, from, frame));
+        true
     }
-    fn response(&mut self, request: u64, result: Result<Vec<u8>, ExchangeError>) {
-        let _ = self.0.send(Got::Response(request, result));
+    fn response(&mut self, exchange: ExchangeId, result: Result<Vec<u8>, ExchangeError>) {
+        let _ = self.0.send(Got::Response(exchange, result));
     }
 }
 
@@ -75,7 +76,7 @@ impl TestNode {
     }
 
     /// The next response; panics on anything else.
-    pub(crate) fn response(&self) -> (u64, Result<Vec<u8>, ExchangeError>) {
+    pub(crate) fn response(&self) -> (ExchangeId, Result<Vec<u8>, ExchangeError>) {
         match self.next() {
             Got::Response(id, result) => (id, result),
             other => panic!("expected a response, got {other:?}"),
@@ -110,26 +111,31 @@ pub(crate) fn load(c: &std::sync::atomic::AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
 }
 
-fn exchange(a: &TestNode, b: &TestNode, request: u64, frame: Vec<u8>, reply: Vec<u8>) {
+/// Exchange number `n`, as membership would number it.
+pub(crate) fn id(n: u64) -> ExchangeId {
+    ExchangeId::Membership(n)
+}
+
+fn exchange(a: &TestNode, b: &TestNode, n: u64, frame: Vec<u8>, reply: Vec<u8>) {
     let sent = frame.clone();
-    let cmd = NetCommand::Exchange {
-        request,
+    let cmd = NetCommand::Net(NetOutput::Exchange {
+        exchange: id(n),
         to: b.addr,
         frame,
         timeout: WAIT,
-    };
+    });
     assert!(a.handle.send(cmd));
     let Got::Request(conn, from, got) = b.next() else {
         panic!("expected a request")
     };
     assert_eq!(from.ip(), a.addr.ip());
     assert!(got == sent, "request bytes differ");
-    assert!(b.handle.send(NetCommand::Reply {
+    assert!(b.handle.send(NetCommand::Net(NetOutput::Reply {
         conn,
         frame: reply.clone()
-    }));
-    let (id, result) = a.response();
-    assert_eq!(id, request);
+    })));
+    let (got_id, result) = a.response();
+    assert_eq!(got_id, id(n));
     assert!(
         result.expect("exchange failed") == reply,
         "response bytes differ"
@@ -146,8 +152,6 @@ fn a_datagram_reaches_the_sink() {
     };
     assert_eq!(from, peer.local_addr().expect("addr"));
     assert_eq!(bytes, b"ping");
-    assert_eq!(load(&node.counters.packets_in), 1);
-    assert_eq!(load(&node.counters.bytes_in), 4);
 }
 
 #[test]
@@ -156,10 +160,10 @@ fn send_to_reaches_a_udp_socket() {
     let peer = std::net::UdpSocket::bind(loopback()).expect("bind");
     peer.set_read_timeout(Some(WAIT)).expect("timeout");
     let to = peer.local_addr().expect("addr");
-    assert!(node.handle.send(NetCommand::SendTo {
+    assert!(node.handle.send(NetCommand::Net(NetOutput::SendTo {
         to,
         bytes: b"ack".to_vec()
-    }));
+    })));
     let mut buf = [0; 16];
     let (n, from) = peer.recv_from(&mut buf).expect("datagram in time");
     assert_eq!(&buf[..n], b"ack");
@@ -179,9 +183,8 @@ fn exchange_between_two_reactors() {
     exchange(&a, &b, 9, big.clone(), big);
     a.stop();
     b.stop();
+    // Frames in are counted by the node core's inbound path, not here.
     assert_eq!(load(&a.counters.frames_out), 3);
-    assert_eq!(load(&a.counters.frames_in), 3);
-    assert_eq!(load(&b.counters.frames_in), 3);
     assert_eq!(load(&b.counters.frames_out), 3);
 }
 
@@ -192,20 +195,22 @@ fn stop_joins_and_answers_pending_exchanges() {
     let to = silent.local_addr().expect("addr");
     let mut node = TestNode::start(ReactorLimits::default());
     let timeout = Duration::from_secs(60);
-    assert!(node.handle.send(NetCommand::Exchange {
-        request: 1,
+    assert!(node.handle.send(NetCommand::Net(NetOutput::Exchange {
+        exchange: id(1),
         to,
         frame: b"x".to_vec(),
         timeout
-    }));
+    })));
     // A datagram round trip proves the exchange command was processed before Stop.
     let probe = std::net::UdpSocket::bind(loopback()).expect("bind");
     probe.send_to(b"sync", node.addr).expect("send");
     assert!(matches!(node.next(), Got::Datagram(..)));
     node.stop();
-    assert_eq!(node.response(), (1, Err(ExchangeError::Shutdown)));
+    assert_eq!(node.response(), (id(1), Err(ExchangeError::Shutdown)));
     assert!(
-        !node.handle.send(NetCommand::Close { conn: 3 }),
+        !node
+            .handle
+            .send(NetCommand::Net(NetOutput::Close { conn: ConnId(3) })),
         "a stopped reactor takes no commands"
     );
     assert!(matches!(
@@ -243,10 +248,13 @@ fn dropping_every_handle_stops_the_reactor() {
 fn unknown_replies_and_closes_are_ignored() {
     let a = TestNode::start(ReactorLimits::default());
     let b = TestNode::start(ReactorLimits::default());
-    assert!(b.handle.send(NetCommand::Reply {
-        conn: 12345,
+    assert!(b.handle.send(NetCommand::Net(NetOutput::Reply {
+        conn: ConnId(12345),
         frame: b"?".to_vec()
-    }));
-    assert!(b.handle.send(NetCommand::Close { conn: 0 }));
+    })));
+    assert!(
+        b.handle
+            .send(NetCommand::Net(NetOutput::Close { conn: ConnId(0) }))
+    );
     exchange(&a, &b, 1, b"still".to_vec(), b"works".to_vec());
 }

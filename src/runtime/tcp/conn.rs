@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use super::super::reactor::ExchangeError;
+use crate::error::ExchangeError;
+use crate::protocol::{ConnId, ExchangeId};
 use crate::stats::{Counters, DropReason};
 
 /// Which side opened the connection, and the id the sink knows it by.
@@ -16,12 +17,12 @@ pub(super) enum Kind {
     /// Accepted from a peer; `conn` is the id given to `NetSink::request`.
     Inbound {
         /// The connection id (the mio token's value).
-        conn: u64,
+        conn: ConnId,
     },
-    /// Opened by `NetCommand::Exchange`; `request` is the caller's id.
+    /// Opened by `NetOutput::Exchange`.
     Outbound {
-        /// The caller's request id, echoed in `NetSink::response`.
-        request: u64,
+        /// The exchange, echoed in `NetSink::response`.
+        exchange: ExchangeId,
     },
 }
 
@@ -84,14 +85,14 @@ impl Conn {
     pub(super) fn outbound(
         stream: TcpStream,
         peer: SocketAddr,
-        request: u64,
+        exchange: ExchangeId,
         frame: &[u8],
         deadline: Instant,
     ) -> Self {
         let mut conn = Self::new(
             stream,
             peer,
-            Kind::Outbound { request },
+            Kind::Outbound { exchange },
             deadline,
             State::Connecting,
         );
@@ -103,7 +104,7 @@ impl Conn {
     pub(super) fn inbound(
         stream: TcpStream,
         peer: SocketAddr,
-        conn: u64,
+        conn: ConnId,
         deadline: Instant,
     ) -> Self {
         Self::new(
@@ -179,7 +180,7 @@ impl Conn {
                         // frame; a clean close before any byte is not counted.
                         counters.dropped(DropReason::Malformed);
                     }
-                    log::debug!("tcp {} (conn {conn}): closing: {err}", self.peer);
+                    log::debug!("tcp {} (conn {}): closing: {err}", self.peer, conn.0);
                     Outcome::Close
                 }
             },
@@ -216,7 +217,6 @@ impl Conn {
                     let Some(frame) = self.read_frame(scratch, max_frame)? else {
                         return Ok(Outcome::Pending);
                     };
-                    Counters::bump(&counters.frames_in);
                     return Ok(match self.kind {
                         Kind::Outbound { .. } => Outcome::Response(Ok(frame)),
                         Kind::Inbound { .. } => {
@@ -238,7 +238,7 @@ impl Conn {
     fn connected(&mut self) -> Result<bool, ExchangeError> {
         match self.stream.take_error() {
             Ok(None) => {}
-            Ok(Some(e)) | Err(e) => return Err(ExchangeError::Connect(e.to_string())),
+            Ok(Some(e)) | Err(e) => return Err(ExchangeError::Connect(e.kind())),
         }
         match self.stream.peer_addr() {
             Ok(_) => Ok(true),
@@ -247,7 +247,7 @@ impl Conn {
             {
                 Ok(false)
             }
-            Err(e) => Err(ExchangeError::Connect(e.to_string())),
+            Err(e) => Err(ExchangeError::Connect(e.kind())),
         }
     }
 
@@ -326,9 +326,8 @@ impl Conn {
             match self.stream.read(scratch) {
                 Ok(0) => return Err(ExchangeError::Closed),
                 Ok(n) => {
-                    return Err(ExchangeError::Io(format!(
-                        "{n} unexpected bytes after the request"
-                    )));
+                    log::debug!("tcp {}: {n} unexpected bytes after the request", self.peer);
+                    return Err(ExchangeError::Io(io::ErrorKind::InvalidData));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -355,7 +354,7 @@ fn io_error(e: io::Error) -> ExchangeError {
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::BrokenPipe
         | io::ErrorKind::UnexpectedEof => ExchangeError::Closed,
-        _ => ExchangeError::Io(e.to_string()),
+        kind => ExchangeError::Io(kind),
     }
 }
 

@@ -7,8 +7,9 @@ use std::net::{TcpListener as StdListener, TcpStream as StdStream};
 use std::thread;
 
 use super::super::reactor::NetCommand;
-use super::super::reactor::tests::{Got, TestNode, WAIT, load, loopback};
+use super::super::reactor::tests::{Got, TestNode, WAIT, id, load, loopback};
 use super::*;
+use crate::protocol::NetOutput;
 
 /// A std client connected to `node`, with bounded reads.
 fn client(node: &TestNode) -> StdStream {
@@ -47,13 +48,13 @@ fn serve_once(answer: Vec<u8>) -> SocketAddr {
     addr
 }
 
-fn exchange(request: u64, to: SocketAddr, timeout: Duration) -> NetCommand {
-    NetCommand::Exchange {
-        request,
+fn exchange(n: u64, to: SocketAddr, timeout: Duration) -> NetCommand {
+    NetCommand::Net(NetOutput::Exchange {
+        exchange: id(n),
         to,
         frame: b"req".to_vec(),
         timeout,
-    }
+    })
 }
 
 #[test]
@@ -65,8 +66,8 @@ fn exchange_to_a_closed_port_fails_promptly() {
         .expect("addr");
     // The timeout is far longer than WAIT: a Timeout here would fail the test.
     assert!(node.handle.send(exchange(1, to, Duration::from_secs(60))));
-    let (id, result) = node.response();
-    assert_eq!(id, 1);
+    let (got, result) = node.response();
+    assert_eq!(got, id(1));
     assert!(
         matches!(result, Err(ExchangeError::Connect(_))),
         "{result:?}"
@@ -82,7 +83,7 @@ fn exchange_to_a_silent_listener_times_out() {
         node.handle
             .send(exchange(2, to, Duration::from_millis(200)))
     );
-    assert_eq!(node.response(), (2, Err(ExchangeError::Timeout)));
+    assert_eq!(node.response(), (id(2), Err(ExchangeError::Timeout)));
 }
 
 #[test]
@@ -93,7 +94,10 @@ fn an_oversized_response_fails_the_exchange() {
     });
     let to = serve_once(2048u32.to_be_bytes().to_vec());
     assert!(node.handle.send(exchange(3, to, WAIT)));
-    assert_eq!(node.response(), (3, Err(ExchangeError::Oversized(2048))));
+    assert_eq!(
+        node.response(),
+        (id(3), Err(ExchangeError::Oversized(2048)))
+    );
 }
 
 #[test]
@@ -104,8 +108,8 @@ fn a_peer_closing_early_fails_the_exchange() {
     let to = serve_once(truncated);
     assert!(node.handle.send(exchange(4, to, WAIT)));
     // serve_once hangs up once the reactor does, or when its read times out.
-    let (id, result) = node.response();
-    assert_eq!(id, 4);
+    let (got, result) = node.response();
+    assert_eq!(got, id(4));
     assert!(
         matches!(result, Err(ExchangeError::Closed | ExchangeError::Timeout)),
         "{result:?}"
@@ -151,13 +155,13 @@ fn close_drops_an_inbound_connection_and_later_replies_are_ignored() {
         panic!("expected a request")
     };
     assert_eq!(body, b"hello");
-    assert!(node.handle.send(NetCommand::Close { conn }));
+    assert!(node.handle.send(NetCommand::Net(NetOutput::Close { conn })));
     assert_closed(&mut stream);
-    assert!(node.handle.send(NetCommand::Reply {
+    assert!(node.handle.send(NetCommand::Net(NetOutput::Reply {
         conn,
         frame: b"late".to_vec()
-    }));
-    assert!(node.handle.send(NetCommand::Close { conn }));
+    })));
+    assert!(node.handle.send(NetCommand::Net(NetOutput::Close { conn })));
     // Still serving: a new request arrives under a new id.
     let mut again = client(&node);
     again.write_all(&frame).expect("write");
@@ -176,10 +180,10 @@ fn a_reply_reaches_a_plain_client() {
         panic!("expected a request")
     };
     assert!(body.is_empty());
-    assert!(node.handle.send(NetCommand::Reply {
+    assert!(node.handle.send(NetCommand::Net(NetOutput::Reply {
         conn,
         frame: b"pong".to_vec()
-    }));
+    })));
     let mut reply = Vec::new();
     stream.read_to_end(&mut reply).expect("reply, then close");
     assert_eq!(reply, [&4u32.to_be_bytes()[..], b"pong"].concat());
@@ -196,7 +200,7 @@ fn the_connection_limit_refuses_accepts_and_exchanges() {
     // The first exchange holds the only slot; commands run in order.
     assert!(node.handle.send(exchange(1, to, Duration::from_secs(60))));
     assert!(node.handle.send(exchange(2, to, Duration::from_secs(60))));
-    assert_eq!(node.response(), (2, Err(ExchangeError::Overloaded)));
+    assert_eq!(node.response(), (id(2), Err(ExchangeError::Overloaded)));
     let mut refused = client(&node);
     assert_closed(&mut refused);
 }

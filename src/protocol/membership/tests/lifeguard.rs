@@ -1,6 +1,8 @@
 //! Lifeguard driven by hand: local health, nacks, confirmations and the buddy system, and
 //! the same scenarios with `lifeguard = false` showing plain SWIM.
 
+#[allow(unused_imports)]
+use crate::protocol::ComponentInput;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -68,12 +70,12 @@ fn suspect(n: &str, incarnation: u64, from: &str) -> Message {
 fn starts(out: &[Output]) -> Vec<(Duration, Duration, u32)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Suspicion(SuspicionInput::Start {
+            Output::To(ComponentInput::Suspicion(SuspicionInput::Start {
                 min_timeout,
                 max_timeout,
                 confirmations,
                 ..
-            }) => Some((*min_timeout, *max_timeout, *confirmations)),
+            })) => Some((*min_timeout, *max_timeout, *confirmations)),
             _ => None,
         })
         .collect()
@@ -82,7 +84,9 @@ fn starts(out: &[Output]) -> Vec<(Duration, Duration, u32)> {
 fn confirms(out: &[Output]) -> Vec<String> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Suspicion(SuspicionInput::Confirm { from, .. }) => Some(from.to_string()),
+            Output::To(ComponentInput::Suspicion(SuspicionInput::Confirm { from, .. })) => {
+                Some(from.to_string())
+            }
             _ => None,
         })
         .collect()
@@ -294,9 +298,10 @@ fn the_ping_to_a_suspect_carries_its_suspicion() {
     let batches: Vec<&[Message]> = out
         .iter()
         .filter_map(|o| match o {
-            Output::Dissemination(DisseminationInput::Send { to, messages }) if *to == addr(2) => {
-                Some(messages.as_slice())
-            }
+            Output::To(ComponentInput::Dissemination(DisseminationInput::Send {
+                to,
+                messages,
+            })) if *to == addr(2) => Some(messages.as_slice()),
             _ => None,
         })
         .collect();

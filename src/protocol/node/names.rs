@@ -1,14 +1,23 @@
 //! Shares one allocation per distinct node name across every node of a simulation.
+//!
+//! Decoding creates fresh strings. A real node keeps one copy of each name (in its member
+//! table), so it needs none of this; a simulator that holds 10,000 nodes' tables in one
+//! process hands their cores one [`SharedNames`], and every name is held once.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::codec::{Message, StateSync};
+use parking_lot::Mutex;
+
+use crate::codec::{Frame, Message, StateSync};
 use crate::member::NodeName;
 
-/// Shares one allocation per distinct name (and for empty metadata) across every node of
-/// a simulation: decoding creates fresh strings, and 10,000 tables of 10,000 members
-/// must not hold 10⁸ copies.
+/// One interner shared by every node core of a process (single-threaded drivers only take
+/// its lock, so it is never contended).
+pub(crate) type SharedNames = Arc<Mutex<Interner>>;
+
+/// Shares one allocation per distinct name (and for empty metadata): 10,000 tables of
+/// 10,000 members must not hold 10⁸ copies.
 #[derive(Debug)]
 pub(crate) struct Interner {
     names: HashSet<NodeName>,
@@ -86,6 +95,19 @@ impl Interner {
         }
         for d in &mut sync.deltas {
             d.owner = self.name(&d.owner);
+        }
+    }
+
+    /// Interns every name in a frame.
+    pub(crate) fn frame(&mut self, frame: &mut Frame) {
+        match frame {
+            Frame::PushPull(state) => {
+                for record in &mut state.members {
+                    record.name = self.name(&record.name);
+                    record.metadata = self.metadata(&record.metadata);
+                }
+            }
+            Frame::State(sync) => self.state(sync),
         }
     }
 }

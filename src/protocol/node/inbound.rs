@@ -1,0 +1,176 @@
+//! Everything that arrives from the network, checked, decoded and split into inputs for the
+//! components that own it. Bad input is counted and dropped here, before any component
+//! sees it; what is counted here is counted alike by every driver.
+//!
+//! ```text
+//! datagram -> size ≤ MTU? -> decode -> our cluster? -> user messages, known -> dissemination
+//!                                                    -> aggregates          -> aggregation
+//!                                                    -> state               -> state
+//!                                                    -> everything else     -> membership
+//! request  -> decode frame -> our cluster? -> PushPull -> membership
+//!                                          -> State    -> state
+//! response -> ExchangeId::Membership -> a PushPull frame, or why not -> membership
+//!             ExchangeId::State      -> a State frame, or why not    -> state
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::SharedNames;
+use crate::codec::{self, Frame, Message};
+use crate::config::Config;
+use crate::error::ExchangeError;
+use crate::protocol::{
+    AggregationInput, ComponentInput, ConnId, DisseminationInput, ExchangeId, MembershipInput,
+    StateInput,
+};
+use crate::stats::{Counters, DropReason};
+
+/// The inbound half of a node core (see the module docs). Stateless but for its counters.
+#[derive(Debug)]
+pub(crate) struct Inbound {
+    cluster: u64,
+    mtu: usize,
+    counters: Arc<Counters>,
+    names: Option<SharedNames>,
+}
+
+impl Inbound {
+    /// The inbound path of a node running `config`; `names`, when given, interns every name
+    /// decoded (see [`SharedNames`]).
+    pub(crate) fn new(
+        config: &Config,
+        counters: Arc<Counters>,
+        names: Option<SharedNames>,
+    ) -> Inbound {
+        Inbound {
+            cluster: config.cluster_id(),
+            mtu: config.mtu,
+            counters,
+            names,
+        }
+    }
+
+    /// A datagram from `from`: each input it makes goes to `deliver`, in the order user
+    /// broadcasts and state legs appear, then one input for dissemination (its user
+    /// broadcasts and feedback), then one for membership (everything else).
+    pub(crate) fn datagram(
+        &self,
+        from: SocketAddr,
+        bytes: &[u8],
+        mut deliver: impl FnMut(ComponentInput),
+    ) {
+        Counters::bump(&self.counters.packets_in);
+        Counters::add(&self.counters.bytes_in, bytes.len());
+        if bytes.len() > self.mtu {
+            return self.counters.dropped(DropReason::Oversized);
+        }
+        let packet = match codec::decode_packet(bytes) {
+            Ok(packet) => packet,
+            Err(e) => {
+                log::debug!("bad datagram from {from}: {e}");
+                return self.counters.dropped(e.reason());
+            }
+        };
+        if packet.header.cluster != self.cluster {
+            return self.counters.dropped(DropReason::WrongCluster);
+        }
+        let mut membership = Vec::with_capacity(packet.messages.len());
+        let mut broadcasts = Vec::new();
+        for mut message in packet.messages {
+            if let Some(names) = &self.names {
+                names.lock().message(&mut message);
+            }
+            match message {
+                Message::User(_) | Message::Known(_) => broadcasts.push(message),
+                Message::Aggregate(aggregate) => {
+                    deliver(ComponentInput::Aggregation(AggregationInput::Message(
+                        aggregate,
+                    )));
+                }
+                Message::State(sync) => {
+                    deliver(ComponentInput::State(StateInput::Message { from, sync }));
+                }
+                other => membership.push(other),
+            }
+        }
+        if !broadcasts.is_empty() {
+            let messages = broadcasts;
+            let packet = DisseminationInput::Packet { from, messages };
+            deliver(ComponentInput::Dissemination(packet));
+        }
+        if !membership.is_empty() {
+            let messages = membership;
+            deliver(ComponentInput::Membership(MembershipInput::Packet {
+                from,
+                messages,
+            }));
+        }
+    }
+
+    /// A request that arrived on the inbound connection `conn`: the input for the component
+    /// that answers it, or why it is unusable (counted; the driver closes the connection).
+    pub(crate) fn request(&self, conn: ConnId, frame: &[u8]) -> Result<ComponentInput, DropReason> {
+        Counters::bump(&self.counters.frames_in);
+        let input = match self.decode_frame(frame)? {
+            Frame::PushPull(state) => {
+                ComponentInput::Membership(MembershipInput::SyncRequest { conn, state })
+            }
+            Frame::State(sync) => ComponentInput::State(StateInput::SyncRequest { conn, sync }),
+        };
+        Ok(input)
+    }
+
+    /// The end of an exchange this node started: the answer, or why there is none, for the
+    /// component that started it. An answer of the wrong kind, another cluster's, or one
+    /// that does not decode is counted and handed on as [`ExchangeError::Unusable`].
+    pub(crate) fn response(
+        &self,
+        exchange: ExchangeId,
+        result: Result<Vec<u8>, ExchangeError>,
+    ) -> ComponentInput {
+        let frame = result.and_then(|bytes| {
+            Counters::bump(&self.counters.frames_in);
+            self.decode_frame(&bytes).map_err(ExchangeError::Unusable)
+        });
+        match exchange {
+            ExchangeId::Membership(exchange) => {
+                let result = frame.and_then(|frame| match frame {
+                    Frame::PushPull(state) => Ok(state),
+                    Frame::State(_) => Err(self.unexpected()),
+                });
+                ComponentInput::Membership(MembershipInput::SyncResponse { exchange, result })
+            }
+            ExchangeId::State(exchange) => {
+                let result = frame.and_then(|frame| match frame {
+                    Frame::State(sync) => Ok(sync),
+                    Frame::PushPull(_) => Err(self.unexpected()),
+                });
+                ComponentInput::State(StateInput::SyncResponse { exchange, result })
+            }
+        }
+    }
+
+    /// Decodes a frame of this cluster, or counts why not.
+    fn decode_frame(&self, bytes: &[u8]) -> Result<Frame, DropReason> {
+        let (header, mut frame) = codec::decode_frame(bytes).map_err(|e| {
+            log::debug!("bad frame: {e}");
+            self.counters.dropped(e.reason());
+            e.reason()
+        })?;
+        if header.cluster != self.cluster {
+            self.counters.dropped(DropReason::WrongCluster);
+            return Err(DropReason::WrongCluster);
+        }
+        if let Some(names) = &self.names {
+            names.lock().frame(&mut frame);
+        }
+        Ok(frame)
+    }
+
+    /// An answer of the other kind than the exchange asked for: counted as malformed.
+    fn unexpected(&self) -> ExchangeError {
+        self.counters.dropped(DropReason::Malformed);
+        ExchangeError::Unusable(DropReason::Malformed)
+    }
+}
