@@ -181,12 +181,7 @@ impl Config {
 
     /// The 64-bit cluster identifier carried in every packet header (FNV-1a of the name).
     pub fn cluster_id(&self) -> u64 {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in self.cluster.as_bytes() {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        hash
+        crate::hash::fnv1a(self.cluster.as_bytes())
     }
 
     /// Checks every field; [`crate::NodeBuilder::start`] calls it.

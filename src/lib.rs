@@ -50,6 +50,7 @@ pub mod codec;
 mod config;
 mod error;
 mod event;
+mod hash;
 pub mod member;
 mod node;
 pub(crate) mod protocol;

@@ -465,11 +465,7 @@ fn chunk(entries: Vec<AggregateEntry>, mtu: usize) -> Vec<Vec<AggregateEntry>> {
 /// A node's rank for holding the unit weight of `epoch`: FNV-1a of the name, mixed with
 /// the epoch (splitmix64), the same on every node.
 fn rank(name: &NodeName, epoch: u64) -> (u64, &str) {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.as_str().as_bytes() {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = crate::hash::fnv1a(name.as_str().as_bytes());
     let mut z = hash ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

@@ -16,7 +16,7 @@
 
 mod user;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +46,6 @@ pub(crate) struct Dissemination {
     members: PiggybackQueue<NodeName>,
     user: UserBroadcasts,
     peers: PeerView,
-    recently_dead: BTreeMap<NodeName, (SocketAddr, Instant)>,
     next_gossip_at: Instant,
     leave: Option<(RequestId, u32)>,
     rng: ChaCha8Rng,
@@ -73,7 +72,6 @@ impl Dissemination {
             members: PiggybackQueue::new(MEMBER_QUEUE_CAPACITY),
             user: UserBroadcasts::new(&config),
             peers,
-            recently_dead: BTreeMap::new(),
             // Random phase: nodes started together must not gossip in lockstep.
             next_gossip_at: now + config.gossip_interval.mul_f64(rng.random_range(0.0..1.0)),
             leave: None,
@@ -131,9 +129,10 @@ impl Dissemination {
     }
 
     /// `wanted` distinct random targets, all equally likely, among the live peers and
-    /// (when `dead_targets` is their number, not 0) the recently dead.
-    fn pick_targets(&mut self, wanted: usize, dead_targets: usize) -> Vec<SocketAddr> {
+    /// the recently dead in `dead`.
+    fn pick_targets(&mut self, wanted: usize, mut dead: Vec<SocketAddr>) -> Vec<SocketAddr> {
         let live = self.peers.len();
+        let dead_targets = dead.len();
         let wanted = wanted.min(live + dead_targets);
         // How many of the `wanted` draws (without replacement) land on the dead.
         let mut dead_left = dead_targets;
@@ -146,7 +145,6 @@ impl Dissemination {
         let mut targets = self
             .peers
             .random_addrs(wanted - dead_share, Pick::Live, &mut self.rng);
-        let mut dead: Vec<SocketAddr> = self.recently_dead.values().map(|(a, _)| *a).collect();
         for _ in 0..dead_share {
             let i = self.rng.random_range(0..dead.len());
             targets.push(dead.swap_remove(i));
@@ -192,15 +190,14 @@ impl Dissemination {
             return;
         }
         self.user.forget_feedback_of_dropped_rumors();
-        self.recently_dead.retain(|_, (_, until)| *until > now);
         // While leaving, only live members count: a `left` that went to the dead would
         // confirm the leave to the caller without anyone alive having heard it.
-        let dead_targets = if self.leave.is_some() {
-            0
+        let dead = if self.leave.is_some() {
+            Vec::new()
         } else {
-            self.recently_dead.len()
+            self.peers.down_addrs(now)
         };
-        let targets = self.pick_targets(member_fanout.max(rumor_fanout), dead_targets);
+        let targets = self.pick_targets(member_fanout.max(rumor_fanout), dead);
         for (i, to) in targets.into_iter().enumerate() {
             let mut writer = PacketWriter::new(&self.header, self.config.mtu);
             let share = self.piggyback(&mut writer, i < member_fanout, i < rumor_fanout);
@@ -292,19 +289,6 @@ impl Dissemination {
             DisseminationInput::Send { to, messages } => self.send(to, messages),
             DisseminationInput::Enqueue(message) => self.enqueue(message, 1),
             DisseminationInput::EnqueueUrgent(message) => self.enqueue(message, 2),
-            DisseminationInput::PeerUp { name } => {
-                self.recently_dead.remove(&name);
-            }
-            DisseminationInput::PeerDown {
-                name,
-                addr,
-                gossip_until,
-            } => {
-                self.recently_dead.insert(name, (addr, gossip_until));
-            }
-            DisseminationInput::PeerGone { name } => {
-                self.recently_dead.remove(&name);
-            }
             DisseminationInput::Packet { from, messages } => self.on_packet(now, from, messages),
             DisseminationInput::Broadcast { request, payload } => {
                 let result = self.broadcast(payload);

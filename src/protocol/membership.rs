@@ -237,7 +237,7 @@ impl Membership {
             // at the same incarnation, is an independent confirmation.
             if let Update::Suspect(suspect) = update {
                 if held.state == MemberState::Suspect && held.incarnation == suspect.incarnation {
-                    self.on_confirmation(suspect);
+                    self.on_confirmation(suspect, held.suspicion_token);
                 }
             }
             return;
@@ -298,7 +298,6 @@ impl Membership {
                 name: name.clone(),
                 incarnation: member.incarnation,
                 token: self.next_token,
-                from,
                 min_timeout: bounds.min,
                 max_timeout: bounds.max,
                 confirmations: bounds.confirmations,
@@ -311,12 +310,10 @@ impl Membership {
         }
         if held.state.is_live() && !member.state.is_live() {
             self.sync.remember_lost(member.addr);
-            let down = DisseminationInput::PeerDown {
-                name: name.clone(),
-                addr: member.addr,
-                gossip_until: now + self.config.gossip_to_the_dead,
-            };
-            self.outputs.push_back(Output::from(down));
+            let until = now + self.config.gossip_to_the_dead;
+            self.table
+                .peer_view()
+                .went_down(name.clone(), member.addr, until);
         } else if !held.state.is_live() && member.state.is_live() {
             self.peer_up(name, member.addr);
         }
@@ -334,8 +331,7 @@ impl Membership {
     fn peer_up(&mut self, name: &NodeName, addr: SocketAddr) {
         self.sync.found(addr);
         self.fd.insert_member(name.clone(), &mut self.rng);
-        let up = DisseminationInput::PeerUp { name: name.clone() };
-        self.outputs.push_back(Output::from(up));
+        self.table.peer_view().forget_down(name);
     }
 
     /// A member we did not know is alive: admit it.

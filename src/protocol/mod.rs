@@ -230,8 +230,6 @@ pub(crate) enum SuspicionInput {
         incarnation: Incarnation,
         /// Echoed back in the expiry so a stale timer does nothing.
         token: u64,
-        /// Who raised the suspicion; a later report from it is not a confirmation.
-        from: NodeName,
         /// The shortest the timeout can become (after `confirmations` confirmations).
         min_timeout: Duration,
         /// The timeout with no confirmation; equal to `min_timeout` when Lifeguard is off.
@@ -240,16 +238,17 @@ pub(crate) enum SuspicionInput {
         /// `min_timeout`; 0 keeps it fixed.
         confirmations: u32,
     },
-    /// Another member independently suspects the same member at the same incarnation
-    /// (Lifeguard): the timer may move earlier. Ignored for another incarnation, a
-    /// confirmer already counted, or once `confirmations` were counted.
+    /// Members other than the suspector independently suspect the same member at the
+    /// same incarnation (Lifeguard): the timer may move earlier. Membership alone counts
+    /// who confirmed (each member once, at most k); this carries its count so far. Ignored
+    /// for another suspicion (token) or a count not above the one held.
     Confirm {
         /// The suspect.
         name: NodeName,
-        /// The incarnation suspected.
-        incarnation: Incarnation,
-        /// The confirming member.
-        from: NodeName,
+        /// The suspicion's token.
+        token: u64,
+        /// Distinct confirmations counted so far.
+        confirmations: u32,
     },
     /// The suspect refuted, died or left: forget its timer.
     Cancel {
@@ -273,27 +272,6 @@ pub(crate) enum DisseminationInput {
     /// Spread a refutation (an `alive` that overrides a suspicion), retransmitted twice as
     /// often as other updates: a member that misses it declares a live member dead.
     EnqueueUrgent(Message),
-    /// A member became live again (it is in the shared peer view): no longer one of the
-    /// recently dead.
-    PeerUp {
-        /// The member.
-        name: NodeName,
-    },
-    /// A member is no longer live; it stays a gossip target until `gossip_until`
-    /// (so a falsely declared member hears about it and can refute).
-    PeerDown {
-        /// The member.
-        name: NodeName,
-        /// Its address.
-        addr: SocketAddr,
-        /// Until when it still receives gossip.
-        gossip_until: Instant,
-    },
-    /// A member was forgotten.
-    PeerGone {
-        /// The member.
-        name: NodeName,
-    },
     /// The user broadcasts and rumor-mongering feedback (`known`) of one datagram; other
     /// messages are ignored. One input per datagram, so that the duplicates it carried are
     /// answered with one `known` datagram and new broadcasts a flood forwards share

@@ -1,6 +1,7 @@
-//! The live members (alive or suspect, this node excluded) as one shared list: written by
-//! the member table alone, read by every component that sends to random peers
-//! (dissemination, aggregation, the key-value state).
+//! The live members (alive or suspect, this node excluded) as one shared list, and the
+//! members that went down recently: written by membership alone, read by every component
+//! that sends to peers (dissemination, aggregation, the key-value state). Components learn
+//! who is up or down from here, not from messages.
 //!
 //! One copy per node, not one per component: at 10,000 members a private copy in each
 //! actor cost about 100 bytes per member per actor, the largest share of a simulated
@@ -9,6 +10,7 @@
 //! In the simulator every component of a node runs on one thread, so what a reader sees is
 //! a pure function of the events so far: runs stay deterministic.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use crate::member::NodeName;
+use crate::time::Instant;
 
 /// One live member as readers see it.
 #[derive(Clone, Debug)]
@@ -47,6 +50,10 @@ impl Pick {
 struct Inner {
     peers: Vec<Peer>,
     suspects: usize,
+    /// Members that went down (dead or left), with their address and until when they
+    /// still receive gossip (so a member falsely declared dead hears of it and refutes).
+    /// One entry per member at most; it goes when the member is live again or forgotten.
+    down: BTreeMap<NodeName, (SocketAddr, Instant)>,
 }
 
 /// The shared list of live peers; cloning shares it.
@@ -149,6 +156,31 @@ impl PeerView {
             }
         }
         chosen.into_iter().map(|i| peers[i].clone()).collect()
+    }
+
+    /// The addresses of the members that went down and still receive gossip at `now`, in
+    /// name order.
+    pub(crate) fn down_addrs(&self, now: Instant) -> Vec<SocketAddr> {
+        let inner = self.0.read();
+        inner
+            .down
+            .values()
+            .filter(|(_, until)| *until > now)
+            .map(|(addr, _)| *addr)
+            .collect()
+    }
+
+    /// `name` went down at `addr`; it receives gossip until `until`. Writer side.
+    pub(super) fn went_down(&self, name: NodeName, addr: SocketAddr, until: Instant) {
+        self.0.write().down.insert(name, (addr, until));
+    }
+
+    /// `name` is live again, or forgotten: no longer one of the recently down. Writer side.
+    pub(super) fn forget_down(&self, name: &NodeName) {
+        let mut inner = self.0.write();
+        if !inner.down.is_empty() {
+            inner.down.remove(name);
+        }
     }
 
     /// Appends a peer; returns its slot. Writer side: the member table only.

@@ -2,8 +2,8 @@
 //! independent confirmations.
 //!
 //! ```text
-//! membership --Start{B, inc, token, from, min, max, k}--> suspicion   deadline = now + max
-//! membership --Confirm{B, inc, C}--> suspicion                        deadline moves earlier
+//! membership --Start{B, inc, token, min, max, k}--> suspicion   deadline = now + max
+//! membership --Confirm{B, token, c}--> suspicion                 deadline moves earlier
 //!            ... deadline passes, no Cancel ...
 //! suspicion --SuspicionExpired{B, inc, token}--> membership   (declares B dead
 //!                                                              if still suspect at inc/token)
@@ -44,10 +44,8 @@ struct Timer {
     max: Duration,
     /// Lifeguard's k.
     expected: u32,
-    /// The original suspector: its own reports are not confirmations.
-    origin: NodeName,
-    /// Distinct confirmers counted, at most `expected` (bounded memory under gossip floods).
-    confirmers: BTreeSet<NodeName>,
+    /// Independent confirmations counted (by membership), at most `expected`.
+    confirmed: u32,
     deadline: Instant,
 }
 
@@ -57,7 +55,7 @@ impl Timer {
         if self.expected == 0 || self.max <= self.min {
             return self.max.max(self.min);
         }
-        let c = self.confirmers.len() as f64;
+        let c = f64::from(self.confirmed);
         let k = f64::from(self.expected);
         let fraction = ((c + 1.0).ln() / (k + 1.0).ln()).clamp(0.0, 1.0);
         let shrink = (self.max - self.min).mul_f64(fraction);
@@ -84,19 +82,17 @@ impl Suspicion {
         }
     }
 
-    /// Counts a confirmation if it is new and for the running suspicion, and moves the
+    /// Takes a higher count of confirmations for the running suspicion, and moves the
     /// deadline. A deadline that moves into the past fires at the next `handle_timeout`.
-    fn confirm(&mut self, name: NodeName, incarnation: Incarnation, from: NodeName) {
+    fn confirm(&mut self, name: NodeName, token: u64, confirmations: u32) {
         let Some(timer) = self.timers.get_mut(&name) else {
             return;
         };
-        let counted = timer.confirmers.len() >= timer.expected as usize;
-        if timer.incarnation != incarnation || from == timer.origin || counted {
+        let confirmations = confirmations.min(timer.expected);
+        if timer.token != token || confirmations <= timer.confirmed {
             return;
         }
-        if !timer.confirmers.insert(from) {
-            return;
-        }
+        timer.confirmed = confirmations;
         let deadline = timer.started + timer.timeout();
         if deadline < timer.deadline {
             self.deadlines
@@ -116,7 +112,6 @@ impl Component for Suspicion {
                 name,
                 incarnation,
                 token,
-                from,
                 min_timeout,
                 max_timeout,
                 confirmations,
@@ -129,8 +124,7 @@ impl Component for Suspicion {
                     min: min_timeout,
                     max: max_timeout,
                     expected: confirmations,
-                    origin: from,
-                    confirmers: BTreeSet::new(),
+                    confirmed: 0,
                     deadline: now,
                 };
                 timer.deadline = now + timer.timeout();
@@ -139,9 +133,9 @@ impl Component for Suspicion {
             }
             SuspicionInput::Confirm {
                 name,
-                incarnation,
-                from,
-            } => self.confirm(name, incarnation, from),
+                token,
+                confirmations,
+            } => self.confirm(name, token, confirmations),
             SuspicionInput::Cancel { name } => self.cancel(&name),
         }
     }
@@ -196,7 +190,6 @@ mod tests {
                 name: name("b"),
                 incarnation: 1,
                 token,
-                from: name("a"),
                 min_timeout: Duration::from_millis(min),
                 max_timeout: Duration::from_millis(max),
                 confirmations: k,
@@ -204,13 +197,13 @@ mod tests {
         );
     }
 
-    fn confirm(s: &mut Suspicion, now: Instant, incarnation: Incarnation, from: &str) {
+    fn confirm(s: &mut Suspicion, now: Instant, token: u64, confirmations: u32) {
         s.handle(
             now,
             SuspicionInput::Confirm {
                 name: name("b"),
-                incarnation,
-                from: name(from),
+                token,
+                confirmations,
             },
         );
     }
@@ -266,22 +259,22 @@ mod tests {
         // Each expected value is max − (max − min)·ln(c + 1)/ln(k + 1), from the start.
         let expect = |c: f64| 1_000_000.0 + 60_000.0 - 50_000.0 * (c + 1.0).ln() / 4f64.ln();
         let close = |got: u64, want: f64| (got as f64 - want).abs() <= 1.0;
-        confirm(&mut s, ms(1005), 1, "c");
+        confirm(&mut s, ms(1005), 4, 1);
         assert_eq!(deadline_micros(&s), 1_035_000);
-        // The same confirmer again, the original suspector, another incarnation: no change.
-        confirm(&mut s, ms(1006), 1, "c");
-        confirm(&mut s, ms(1006), 1, "a");
-        confirm(&mut s, ms(1006), 2, "d");
-        confirm(&mut s, ms(1006), 0, "d");
+        // The same count again, a lower one, another suspicion's token: no change.
+        confirm(&mut s, ms(1006), 4, 1);
+        confirm(&mut s, ms(1006), 4, 0);
+        confirm(&mut s, ms(1006), 5, 2);
+        confirm(&mut s, ms(1006), 3, 2);
         assert_eq!(deadline_micros(&s), 1_035_000);
-        confirm(&mut s, ms(1007), 1, "d");
+        confirm(&mut s, ms(1007), 4, 2);
         assert!(close(deadline_micros(&s), expect(2.0)));
-        confirm(&mut s, ms(1008), 1, "e");
+        confirm(&mut s, ms(1008), 4, 3);
         assert_eq!(s.poll_timeout(), Some(ms(1010)), "k confirmations: min");
-        // Beyond k, nothing is counted and the timeout never drops below min.
-        confirm(&mut s, ms(1009), 1, "f");
+        // Beyond k, nothing more is counted and the timeout never drops below min.
+        confirm(&mut s, ms(1009), 4, 9);
         assert_eq!(s.poll_timeout(), Some(ms(1010)));
-        assert_eq!(s.timers.get(&name("b")).unwrap().confirmers.len(), 3);
+        assert_eq!(s.timers.get(&name("b")).unwrap().confirmed, 3);
         s.handle_timeout(ms(1010));
         assert_eq!(expired_token(&mut s), Some(4));
         assert!(s.poll_output().is_none());
@@ -293,7 +286,7 @@ mod tests {
         let mut s = Suspicion::new();
         start(&mut s, Instant::ZERO, 7, 10, 60, 1);
         // At 30 ms one confirmation brings the timeout to min (10 ms): already due.
-        confirm(&mut s, ms(30), 1, "c");
+        confirm(&mut s, ms(30), 7, 1);
         assert_eq!(s.poll_timeout(), Some(ms(10)));
         s.handle_timeout(ms(30));
         assert_eq!(expired_token(&mut s), Some(7));
@@ -308,8 +301,8 @@ mod tests {
     fn without_lifeguard_confirmations_change_nothing() {
         let mut s = Suspicion::new();
         start(&mut s, ms(5), 1, 40, 40, 0);
-        for from in ["c", "d", "e"] {
-            confirm(&mut s, ms(6), 1, from);
+        for count in 1..=3 {
+            confirm(&mut s, ms(6), 1, count);
         }
         assert_eq!(s.poll_timeout(), Some(ms(45)));
         // A confirmation for a member with no timer is ignored.
@@ -317,8 +310,8 @@ mod tests {
             ms(7),
             SuspicionInput::Confirm {
                 name: name("z"),
-                incarnation: 1,
-                from: name("c"),
+                token: 1,
+                confirmations: 1,
             },
         );
         assert_eq!(s.len(), 1);

@@ -154,12 +154,7 @@ pub fn test_seed(test_name: &str) -> u64 {
     {
         return seed;
     }
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in test_name.as_bytes() {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    crate::hash::fnv1a(test_name.as_bytes())
 }
 
 /// Runs one seeded simulator test: `scenario` gets [`test_seed`]`(test)`; if it fails, this

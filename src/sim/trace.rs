@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::NodeId;
 use crate::event::Event;
+use crate::hash::Fnv1a;
 use crate::member::{Incarnation, NodeName};
 
 /// Kinds of membership event, as the observer reported them.
@@ -70,7 +71,7 @@ pub struct TraceEvent {
 pub(crate) struct Trace {
     pub(crate) events: Vec<TraceEvent>,
     record: bool,
-    hash: u64,
+    hash: Fnv1a,
 }
 
 impl Trace {
@@ -79,7 +80,7 @@ impl Trace {
         Trace {
             events: Vec::new(),
             record,
-            hash: 0xcbf2_9ce4_8422_2325,
+            hash: Fnv1a::new(),
         }
     }
 
@@ -97,14 +98,11 @@ impl Trace {
 
     /// Mixes a datagram (or any bytes) into the hash.
     pub(crate) fn mix(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.hash ^= u64::from(*byte);
-            self.hash = self.hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        self.hash.write(bytes);
     }
 
     /// The hash so far.
     pub(crate) fn hash(&self) -> u64 {
-        self.hash
+        self.hash.finish()
     }
 }

@@ -185,16 +185,9 @@ fn broadcast_is_bounded_and_returns_the_payload() {
 fn gossip_tick_reaches_recently_dead_and_leave_is_confirmed() {
     let mut d = diss();
     up(&d, "b", 2);
-    // "c" went down (the table took it out of the live view).
+    // "c" went down (membership took it out of the live view).
     let until = Instant::ZERO + Duration::from_secs(30);
-    d.handle(
-        Instant::ZERO,
-        DisseminationInput::PeerDown {
-            name: name("c"),
-            addr: addr(3),
-            gossip_until: until,
-        },
-    );
+    d.peers.went_down(name("c"), addr(3), until);
     // An ordinary update reaches the live member and the recently dead one.
     let update = Message::Left(Left {
         name: name("x"),

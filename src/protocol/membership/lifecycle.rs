@@ -11,8 +11,7 @@ impl Membership {
             if let Some(record) = self.table.remove(&name) {
                 self.sync.remember_lost(record.addr);
                 self.snapshot_dirty = true;
-                let gone = DisseminationInput::PeerGone { name };
-                self.outputs.push_back(Output::from(gone));
+                self.table.peer_view().forget_down(&name);
             }
         }
     }

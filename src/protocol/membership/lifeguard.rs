@@ -2,14 +2,14 @@
 //! timeout, and independent confirmations of a suspicion.
 //!
 //! ```text
-//! A suspects B (inc i)       membership --Start{B, i, from A, min, max, k}--> suspicion
-//! C -> suspect(B, i, from C) membership --Confirm{B, i, C}--> suspicion   (deadline earlier)
+//! A suspects B (inc i)       membership --Start{B, i, token, min, max, k}--> suspicion
+//! C -> suspect(B, i, from C) membership --Confirm{B, token, 1}--> suspicion (deadline earlier)
 //!                            membership --Enqueue(suspect from C)--> dissemination
 //! C -> suspect(B, i, from C) again, or a (k+1)-th confirmer: nothing
 //! ```
-//! Membership keeps its own short list of who reported each suspicion, so that only a
-//! new confirmer is forwarded and re-gossiped: re-gossiping every repeat would keep the
-//! same rumour circulating forever.
+//! Membership alone keeps the short list of who reported each suspicion (the timer only
+//! gets the count), so only a new confirmer is forwarded and re-gossiped: re-gossiping
+//! every repeat would keep the same rumour circulating forever.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -59,24 +59,22 @@ impl SuspicionReports {
         self.by_member.remove(name);
     }
 
-    /// Whether `from` newly confirms the running suspicion of `name` at `incarnation`
-    /// (and is recorded): not the original suspector, not counted before, fewer than k
-    /// counted so far.
+    /// If `from` newly confirms the running suspicion of `name` at `incarnation` (not the
+    /// original suspector, not counted before, fewer than k counted so far), records it
+    /// and returns the confirmations counted now.
     pub(super) fn confirm(
         &mut self,
         name: &NodeName,
         incarnation: Incarnation,
         from: &NodeName,
-    ) -> bool {
-        let Some(reporters) = self.by_member.get_mut(name) else {
-            return false;
-        };
+    ) -> Option<u32> {
+        let reporters = self.by_member.get_mut(name)?;
         let full = reporters.names.len() > reporters.expected as usize;
         if reporters.incarnation != incarnation || full || reporters.names.contains(from) {
-            return false;
+            return None;
         }
         reporters.names.push(from.clone());
-        true
+        u32::try_from(reporters.names.len() - 1).ok()
     }
 
     /// Suspicions tracked.
@@ -136,19 +134,21 @@ impl Membership {
     /// We hold `suspect.name` suspect at `suspect.incarnation` and someone else says so
     /// too: a new confirmer shortens the timer and is re-gossiped (as memberlist does), so
     /// others count it as well.
-    pub(super) fn on_confirmation(&mut self, suspect: Suspect) {
-        if !self.config.lifeguard
-            || !self
-                .reports
-                .confirm(&suspect.name, suspect.incarnation, &suspect.from)
-        {
+    pub(super) fn on_confirmation(&mut self, suspect: Suspect, token: u64) {
+        if !self.config.lifeguard {
             return;
         }
+        let Some(confirmations) =
+            self.reports
+                .confirm(&suspect.name, suspect.incarnation, &suspect.from)
+        else {
+            return;
+        };
         Counters::bump(&self.counters.suspicion_confirmations);
         let confirm = SuspicionInput::Confirm {
             name: suspect.name.clone(),
-            incarnation: suspect.incarnation,
-            from: suspect.from.clone(),
+            token,
+            confirmations,
         };
         self.outputs.push_back(Output::from(confirm));
         self.gossip(Message::Suspect(suspect));

@@ -81,12 +81,14 @@ fn starts(out: &[Output]) -> Vec<(Duration, Duration, u32)> {
         .collect()
 }
 
-fn confirms(out: &[Output]) -> Vec<String> {
+/// The confirmation counts forwarded to the suspicion timer.
+fn confirms(out: &[Output]) -> Vec<u32> {
     out.iter()
         .filter_map(|o| match o {
-            Output::To(ComponentInput::Suspicion(SuspicionInput::Confirm { from, .. })) => {
-                Some(from.to_string())
-            }
+            Output::To(ComponentInput::Suspicion(SuspicionInput::Confirm {
+                confirmations,
+                ..
+            })) => Some(*confirmations),
             _ => None,
         })
         .collect()
@@ -233,7 +235,7 @@ fn a_new_confirmer_is_forwarded_and_regossiped_once() {
     assert!(confirms(&out).is_empty() && gossiped(&out).is_empty());
     // A new confirmer: forwarded to the timer and re-gossiped as received.
     let out = packet(&mut m, at(12), 4, vec![suspect("b", 0, "d")]);
-    assert_eq!(confirms(&out), ["d"]);
+    assert_eq!(confirms(&out), [1]);
     assert!(matches!(gossiped(&out).as_slice(), [Message::Suspect(s)] if s.from == name("d")));
     // The same confirmer twice: nothing.
     let out = packet(&mut m, at(13), 4, vec![suspect("b", 0, "d")]);
@@ -241,7 +243,7 @@ fn a_new_confirmer_is_forwarded_and_regossiped_once() {
     // The k-th confirmer counts; beyond k nothing more is forwarded.
     assert_eq!(
         confirms(&packet(&mut m, at(14), 5, vec![suspect("b", 0, "e")])),
-        ["e"]
+        [2]
     );
     let out = packet(&mut m, at(15), 9, vec![suspect("b", 0, "x")]);
     assert!(confirms(&out).is_empty() && gossiped(&out).is_empty());
