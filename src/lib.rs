@@ -70,7 +70,7 @@ pub use error::{
 pub use event::Event;
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};
 pub use node::{Node, NodeBuilder};
-pub use stats::{DropReason, Stats};
+pub use stats::{DropReason, LatencySummary, Stats};
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -103,3 +103,33 @@ fn eager_flood_mode_forwards_from_every_node() {
         );
     }
 }
+
+/// While one node broadcasts as fast as `broadcast()` accepts, probe traffic still flows:
+/// every node keeps getting acks for its probes and nobody is suspected.
+#[test]
+fn a_broadcast_flood_does_not_get_anyone_suspected() {
+    let cluster = Cluster::start("node-modes-flood", "f", 4, 830);
+    let acked = |i: usize| cluster.node(i).stats().probe_rtt.samples;
+    let start: Vec<u64> = (0..4).map(acked).collect();
+    let deadline = crossbeam_channel::after(WAIT * 4);
+    let (mut accepted, mut sequence) = (0u64, 0u64);
+    // Until every node has had ten more probes answered (about two seconds).
+    while (0..4).any(|i| acked(i) < start[i] + 10) {
+        assert!(deadline.is_empty(), "probes stopped being acked");
+        sequence += 1;
+        match cluster
+            .node(1)
+            .broadcast(format!("flood {sequence}").into_bytes())
+        {
+            Ok(()) => accepted += 1,
+            Err(epidemic::BroadcastError::QueueFull(_)) => std::thread::yield_now(),
+            Err(e) => panic!("broadcast failed: {e}"),
+        }
+    }
+    assert!(accepted > 0);
+    for i in 0..4 {
+        let stats = cluster.node(i).stats();
+        assert_eq!(stats.suspicions, 0, "node {i} suspected someone: {stats:?}");
+    }
+    cluster.wait_all_alive(&[0, 1, 2, 3], 4);
+}

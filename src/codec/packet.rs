@@ -24,6 +24,14 @@ use crate::member::MAX_METADATA_LEN;
 const MESSAGE_OVERHEAD: usize = 3;
 
 impl Message {
+    /// Whether it is probe traffic: a ping, ping-req, ack or nack.
+    pub fn is_probe(&self) -> bool {
+        matches!(
+            self,
+            Message::Ping(_) | Message::PingReq(_) | Message::Ack(_) | Message::Nack(_)
+        )
+    }
+
     /// Exact number of bytes this message occupies inside a packet, including its `u16`
     /// length prefix and type byte.
     pub fn encoded_len(&self) -> usize {

@@ -152,8 +152,9 @@ impl Dissemination {
         targets
     }
 
-    /// Hands the datagram to the network, counting what it carries for user broadcasts.
-    fn transmit(&mut self, to: SocketAddr, writer: PacketWriter, share: UserShare) {
+    /// Hands the datagram to the network, counting what it carries for user broadcasts;
+    /// `urgent` when it carries probe traffic.
+    fn transmit(&mut self, to: SocketAddr, writer: PacketWriter, share: UserShare, urgent: bool) {
         if share.copies > 0 || share.bytes > 0 {
             Counters::bump(&self.counters.broadcast_datagrams_out);
             Counters::add(&self.counters.broadcast_copies_out, share.copies);
@@ -161,10 +162,11 @@ impl Dissemination {
         }
         let bytes = writer.finish();
         self.outputs
-            .push_back(Output::from(NetOutput::SendTo { to, bytes }));
+            .push_back(Output::from(NetOutput::SendTo { to, bytes, urgent }));
     }
 
-    fn send(&mut self, to: SocketAddr, messages: Vec<Message>) {
+    /// `messages` to `to` in one datagram, with pending gossip packed alongside.
+    fn send(&mut self, to: SocketAddr, messages: Vec<Message>, urgent: bool) {
         let mut writer = PacketWriter::new(&self.header, self.config.mtu);
         for message in &messages {
             if !writer.push(message) {
@@ -173,7 +175,7 @@ impl Dissemination {
         }
         let share = self.piggyback(&mut writer, true, true);
         if !writer.is_empty() {
-            self.transmit(to, writer, share);
+            self.transmit(to, writer, share, urgent);
         }
     }
 
@@ -206,7 +208,7 @@ impl Dissemination {
             if writer.is_empty() {
                 break;
             }
-            self.transmit(to, writer, share);
+            self.transmit(to, writer, share, false);
         }
     }
 
@@ -286,7 +288,8 @@ impl Dissemination {
 
     fn on_input(&mut self, now: Instant, input: DisseminationInput) {
         match input {
-            DisseminationInput::Send { to, messages } => self.send(to, messages),
+            DisseminationInput::Probe { to, messages } => self.send(to, messages, true),
+            DisseminationInput::Send { to, messages } => self.send(to, messages, false),
             DisseminationInput::Enqueue(message) => self.enqueue(message, 1),
             DisseminationInput::EnqueueUrgent(message) => self.enqueue(message, 2),
             DisseminationInput::Packet { from, messages } => self.on_packet(now, from, messages),

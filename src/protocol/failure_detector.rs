@@ -26,6 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use super::table::MemberTable;
 use crate::member::{Incarnation, NodeName};
 use crate::time::Instant;
+use std::time::Duration;
 
 /// The probe in flight.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub(crate) struct Probe {
     pub(crate) target: NodeName,
     pub(crate) incarnation: Incarnation,
     pub(crate) addr: SocketAddr,
+    /// When the ping went out.
+    pub(crate) sent_at: Instant,
     /// When to ask helpers; `None` once they were asked.
     pub(crate) indirect_at: Option<Instant>,
     pub(crate) acked: bool,
@@ -44,19 +47,21 @@ pub(crate) struct Probe {
 }
 
 impl Probe {
-    /// A probe of `target` just sent, asking helpers at `indirect_at` if still unanswered.
+    /// A probe of `target` sent at `sent_at`, asking helpers at `indirect_at` if still
+    /// unanswered.
     pub(crate) fn new(
         seq: u32,
         target: NodeName,
         incarnation: Incarnation,
         addr: SocketAddr,
-        indirect_at: Instant,
+        (sent_at, indirect_at): (Instant, Instant),
     ) -> Probe {
         Probe {
             seq,
             target,
             incarnation,
             addr,
+            sent_at,
             indirect_at: Some(indirect_at),
             acked: false,
             helpers: Vec::new(),
@@ -87,8 +92,8 @@ pub(crate) struct Relay {
 /// What an ack matched.
 #[derive(Debug)]
 pub(crate) enum AckMatch {
-    /// Our own probe succeeded.
-    Probe,
+    /// Our own probe succeeded: its round trip, for the first ack only.
+    Probe(Option<Duration>),
     /// A probe we relay for someone else succeeded: forward the ack.
     Relay(Relay),
     /// Late, duplicate or unknown: ignore.
@@ -224,13 +229,13 @@ impl FailureDetector {
         true
     }
 
-    /// Matches an ack by sequence number.
-    pub(crate) fn on_ack(&mut self, seq: u32) -> AckMatch {
+    /// Matches an ack that arrived at `now` by sequence number.
+    pub(crate) fn on_ack(&mut self, now: Instant, seq: u32) -> AckMatch {
         if let Some(probe) = self.probe.as_mut() {
             if probe.seq == seq {
-                probe.acked = true;
+                let first = !std::mem::replace(&mut probe.acked, true);
                 probe.indirect_at = None;
-                return AckMatch::Probe;
+                return AckMatch::Probe(first.then(|| now.saturating_since(probe.sent_at)));
             }
         }
         match self.relays.remove(&seq) {
@@ -298,7 +303,7 @@ mod tests {
             NodeName::new("b").unwrap(),
             incarnation,
             "127.0.0.1:2".parse().unwrap(),
-            Instant::from_micros(10),
+            (Instant::ZERO, Instant::from_micros(10)),
         )
     }
 
@@ -337,10 +342,14 @@ mod tests {
             expires_at: Instant::from_micros(50),
         };
         assert!(fd.add_relay(6, relay));
-        assert!(matches!(fd.on_ack(5), AckMatch::Probe));
+        assert!(matches!(
+            fd.on_ack(Instant::ZERO, 5),
+            AckMatch::Probe(Some(_))
+        ));
+        assert!(matches!(fd.on_ack(Instant::ZERO, 5), AckMatch::Probe(None)));
         assert!(fd.take_indirect_due(Instant::from_micros(20)).is_none());
-        assert!(matches!(fd.on_ack(6), AckMatch::Relay(r) if r.seq == 77));
-        assert!(matches!(fd.on_ack(6), AckMatch::Unknown));
+        assert!(matches!(fd.on_ack(Instant::ZERO, 6), AckMatch::Relay(r) if r.seq == 77));
+        assert!(matches!(fd.on_ack(Instant::ZERO, 6), AckMatch::Unknown));
         assert!(fd.end_period().unwrap().acked);
         assert!(fd.end_period().is_none());
     }
@@ -383,7 +392,7 @@ mod tests {
         // Once acked, silent helpers are not held against us.
         fd.start_probe(probe(9, 0));
         fd.set_helpers(9, vec![name("c1")]);
-        assert!(matches!(fd.on_ack(9), AckMatch::Probe));
+        assert!(matches!(fd.on_ack(Instant::ZERO, 9), AckMatch::Probe(_)));
         assert_eq!(fd.end_period().unwrap().missed_nacks(), 0);
     }
 

@@ -178,9 +178,10 @@ impl Membership {
         self.table.local().clone()
     }
 
+    /// Sends probe traffic (see [`DisseminationInput::Probe`]).
     fn send(&mut self, to: SocketAddr, messages: Vec<Message>) {
         self.outputs
-            .push_back(Output::from(DisseminationInput::Send { to, messages }));
+            .push_back(Output::from(DisseminationInput::Probe { to, messages }));
     }
 
     fn emit(&mut self, event: Event) {
@@ -197,7 +198,7 @@ impl Membership {
             match message {
                 Message::Ping(ping) => self.on_ping(from, ping),
                 Message::PingReq(req) => self.on_ping_req(now, from, req),
-                Message::Ack(ack) => self.on_ack(ack.seq),
+                Message::Ack(ack) => self.on_ack(now, ack.seq),
                 Message::Nack(nack) => self.on_nack(&nack),
                 Message::Alive(m) => self.apply(now, Update::Alive(m)),
                 Message::Suspect(m) => self.apply(now, Update::Suspect(m)),

@@ -120,6 +120,21 @@ pub(crate) enum ComponentInput {
     State(StateInput),
 }
 
+impl ComponentInput {
+    /// Whether it is probe traffic, which a driver with queues takes first: an input
+    /// carrying a ping, ack, ping-req or nack for membership, or a probe for
+    /// dissemination to send. Late probe traffic is how a healthy member gets suspected.
+    pub(crate) fn is_urgent(&self) -> bool {
+        match self {
+            ComponentInput::Membership(MembershipInput::Packet { messages, .. }) => {
+                messages.iter().any(Message::is_probe)
+            }
+            ComponentInput::Dissemination(DisseminationInput::Probe { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
 /// What leaves a node.
 #[derive(Debug)]
 pub(crate) enum Egress {
@@ -260,11 +275,22 @@ pub(crate) enum SuspicionInput {
 /// Inputs of the dissemination actor.
 #[derive(Debug)]
 pub(crate) enum DisseminationInput {
-    /// Send these messages to `to`, with pending gossip piggybacked up to the MTU.
+    /// Send membership's probe traffic (pings, acks, ping-reqs, nacks, a refutation to an
+    /// accuser) to `to`, with pending gossip piggybacked up to the MTU. Urgent: the
+    /// runtime takes it before any other input, and its datagram before other datagrams,
+    /// so an ack never waits behind broadcasts or key-value traffic.
+    Probe {
+        /// The destination.
+        to: SocketAddr,
+        /// The primary messages.
+        messages: Vec<Message>,
+    },
+    /// Send these messages (a key-value leg, a push-sum share) to `to`, with pending
+    /// gossip piggybacked up to the MTU.
     Send {
         /// The destination.
         to: SocketAddr,
-        /// The primary messages (probes, acks).
+        /// The primary messages.
         messages: Vec<Message>,
     },
     /// Spread a membership update; a newer one about the same member replaces it.
@@ -329,6 +355,9 @@ pub(crate) enum NetOutput {
         to: SocketAddr,
         /// The encoded packet.
         bytes: Vec<u8>,
+        /// It carries probe traffic ([`DisseminationInput::Probe`]): sent before other
+        /// datagrams waiting.
+        urgent: bool,
     },
     /// Open a TCP exchange: write `frame`, read one frame back. Exactly one answer (the
     /// peer's frame, or why there is none) comes back to the node core, which hands it to

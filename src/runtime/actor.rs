@@ -3,13 +3,13 @@
 //!
 //! ```text
 //! loop {
-//!     recv_deadline(inbox, component.poll_timeout())
+//!     inbox.recv_until(component.poll_timeout())     urgent lane first (probe traffic)
 //!         input   -> component.handle(now, input)
 //!         timeout -> component.handle_timeout(now)
 //!     while let Some(out) = component.poll_output() { router.route(out) }
 //! }
 //! ```
-//! An idle actor sleeps in `recv_deadline` until its next protocol deadline: no polling.
+//! An idle actor sleeps in `recv_until` until its next protocol deadline: no polling.
 
 use std::io;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use std::thread::{self, JoinHandle};
 use crossbeam_channel::RecvTimeoutError;
 
 use super::clock::Clock;
-use super::queue::QueueReceiver;
+use super::queue::LaneReceiver;
 use super::router::Router;
 use crate::protocol::Component;
 
@@ -38,7 +38,7 @@ pub(crate) enum ActorMsg<I> {
 pub(crate) fn spawn<C, F>(
     name: String,
     mut component: C,
-    inbox: QueueReceiver<ActorMsg<C::Input>>,
+    mut inbox: LaneReceiver<ActorMsg<C::Input>>,
     router: Router,
     clock: Clock,
     stopping: Arc<AtomicBool>,
@@ -52,10 +52,8 @@ where
     thread::Builder::new().name(name).spawn(move || {
         after(&mut component);
         loop {
-            let received = match component.poll_timeout() {
-                Some(at) => inbox.recv_deadline(clock.deadline(at)),
-                None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            };
+            let deadline = component.poll_timeout().map(|at| clock.deadline(at));
+            let received = inbox.recv_until(deadline);
             match received {
                 Ok(ActorMsg::Input(input)) => component.handle(clock.now(), input),
                 Ok(ActorMsg::Stop) | Err(RecvTimeoutError::Disconnected) => break,

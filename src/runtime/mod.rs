@@ -49,8 +49,11 @@ use crate::member::{Member, NodeName};
 use crate::protocol::{Aggregation, ComponentInput, Components, Inbound, Membership, NodeSetup};
 use crate::stats::Counters;
 
-/// Capacity of each actor's inbox.
+/// Capacity of each actor's inbox (its normal lane).
 const ACTOR_QUEUE: usize = 16_384;
+/// Capacity of the urgent lane of each actor's inbox (probe traffic): a node sends and
+/// answers a few probes a second, so a backlog of thousands is a flood, not load.
+const URGENT_QUEUE: usize = 4_096;
 /// How long shutdown waits for a dispatcher stuck in a user callback before detaching it.
 const DISPATCHER_GRACE: Duration = Duration::from_secs(2);
 
@@ -94,11 +97,11 @@ impl Runtime {
         let node = setup.name.to_string();
         let thread_name = |actor: &str| format!("epidemic/{node}/{actor}");
 
-        let (membership_tx, membership_rx) = queue::bounded(ACTOR_QUEUE);
-        let (suspicion_tx, suspicion_rx) = queue::bounded(ACTOR_QUEUE);
-        let (dissemination_tx, dissemination_rx) = queue::bounded(ACTOR_QUEUE);
-        let (aggregation_tx, aggregation_rx) = queue::bounded(ACTOR_QUEUE);
-        let (state_tx, state_rx) = queue::bounded(ACTOR_QUEUE);
+        let (membership_tx, membership_rx) = queue::lanes(URGENT_QUEUE, ACTOR_QUEUE);
+        let (suspicion_tx, suspicion_rx) = queue::lanes(URGENT_QUEUE, ACTOR_QUEUE);
+        let (dissemination_tx, dissemination_rx) = queue::lanes(URGENT_QUEUE, ACTOR_QUEUE);
+        let (aggregation_tx, aggregation_rx) = queue::lanes(URGENT_QUEUE, ACTOR_QUEUE);
+        let (state_tx, state_rx) = queue::lanes(URGENT_QUEUE, ACTOR_QUEUE);
         let (dispatch_tx, dispatch_rx) = queue::bounded(setup.config.dispatcher_queue);
         let events = bounded(setup.config.dispatcher_queue);
         let events_rx = events.1.clone();

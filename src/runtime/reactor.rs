@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::queue::{self, QueueReceiver, QueueSender};
+use super::queue::{self, Lane, LaneReceiver, LaneSender};
 use mio::net::{TcpListener, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::RwLock;
@@ -45,10 +45,18 @@ const UDP: Token = Token(1);
 const LISTENER: Token = Token(2);
 /// The first connection token; later ones only grow, so a stale id never hits a new connection.
 const FIRST_CONN: usize = 3;
+/// Capacity of the command queue's urgent lane (probe datagrams).
+const URGENT_COMMANDS: usize = 1024;
 /// Large enough for any UDP datagram, so none is ever truncated.
 const RECV_BUF: usize = 65_536;
 /// Events taken per `poll`; more simply wait for the next turn.
 const EVENTS: usize = 256;
+/// Datagrams read per turn at most: under a flood the reactor still turns, and serves its
+/// commands (an ack to send), every this many datagrams.
+const READ_BATCH: usize = 64;
+/// Commands served per turn at most, urgent ones first, so a burst of sends does not hold
+/// up reading.
+const COMMAND_BATCH: usize = 256;
 
 /// What other threads ask the reactor to do.
 #[derive(Debug)]
@@ -84,8 +92,8 @@ pub(crate) struct ReactorHandle {
 
 /// What the clones of a handle share.
 struct HandleInner {
-    /// The bounded command queue.
-    tx: QueueSender<NetCommand>,
+    /// The command queue: an urgent lane (probe datagrams, `Stop`) and a normal one.
+    tx: LaneSender<NetCommand>,
     /// The waker and the flags shared with the reactor.
     shared: Arc<Shared>,
 }
@@ -112,9 +120,15 @@ impl ReactorHandle {
 impl HandleInner {
     /// See [`ReactorHandle::send`].
     fn send(&self, cmd: NetCommand) -> bool {
+        let lane = match &cmd {
+            NetCommand::Stop | NetCommand::Net(NetOutput::SendTo { urgent: true, .. }) => {
+                Lane::Urgent
+            }
+            NetCommand::Net(_) => Lane::Normal,
+        };
         {
             let stopped = self.shared.stopped.read();
-            if *stopped || self.tx.try_send(cmd).is_err() {
+            if *stopped || self.tx.try_send(cmd, lane).is_err() {
                 return false;
             }
         }
@@ -195,7 +209,7 @@ pub(crate) fn spawn(
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     limits.max_frame = limits.max_frame.min(u32::MAX as usize);
-    let (tx, rx) = queue::bounded(limits.command_queue.max(1));
+    let (tx, rx) = queue::lanes(URGENT_COMMANDS, limits.command_queue.max(1));
     let shared = Arc::new(Shared {
         waker,
         stopped: RwLock::new(false),
@@ -210,6 +224,8 @@ pub(crate) fn spawn(
         sink,
         counters,
         rx,
+        udp_backlog: false,
+        command_backlog: false,
         shared: Arc::clone(&shared),
     };
     log::debug!("reactor {thread_name} on {local_addr}");
@@ -237,7 +253,11 @@ struct Reactor<S> {
     /// The node's counters.
     counters: Arc<Counters>,
     /// The command queue.
-    rx: QueueReceiver<NetCommand>,
+    rx: LaneReceiver<NetCommand>,
+    /// Datagrams may be waiting: the last turn stopped reading at [`READ_BATCH`].
+    udp_backlog: bool,
+    /// Commands may be waiting: the last turn stopped serving at [`COMMAND_BATCH`].
+    command_backlog: bool,
     /// Shared with the handles.
     shared: Arc<Shared>,
 }
@@ -247,7 +267,12 @@ impl<S: NetSink> Reactor<S> {
     fn run(mut self) {
         let mut events = Events::with_capacity(EVENTS);
         loop {
-            let timeout = self.conns.next_timeout(read_clock());
+            // With a backlog, only look for new events; otherwise sleep until one.
+            let timeout = if self.udp_backlog || self.command_backlog {
+                Some(Duration::ZERO)
+            } else {
+                self.conns.next_timeout(read_clock())
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -257,32 +282,41 @@ impl<S: NetSink> Reactor<S> {
             }
             // One clock read per turn: deadlines set a few microseconds early are harmless.
             let now = read_clock();
+            let mut commands = self.command_backlog;
+            let mut udp = self.udp_backlog;
             for event in events.iter() {
                 match event.token() {
-                    WAKER => {
-                        if !self.commands(now) {
-                            return self.shutdown();
-                        }
-                    }
-                    UDP => self.recv_datagrams(),
+                    WAKER => commands = true,
+                    UDP => udp = true,
                     LISTENER => self.conns.accept(&self.listener, self.poll.registry(), now),
                     token => self
                         .conns
                         .ready(self.poll.registry(), &mut self.sink, token, now),
                 }
             }
+            // Commands first (an ack waiting to go out), then at most one batch of reads.
+            if commands && !self.commands(now) {
+                return self.shutdown();
+            }
+            if udp {
+                self.udp_backlog = self.recv_datagrams();
+            }
             self.conns.sweep(self.poll.registry(), &mut self.sink, now);
         }
         self.shutdown();
     }
 
-    /// Drains the command queue; false means stop.
+    /// Serves up to [`COMMAND_BATCH`] commands, urgent first; false means stop.
     fn commands(&mut self, now: Instant) -> bool {
         self.shared.wake_pending.swap(false, Ordering::AcqRel);
-        loop {
+        self.command_backlog = true;
+        for _ in 0..COMMAND_BATCH {
             let cmd = match self.rx.try_recv() {
                 Ok(cmd) => cmd,
-                Err(crossbeam_channel::TryRecvError::Empty) => return true,
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    self.command_backlog = false;
+                    return true;
+                }
                 Err(crossbeam_channel::TryRecvError::Disconnected) => return false,
             };
             match cmd {
@@ -290,13 +324,14 @@ impl<S: NetSink> Reactor<S> {
                 NetCommand::Stop => return false,
             }
         }
+        true
     }
 
     /// Carries out one network output.
     fn net(&mut self, net: NetOutput, now: Instant) {
         let registry = self.poll.registry();
         match net {
-            NetOutput::SendTo { to, bytes } => self.send_to(to, &bytes),
+            NetOutput::SendTo { to, bytes, .. } => self.send_to(to, &bytes),
             NetOutput::Exchange {
                 exchange,
                 to,
@@ -332,12 +367,13 @@ impl<S: NetSink> Reactor<S> {
         }
     }
 
-    /// Reads datagrams until the socket is empty (edge-triggered).
-    fn recv_datagrams(&mut self) {
-        loop {
+    /// Reads up to [`READ_BATCH`] datagrams; true if the socket may hold more (mio is
+    /// edge-triggered: no new event comes for what is already waiting).
+    fn recv_datagrams(&mut self) -> bool {
+        for _ in 0..READ_BATCH {
             match self.udp.recv_from(&mut self.buf) {
                 Ok((n, from)) => self.sink.datagram(from, &self.buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 // ICMP errors from earlier sends surface here; each is consumed, keep reading.
                 Err(e)
                     if matches!(
@@ -348,10 +384,11 @@ impl<S: NetSink> Reactor<S> {
                     ) => {}
                 Err(e) => {
                     log::warn!("udp recv failed: {e}");
-                    return;
+                    return false;
                 }
             }
         }
+        true
     }
 
     /// Refuses further commands, then answers every pending or queued exchange `Shutdown`.

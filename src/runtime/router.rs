@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use super::actor::ActorMsg;
 use super::dispatcher::DispatchMsg;
-use super::queue::QueueSender;
+use super::queue::{Lane, LaneSender, QueueSender};
 use super::reactor::{NetCommand, ReactorHandle};
 use crate::protocol::{
     AggregationInput, ComponentInput, DisseminationInput, Egress, MembershipInput, Output, Reply,
@@ -60,11 +60,11 @@ impl Replies {
 /// The inbox of every actor of one node.
 #[derive(Clone, Debug)]
 pub(crate) struct Inboxes {
-    pub(crate) membership: QueueSender<ActorMsg<MembershipInput>>,
-    pub(crate) suspicion: QueueSender<ActorMsg<SuspicionInput>>,
-    pub(crate) dissemination: QueueSender<ActorMsg<DisseminationInput>>,
-    pub(crate) aggregation: QueueSender<ActorMsg<AggregationInput>>,
-    pub(crate) state: QueueSender<ActorMsg<StateInput>>,
+    pub(crate) membership: LaneSender<ActorMsg<MembershipInput>>,
+    pub(crate) suspicion: LaneSender<ActorMsg<SuspicionInput>>,
+    pub(crate) dissemination: LaneSender<ActorMsg<DisseminationInput>>,
+    pub(crate) aggregation: LaneSender<ActorMsg<AggregationInput>>,
+    pub(crate) state: LaneSender<ActorMsg<StateInput>>,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -77,26 +77,31 @@ impl Inboxes {
         }
     }
 
-    /// Queues `input` like [`Inboxes::offer`]; false (and nothing counted) if its inbox is
-    /// full or its actor stopped.
+    /// Queues `input` like [`Inboxes::offer`], probe traffic in the urgent lane; false
+    /// (and nothing counted) if its lane is full or its actor stopped.
     pub(crate) fn try_offer(&self, input: ComponentInput) -> bool {
+        let lane = if input.is_urgent() {
+            Lane::Urgent
+        } else {
+            Lane::Normal
+        };
         match input {
-            ComponentInput::Membership(i) => offer(&self.membership, ActorMsg::Input(i)),
-            ComponentInput::Suspicion(i) => offer(&self.suspicion, ActorMsg::Input(i)),
-            ComponentInput::Dissemination(i) => offer(&self.dissemination, ActorMsg::Input(i)),
-            ComponentInput::Aggregation(i) => offer(&self.aggregation, ActorMsg::Input(i)),
-            ComponentInput::State(i) => offer(&self.state, ActorMsg::Input(i)),
+            ComponentInput::Membership(i) => send(&self.membership, ActorMsg::Input(i), lane),
+            ComponentInput::Suspicion(i) => send(&self.suspicion, ActorMsg::Input(i), lane),
+            ComponentInput::Dissemination(i) => send(&self.dissemination, ActorMsg::Input(i), lane),
+            ComponentInput::Aggregation(i) => send(&self.aggregation, ActorMsg::Input(i), lane),
+            ComponentInput::State(i) => send(&self.state, ActorMsg::Input(i), lane),
         }
     }
 
-    /// Asks every actor to stop (best effort: a full inbox is also stopped by the flag its
-    /// actor checks after each step).
+    /// Asks every actor to stop, in the urgent lane (best effort: an actor whose lane is
+    /// full also stops on the flag it checks after each step).
     pub(crate) fn stop_all(&self) {
-        let _ = offer(&self.membership, ActorMsg::Stop);
-        let _ = offer(&self.suspicion, ActorMsg::Stop);
-        let _ = offer(&self.dissemination, ActorMsg::Stop);
-        let _ = offer(&self.aggregation, ActorMsg::Stop);
-        let _ = offer(&self.state, ActorMsg::Stop);
+        let _ = send(&self.membership, ActorMsg::Stop, Lane::Urgent);
+        let _ = send(&self.suspicion, ActorMsg::Stop, Lane::Urgent);
+        let _ = send(&self.dissemination, ActorMsg::Stop, Lane::Urgent);
+        let _ = send(&self.aggregation, ActorMsg::Stop, Lane::Urgent);
+        let _ = send(&self.state, ActorMsg::Stop, Lane::Urgent);
     }
 }
 
@@ -133,4 +138,9 @@ impl Router {
 /// `try_send`, true if delivered.
 pub(crate) fn offer<T>(tx: &QueueSender<T>, message: T) -> bool {
     tx.try_send(message).is_ok()
+}
+
+/// `try_send` in `lane`, true if delivered.
+fn send<T>(tx: &LaneSender<T>, message: T, lane: Lane) -> bool {
+    tx.try_send(message, lane).is_ok()
 }

@@ -80,7 +80,8 @@ impl Simulation {
 
     fn net(&mut self, node: usize, net: NetOutput) {
         match net {
-            NetOutput::SendTo { to, bytes } => self.send(node, to, bytes),
+            // No queue to jump here: a datagram leaves the moment it is sent.
+            NetOutput::SendTo { to, bytes, .. } => self.send(node, to, bytes),
             NetOutput::Exchange {
                 exchange,
                 to,

@@ -52,7 +52,7 @@ pub(super) fn datagrams(outputs: &[Output]) -> Vec<(SocketAddr, Vec<Message>)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Out(Egress::Net(NetOutput::SendTo { to, bytes })) => {
+            Output::Out(Egress::Net(NetOutput::SendTo { to, bytes, .. })) => {
                 Some((*to, decode_packet(bytes).unwrap().messages))
             }
             _ => None,

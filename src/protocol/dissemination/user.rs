@@ -237,7 +237,7 @@ impl Dissemination {
                         &mut writer,
                         PacketWriter::new(&self.header, self.config.mtu),
                     );
-                    self.transmit(to, full, std::mem::take(&mut share));
+                    self.transmit(to, full, std::mem::take(&mut share), false);
                     pushed = writer.push(message);
                 }
                 if pushed {
@@ -250,7 +250,7 @@ impl Dissemination {
             }
             self.piggyback(&mut writer, true, false);
             if !writer.is_empty() {
-                self.transmit(to, writer, share);
+                self.transmit(to, writer, share, false);
             }
         }
     }
@@ -282,7 +282,7 @@ impl Dissemination {
         }
         self.piggyback(&mut writer, true, false);
         if !writer.is_empty() {
-            self.transmit(to, writer, share);
+            self.transmit(to, writer, share, false);
         }
     }
 }

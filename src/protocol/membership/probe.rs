@@ -68,9 +68,10 @@ impl Membership {
     }
 
     /// An ack either completes our probe or is forwarded to whoever asked us to relay.
-    pub(super) fn on_ack(&mut self, seq: u32) {
-        match self.fd.on_ack(seq) {
-            AckMatch::Probe | AckMatch::Unknown => {}
+    pub(super) fn on_ack(&mut self, now: Instant, seq: u32) {
+        match self.fd.on_ack(now, seq) {
+            AckMatch::Probe(Some(rtt)) => self.counters.probe_rtt.record(rtt),
+            AckMatch::Probe(None) | AckMatch::Unknown => {}
             AckMatch::Relay(relay) => {
                 let ack = Message::Ack(codec::Ack {
                     seq: relay.seq,
@@ -108,7 +109,7 @@ impl Membership {
         let (addr, incarnation, state) = (record.addr, record.incarnation, record.state);
         let seq = self.fd.next_seq();
         let indirect_at = now + self.awareness.scale(self.config.probe_timeout);
-        let probe = Probe::new(seq, target.clone(), incarnation, addr, indirect_at);
+        let probe = Probe::new(seq, target.clone(), incarnation, addr, (now, indirect_at));
         self.fd.start_probe(probe);
         Counters::bump(&self.counters.probes);
         let mut messages = vec![Message::Ping(Ping {

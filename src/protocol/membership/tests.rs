@@ -95,7 +95,7 @@ fn sends(outputs: &[Output]) -> Vec<(SocketAddr, Message)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::To(ComponentInput::Dissemination(DisseminationInput::Send {
+            Output::To(ComponentInput::Dissemination(DisseminationInput::Probe {
                 to,
                 messages,
             })) => Some(

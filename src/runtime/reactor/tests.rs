@@ -162,7 +162,8 @@ fn send_to_reaches_a_udp_socket() {
     let to = peer.local_addr().expect("addr");
     assert!(node.handle.send(NetCommand::Net(NetOutput::SendTo {
         to,
-        bytes: b"ack".to_vec()
+        bytes: b"ack".to_vec(),
+        urgent: true,
     })));
     let mut buf = [0; 16];
     let (n, from) = peer.recv_from(&mut buf).expect("datagram in time");

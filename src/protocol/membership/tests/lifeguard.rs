@@ -300,7 +300,7 @@ fn the_ping_to_a_suspect_carries_its_suspicion() {
     let batches: Vec<&[Message]> = out
         .iter()
         .filter_map(|o| match o {
-            Output::To(ComponentInput::Dissemination(DisseminationInput::Send {
+            Output::To(ComponentInput::Dissemination(DisseminationInput::Probe {
                 to,
                 messages,
             })) if *to == addr(2) => Some(messages.as_slice()),

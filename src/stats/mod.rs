@@ -1,6 +1,11 @@
 //! Counters every actor bumps without locks, and the snapshot `Node::stats()` returns.
 
+mod latency;
+
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub(crate) use self::latency::LatencyHistogram;
+pub use self::latency::LatencySummary;
 
 /// Why an inbound datagram or frame was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +62,8 @@ pub(crate) struct Counters {
     pub(crate) local_health: AtomicU64,
     pub(crate) events_dropped: AtomicU64,
     pub(crate) callback_panics: AtomicU64,
+    /// Direct probe round trips: ping sent to first ack matched.
+    pub(crate) probe_rtt: LatencyHistogram,
 }
 
 impl Counters {
@@ -125,6 +132,7 @@ impl Counters {
             local_health: get(&self.local_health),
             events_dropped: get(&self.events_dropped),
             callback_panics: get(&self.callback_panics),
+            probe_rtt: self.probe_rtt.summary(),
         }
     }
 }
@@ -208,6 +216,10 @@ pub struct Stats {
     pub events_dropped: u64,
     /// User callbacks that panicked (caught and logged).
     pub callback_panics: u64,
+    /// Round trips of this node's probes, from sending a ping to the first ack for it
+    /// (direct or, after `probe_timeout`, through a helper); probes never answered are not
+    /// in it. On a healthy LAN they measure how long the target took to answer.
+    pub probe_rtt: LatencySummary,
 }
 
 impl Stats {
