@@ -242,7 +242,10 @@ impl Config {
                 fits: max,
             });
         }
-        self.state_config().validate().map_err(ConfigError::State)
+        if self.state_max_value_len > codec::MAX_STATE_VALUE_LEN {
+            return Err(ConfigError::StateValueTooLarge(self.state_max_value_len));
+        }
+        Ok(())
     }
 }
 
@@ -296,9 +299,9 @@ pub enum ConfigError {
     /// `BroadcastMode::Feedback`'s `known_limit` is outside
     /// 1..=[`BroadcastMode::MAX_KNOWN_LIMIT`] (the value is given).
     KnownLimit(u32),
-    /// The key-value state settings are inconsistent (why is given), e.g.
-    /// `state_max_value_len` above [`crate::codec::MAX_STATE_VALUE_LEN`].
-    State(String),
+    /// `state_max_value_len` is above the largest value the wire carries (16 KiB; the value
+    /// is given).
+    StateValueTooLarge(usize),
 }
 
 impl fmt::Display for ConfigError {
@@ -329,7 +332,11 @@ impl fmt::Display for ConfigError {
                 "broadcast_mode known_limit {k} is outside 1..={}",
                 BroadcastMode::MAX_KNOWN_LIMIT
             ),
-            ConfigError::State(why) => write!(f, "key-value state settings: {why}"),
+            ConfigError::StateValueTooLarge(n) => write!(
+                f,
+                "state_max_value_len {n} is above {}",
+                codec::MAX_STATE_VALUE_LEN
+            ),
         }
     }
 }
@@ -395,7 +402,12 @@ mod tests {
         assert_eq!(c.validate(), Err(ConfigError::Zero("state_fanout")));
         let mut c = Config::lan();
         c.state_max_value_len = codec::MAX_STATE_VALUE_LEN + 1;
-        assert!(matches!(c.validate(), Err(ConfigError::State(_))));
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::StateValueTooLarge(
+                codec::MAX_STATE_VALUE_LEN + 1
+            ))
+        );
     }
 
     #[test]

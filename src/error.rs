@@ -16,8 +16,21 @@ pub enum StartError {
     Config(ConfigError),
     /// The node name is invalid.
     Name(InvalidName),
-    /// The bind address did not resolve, or is missing.
-    Address(String),
+    /// The initial metadata is too large.
+    Metadata(MetadataError),
+    /// The bind address did not resolve.
+    Resolve {
+        /// The address as given.
+        addr: String,
+        /// The kind of the resolver's error.
+        kind: io::ErrorKind,
+    },
+    /// The bind address resolved to no address (it is given).
+    NoAddress(String),
+    /// The bind address is unspecified (e.g. `0.0.0.0`) and no
+    /// [`advertise`](crate::NodeBuilder::advertise) address says where others reach this
+    /// node.
+    UnspecifiedWithoutAdvertise(SocketAddr),
     /// Binding the UDP socket or TCP listener failed.
     Bind(io::Error),
     /// Spawning a thread failed.
@@ -29,7 +42,15 @@ impl fmt::Display for StartError {
         match self {
             StartError::Config(e) => write!(f, "invalid configuration: {e}"),
             StartError::Name(e) => write!(f, "invalid node name: {e}"),
-            StartError::Address(e) => write!(f, "invalid bind address: {e}"),
+            StartError::Metadata(e) => write!(f, "invalid metadata: {e}"),
+            StartError::Resolve { addr, kind } => {
+                write!(f, "bind address {addr} did not resolve: {kind}")
+            }
+            StartError::NoAddress(addr) => write!(f, "bind address {addr} resolves to nothing"),
+            StartError::UnspecifiedWithoutAdvertise(addr) => write!(
+                f,
+                "{addr} is unspecified: set advertise() to the address others should use"
+            ),
             StartError::Bind(e) => write!(f, "cannot bind: {e}"),
             StartError::Spawn(e) => write!(f, "cannot spawn a thread: {e}"),
         }
@@ -86,8 +107,9 @@ impl std::error::Error for ExchangeError {}
 pub enum JoinError {
     /// No seed address was given.
     NoSeeds,
-    /// No seed address resolved; why, for each.
-    Unresolved(Vec<String>),
+    /// No seed address resolved: for each seed, its position in the list given and the
+    /// kind of the resolver's error.
+    Unresolved(Vec<(usize, io::ErrorKind)>),
     /// Every seed failed; why, for each.
     AllFailed(Vec<(SocketAddr, ExchangeError)>),
     /// No answer within the deadline.
@@ -101,7 +123,12 @@ impl fmt::Display for JoinError {
         match self {
             JoinError::NoSeeds => f.write_str("no seed address to join"),
             JoinError::Unresolved(failures) => {
-                write!(f, "no seed address resolved: {}", failures.join("; "))
+                f.write_str("no seed address resolved: ")?;
+                for (i, (seed, kind)) in failures.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "; " };
+                    write!(f, "{sep}seed #{seed}: {kind}")?;
+                }
+                Ok(())
             }
             JoinError::AllFailed(failures) => {
                 f.write_str("every seed failed: ")?;

@@ -140,14 +140,12 @@ impl NodeBuilder {
         self.config.validate().map_err(StartError::Config)?;
         let name = NodeName::new(&self.name).map_err(StartError::Name)?;
         if self.metadata.len() > MAX_METADATA_LEN {
-            let why = MetadataError::TooLarge(self.metadata.len());
-            return Err(StartError::Address(why.to_string()));
+            let too_large = MetadataError::TooLarge(self.metadata.len());
+            return Err(StartError::Metadata(too_large));
         }
-        let bind = resolve_one(&self.bind).map_err(StartError::Address)?;
+        let bind = resolve_one(&self.bind)?;
         if bind.ip().is_unspecified() && self.advertise.is_none() {
-            return Err(StartError::Address(format!(
-                "{bind} is unspecified: set advertise() to the address others should use"
-            )));
+            return Err(StartError::UnspecifiedWithoutAdvertise(bind));
         }
         let seed = self.seed.unwrap_or_else(os_seed);
         let runtime = Runtime::start(crate::runtime::Setup {
@@ -248,10 +246,10 @@ impl Node {
     pub fn join<A: ToSocketAddrs>(&self, seeds: &[A]) -> Result<usize, JoinError> {
         let mut addrs = Vec::new();
         let mut failures = Vec::new();
-        for seed in seeds {
+        for (i, seed) in seeds.iter().enumerate() {
             match seed.to_socket_addrs() {
                 Ok(resolved) => addrs.extend(resolved),
-                Err(e) => failures.push(e.to_string()),
+                Err(e) => failures.push((i, e.kind())),
             }
         }
         if addrs.is_empty() {
@@ -441,11 +439,15 @@ impl std::fmt::Debug for Node {
     }
 }
 
-fn resolve_one(addr: &str) -> Result<SocketAddr, String> {
+fn resolve_one(addr: &str) -> Result<SocketAddr, StartError> {
+    let resolve = |kind| StartError::Resolve {
+        addr: addr.to_string(),
+        kind,
+    };
     addr.to_socket_addrs()
-        .map_err(|e| format!("{addr}: {e}"))?
+        .map_err(|e| resolve(e.kind()))?
         .next()
-        .ok_or_else(|| format!("{addr} resolves to no address"))
+        .ok_or_else(|| StartError::NoAddress(addr.to_string()))
 }
 
 /// A seed from the OS for nodes that were not given one.

@@ -70,8 +70,8 @@ use super::{
     RequestId,
 };
 use crate::codec::{
-    self, HEADER_LEN, Header, MAX_FRAME_LEN, MAX_STATE_KEY_LEN, MAX_STATE_VALUE_LEN, Message,
-    PACKET_OVERHEAD, STATE_SYNC_OVERHEAD, StateDigest, StateKey, StateSync, StateWant,
+    self, HEADER_LEN, Header, MAX_STATE_KEY_LEN, Message, PACKET_OVERHEAD, STATE_SYNC_OVERHEAD,
+    StateDigest, StateKey, StateSync, StateWant,
 };
 use crate::config::StateMode;
 use crate::error::ExchangeError;
@@ -100,7 +100,7 @@ pub(crate) struct StateConfig {
     /// Most keys with a value a node may own; as many tombstones are kept at most (the
     /// oldest are collected early beyond that).
     pub(crate) max_keys: usize,
-    /// Largest value, in bytes (at most [`MAX_STATE_VALUE_LEN`]).
+    /// Largest value, in bytes (at most [`MAX_STATE_VALUE_LEN`](crate::codec::MAX_STATE_VALUE_LEN)).
     pub(crate) max_value_len: usize,
     /// Most owners whose state is held (this node's included); deltas of further owners
     /// are ignored until one goes.
@@ -109,7 +109,7 @@ pub(crate) struct StateConfig {
     pub(crate) tombstone_grace: Duration,
     /// Largest datagram (the node's MTU).
     pub(crate) mtu: usize,
-    /// Largest TCP frame of one exchange leg (at most [`MAX_FRAME_LEN`]).
+    /// Largest TCP frame of one exchange leg (at most [`MAX_FRAME_LEN`](crate::codec::MAX_FRAME_LEN)).
     pub(crate) max_sync_frame: usize,
     /// Bound on one TCP exchange.
     pub(crate) sync_timeout: Duration,
@@ -130,25 +130,6 @@ impl Default for StateConfig {
             max_sync_frame: 4 * 1024 * 1024,
             sync_timeout: Duration::from_secs(5),
         }
-    }
-}
-
-impl StateConfig {
-    /// Checks the settings, naming the first bad one.
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.interval.is_zero() || self.fanout == 0 || self.max_keys == 0 {
-            return Err("state interval, fanout and max_keys must be positive".into());
-        }
-        if self.max_value_len > MAX_STATE_VALUE_LEN {
-            return Err(format!("state max_value_len over {MAX_STATE_VALUE_LEN}"));
-        }
-        if self.max_owners == 0 || self.max_sync_frame > MAX_FRAME_LEN {
-            return Err("state max_owners must be positive, max_sync_frame ≤ 16 MiB".into());
-        }
-        if self.max_sync_frame < self.mtu || self.mtu <= PACKET_OVERHEAD + 64 {
-            return Err("state max_sync_frame must be ≥ mtu, mtu > 77".into());
-        }
-        Ok(())
     }
 }
 
