@@ -357,13 +357,13 @@ mod interactive {
     }
 
     fn print_members(node: &Node) {
-        for member in node.members() {
+        for member in node.members().iter() {
             let you = if member.name == *node.name() {
                 "  (you)"
             } else {
                 ""
             };
-            println!("{}{you}", member_line(&member));
+            println!("{}{you}", member_line(member));
         }
     }
 
@@ -705,8 +705,8 @@ mod demo {
             let node = &self.nodes[narrator];
             println!("\n== summary");
             println!("  members as {} sees them:", node.name());
-            for member in node.members() {
-                println!("    {}", member_line(&member));
+            for member in node.members().iter() {
+                println!("    {}", member_line(member));
             }
             println!("  {}", stats_line(node));
         }

@@ -94,7 +94,7 @@ pub struct Config {
     pub state_interval: Duration,
     /// Members contacted per state interval.
     pub state_fanout: usize,
-    /// Most keys with a value one node may own ([`crate::Node::set`] refuses more).
+    /// Most keys with a value one node may own ([`crate::NodeHandle::set`] refuses more).
     pub state_max_keys: usize,
     /// Largest value of a key, in bytes (at most [`crate::codec::MAX_STATE_VALUE_LEN`]).
     /// Exchanges that do not fit one datagram go over TCP, bounded by `tcp_timeout`.

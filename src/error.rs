@@ -100,7 +100,7 @@ impl fmt::Display for ExchangeError {
 
 impl std::error::Error for ExchangeError {}
 
-/// Why [`crate::Node::join`] failed. The node keeps running, alone, and still knows the
+/// Why [`crate::NodeHandle::join`] failed. The node keeps running, alone, and still knows the
 /// seeds: it retries them on its push-pull schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -112,8 +112,11 @@ pub enum JoinError {
     Unresolved(Vec<(usize, io::ErrorKind)>),
     /// Every seed failed; why, for each.
     AllFailed(Vec<(SocketAddr, ExchangeError)>),
-    /// No answer within the deadline.
+    /// No seed answered within `Config::tcp_timeout` (and a second): the exchanges may
+    /// still finish, and the node join, after this returns.
     Timeout,
+    /// The node is overloaded (its membership inbox is full): nothing was tried.
+    Overloaded,
     /// The node is stopping or stopped.
     Stopped,
 }
@@ -138,7 +141,10 @@ impl fmt::Display for JoinError {
                 }
                 Ok(())
             }
-            JoinError::Timeout => f.write_str("no seed answered in time"),
+            JoinError::Timeout => {
+                f.write_str("no seed answered in time (the join may still finish)")
+            }
+            JoinError::Overloaded => f.write_str("the node is overloaded; nothing was tried"),
             JoinError::Stopped => f.write_str("the node is stopped"),
         }
     }
@@ -146,8 +152,8 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
-/// Why [`crate::Node::broadcast`] refused a payload. Nothing was queued; the payload is
-/// handed back.
+/// Why [`crate::NodeHandle::broadcast`] refused a payload. Nothing was queued and the
+/// payload is handed back, except after [`BroadcastError::Unconfirmed`], which says so.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BroadcastError {
@@ -162,15 +168,20 @@ pub enum BroadcastError {
     QueueFull(Vec<u8>),
     /// The node is stopping or stopped.
     Stopped(Vec<u8>),
+    /// The broadcast was queued, but the node did not confirm it within 5 s (it is badly
+    /// overloaded): it may still be sent. The payload is not handed back.
+    Unconfirmed,
 }
 
 impl BroadcastError {
-    /// The payload that was not sent.
-    pub fn into_payload(self) -> Vec<u8> {
+    /// The payload that was not sent; `None` for [`BroadcastError::Unconfirmed`], whose
+    /// payload may still go out.
+    pub fn into_payload(self) -> Option<Vec<u8>> {
         match self {
             BroadcastError::TooLarge { payload, .. }
             | BroadcastError::QueueFull(payload)
-            | BroadcastError::Stopped(payload) => payload,
+            | BroadcastError::Stopped(payload) => Some(payload),
+            BroadcastError::Unconfirmed => None,
         }
     }
 }
@@ -187,18 +198,23 @@ impl fmt::Display for BroadcastError {
             }
             BroadcastError::QueueFull(_) => f.write_str("broadcast queue is full"),
             BroadcastError::Stopped(_) => f.write_str("the node is stopped"),
+            BroadcastError::Unconfirmed => {
+                f.write_str("broadcast queued but not confirmed in time; it may still be sent")
+            }
         }
     }
 }
 
 impl std::error::Error for BroadcastError {}
 
-/// Why [`crate::Node::set_metadata`] failed. The metadata was not changed.
+/// Why [`crate::NodeHandle::set_metadata`] failed. The metadata was not changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MetadataError {
     /// Larger than [`crate::MAX_METADATA_LEN`] (the length is given).
     TooLarge(usize),
+    /// The node is overloaded (its membership inbox is full); try again.
+    Overloaded,
     /// The node is stopping or stopped.
     Stopped,
 }
@@ -211,6 +227,7 @@ impl fmt::Display for MetadataError {
                 "metadata of {n} bytes exceeds the {}-byte limit",
                 crate::member::MAX_METADATA_LEN
             ),
+            MetadataError::Overloaded => f.write_str("the node is overloaded; try again"),
             MetadataError::Stopped => f.write_str("the node is stopped"),
         }
     }
@@ -240,8 +257,9 @@ impl fmt::Display for LeaveError {
 
 impl std::error::Error for LeaveError {}
 
-/// Why [`crate::Node::publish`] (or `unpublish`) refused a value. Nothing changed: the
-/// previous value, if any, is still published.
+/// Why [`crate::NodeHandle::publish`] (or `unpublish`) refused a value. Nothing changed
+/// (the previous value, if any, is still published), except after
+/// [`AggregateError::Unconfirmed`], which says so.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum AggregateError {
@@ -256,6 +274,11 @@ pub enum AggregateError {
     OutOfRange(f64),
     /// This node already publishes the maximum number of names (given).
     TooMany(usize),
+    /// The node is overloaded (its aggregation inbox is full); try again.
+    Overloaded,
+    /// The change was queued, but the node did not confirm it within 5 s (it is badly
+    /// overloaded): it may still take effect.
+    Unconfirmed,
     /// The node is stopping or stopped.
     Stopped,
 }
@@ -274,6 +297,10 @@ impl fmt::Display for AggregateError {
                 write!(f, "value {v} is outside ±{:e}", crate::aggregate::MAX_VALUE)
             }
             AggregateError::TooMany(n) => write!(f, "this node already publishes {n} names"),
+            AggregateError::Overloaded => f.write_str("the node is overloaded; try again"),
+            AggregateError::Unconfirmed => {
+                f.write_str("queued but not confirmed in time; it may still take effect")
+            }
             AggregateError::Stopped => f.write_str("the node is stopped"),
         }
     }
@@ -281,8 +308,9 @@ impl fmt::Display for AggregateError {
 
 impl std::error::Error for AggregateError {}
 
-/// Why [`crate::Node::set`] or [`crate::Node::delete`] refused a write. Nothing changed in
-/// any case: the node's map, and every replica of it, are as before.
+/// Why a key-value call ([`crate::NodeHandle::set`], `delete`, `get`, `state`) failed.
+/// Nothing changed (the node's map and every replica of it are as before), except after
+/// [`StateError::Unconfirmed`], which says so.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StateError {
@@ -305,8 +333,12 @@ pub enum StateError {
     /// The node already owns `Config::state_max_keys` keys with a value (the limit is
     /// given); overwriting or deleting one of them is still allowed.
     TooManyKeys(usize),
-    /// The node is stopping or stopped (or so overloaded that its state actor did not
-    /// take the write in time; the write may still happen then).
+    /// The node is overloaded (its state inbox is full): nothing was queued; try again.
+    Overloaded,
+    /// The request was queued, but the node did not answer within 5 s (it is badly
+    /// overloaded): a write may still happen; a read has no answer.
+    Unconfirmed,
+    /// The node is stopping or stopped.
     Stopped,
 }
 
@@ -321,6 +353,8 @@ impl fmt::Display for StateError {
                 write!(f, "state value of {len} bytes is over the limit of {max}")
             }
             StateError::TooManyKeys(max) => write!(f, "this node already owns {max} state keys"),
+            StateError::Overloaded => f.write_str("the node is overloaded; try again"),
+            StateError::Unconfirmed => f.write_str("no answer in time; a write may still happen"),
             StateError::Stopped => f.write_str("the node is stopped"),
         }
     }

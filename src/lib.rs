@@ -3,7 +3,7 @@
 //! Gossip protocols for synchronous Rust applications: SWIM membership and failure
 //! detection (suspicion, refutation, indirect probes), piggybacked dissemination,
 //! push-pull anti-entropy, push-sum aggregates and a replicated per-node key-value state
-//! ([`Node::set`], [`Node::get`]), on plain OS threads with no async runtime.
+//! ([`NodeHandle::set`], [`NodeHandle::get`]), on plain OS threads with no async runtime.
 //!
 //! ## Architecture
 //!
@@ -36,7 +36,7 @@
 //!     .start()?;
 //! node.join(&["127.0.0.1:7947"])?;
 //! node.broadcast(b"hello".to_vec())?;
-//! for member in node.members() {
+//! for member in node.members().iter() {
 //!     println!("{} {} {}", member.name, member.state, member.incarnation);
 //! }
 //! node.leave(Duration::from_secs(2))?;
@@ -44,9 +44,12 @@
 //! ```
 
 pub mod aggregate;
-#[doc(hidden)]
+#[cfg(feature = "unstable-internals")]
 pub mod bench_support;
+#[cfg(feature = "unstable-internals")]
 pub mod codec;
+#[cfg(not(feature = "unstable-internals"))]
+mod codec;
 mod config;
 mod error;
 mod event;
@@ -60,6 +63,7 @@ mod stats;
 pub mod time;
 
 pub use aggregate::{AggregateName, Estimate};
+pub use codec::{MAX_STATE_KEY_LEN, MAX_STATE_VALUE_LEN};
 pub use config::{
     BroadcastMode, Config, ConfigError, MAX_MTU, MIN_EPOCH_ROUNDS, MIN_MTU, StateMode,
 };
@@ -69,8 +73,8 @@ pub use error::{
 };
 pub use event::Event;
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};
-pub use node::{Node, NodeBuilder};
-pub use stats::{DropReason, LatencySummary, Stats};
+pub use node::{Node, NodeBuilder, NodeHandle};
+pub use stats::{DropReason, LatencySummary, MemberCounts, Stats};
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -141,6 +141,7 @@ impl fmt::Display for MemberState {
 
 /// One member as this node sees it: a snapshot, not a live view.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Member {
     /// The member's unique name.
     pub name: NodeName,

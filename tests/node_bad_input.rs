@@ -105,7 +105,7 @@ fn assert_still_works(cluster: &mut Cluster, newcomer: &str, seed: u64, via: usi
 /// No node of `cluster` knows any member whose name does not start with `prefix`.
 fn assert_only_own_members(cluster: &Cluster, prefix: &str) {
     for test_node in &cluster.nodes {
-        for m in test_node.members() {
+        for m in test_node.members().iter() {
             assert!(
                 m.name().starts_with(prefix),
                 "{} holds a foreign member {}:\n{}",

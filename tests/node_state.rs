@@ -82,7 +82,7 @@ fn wait_value(cluster: &Cluster, among: &[usize], owner: &str, key: &str, value:
         || {
             among
                 .iter()
-                .all(|&i| cluster.node(i).get(owner, key).as_deref() == value)
+                .all(|&i| cluster.node(i).get(owner, key).unwrap().as_deref() == value)
         },
     );
 }
@@ -95,7 +95,7 @@ fn a_set_reaches_every_node_once_and_a_delete_follows() {
     let owner = cluster.name(0);
     cluster.node(0).set("log_level", "debug").unwrap();
     assert_eq!(
-        cluster.node(0).get(&owner, "log_level").as_deref(),
+        cluster.node(0).get(&owner, "log_level").unwrap().as_deref(),
         Some(&b"debug"[..])
     );
     let everyone = cluster.others(&[]);
@@ -133,7 +133,7 @@ fn a_set_reaches_every_node_once_and_a_delete_follows() {
             (owner.clone(), "log_level".to_string(), None),
         ];
         assert_eq!(changes.of(i), expected, "{}", cluster.name(i));
-        assert!(cluster.node(i).state(&owner).is_empty());
+        assert!(cluster.node(i).state(&owner).unwrap().is_empty());
     }
     assert!(changes.of(0).is_empty(), "own writes are not reported");
 }
@@ -175,7 +175,7 @@ fn oversized_keys_and_values_are_refused_and_nothing_is_lost() {
     let both = [0, 1];
     wait_value(&cluster, &both, &owner, "color", Some(b"blue"));
     for &i in &both {
-        let state = cluster.node(i).state(&owner);
+        let state = cluster.node(i).state(&owner).unwrap();
         assert_eq!(state.len(), 2, "{}: {state:?}", cluster.name(i));
     }
 }
@@ -192,12 +192,12 @@ fn a_node_owns_at_most_state_max_keys_keys() {
     node.set("b", "two").unwrap();
     node.delete("a").unwrap();
     node.set("c", "3").unwrap();
-    let state = node.state("max-keys");
+    let state = node.state("max-keys").unwrap();
     let keys: Vec<&str> = state.keys().map(String::as_str).collect();
     assert_eq!(keys, ["b", "c"]);
     node.stop();
     assert_eq!(node.set("d", "4"), Err(StateError::Stopped));
-    assert_eq!(node.get("max-keys", "b"), None);
+    assert_eq!(node.get("max-keys", "b"), Err(StateError::Stopped));
 }
 
 /// A node that crashes and comes back under the same name starts a newer generation:
@@ -315,10 +315,10 @@ fn state_converges_after_a_partition_heals() {
     wait_value(&cluster, &a, &writer_a, "from-a", Some(b"1"));
     wait_value(&cluster, &b, &writer_b, "from-b", Some(b"2"));
     for &i in &b {
-        assert_eq!(cluster.node(i).get(&writer_a, "from-a"), None);
+        assert_eq!(cluster.node(i).get(&writer_a, "from-a"), Ok(None));
     }
     for &i in &a {
-        assert_eq!(cluster.node(i).get(&writer_b, "from-b"), None);
+        assert_eq!(cluster.node(i).get(&writer_b, "from-b"), Ok(None));
     }
 
     drop(partition);

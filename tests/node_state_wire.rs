@@ -138,7 +138,7 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
         change,
         ("ghost".into(), "via-tcp".into(), Some(b"2".to_vec()))
     );
-    assert_eq!(node.get("ghost", "via-tcp"), Some(b"2".to_vec()));
+    assert_eq!(node.get("ghost", "via-tcp"), Ok(Some(b"2".to_vec())));
 
     // Bad input: each counted once, in the right counter, connection closed.
     let frame = encode_frame(&ours, &Frame::State(ghost_leg("bad", b"3"))).unwrap();
@@ -179,10 +179,10 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
     );
 
     // None of it changed anything; the node still takes writes.
-    let held = node.state("ghost");
+    let held = node.state("ghost").unwrap();
     let keys: Vec<&str> = held.keys().map(String::as_str).collect();
     assert_eq!(keys, ["via-tcp", "via-udp"]);
     node.set("still", "works").unwrap();
-    assert_eq!(node.get("wire-0", "still"), Some(b"works".to_vec()));
+    assert_eq!(node.get("wire-0", "still"), Ok(Some(b"works".to_vec())));
     assert!(changes.try_recv().is_err(), "no change from bad input");
 }

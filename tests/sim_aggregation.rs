@@ -7,8 +7,11 @@
 
 use std::time::Duration;
 
-use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation, run_seeded, test_seed};
+mod seeded;
+
+use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation, test_seed};
 use epidemic::{AggregateError, Config};
+use seeded::run_seeded;
 
 /// Runs `scenario` with the test's seed; on failure, panics with the rerun command.
 fn with_seed(test: &str, scenario: impl FnOnce(u64) -> Result<(), String>) {

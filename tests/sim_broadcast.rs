@@ -9,8 +9,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation, run_seeded};
+mod seeded;
+
+use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation};
 use epidemic::{BroadcastMode, Config, Stats};
+use seeded::run_seeded;
 
 /// Runs `scenario` with the test's seed; on failure, panics with the rerun command.
 fn with_seed(test: &str, scenario: impl FnOnce(u64) -> Result<(), String>) {

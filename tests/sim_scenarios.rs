@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
-use epidemic::sim::{
-    EventKind, Fault, NetworkModel, NodeId, Simulation, random_faults, run_seeded, test_seed,
-};
+mod seeded;
+
+use epidemic::sim::{EventKind, Fault, NetworkModel, NodeId, Simulation, random_faults, test_seed};
 use epidemic::{Config, MemberState};
+use seeded::run_seeded;
 
 /// Runs `scenario` with the test's seed; on failure, panics with the rerun command.
 fn with_seed(test: &str, scenario: impl FnOnce(u64) -> Result<(), String>) {

@@ -7,8 +7,11 @@
 
 use std::time::Duration;
 
-use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation, run_seeded};
+mod seeded;
+
+use epidemic::sim::{Fault, NetworkModel, NodeId, Simulation};
 use epidemic::{Config, StateMode};
+use seeded::run_seeded;
 
 /// Runs `scenario` with the test's seed; on failure, panics with the rerun command.
 fn with_seed(test: &str, scenario: impl FnOnce(u64) -> Result<(), String>) {

@@ -3,7 +3,7 @@
 
 use super::ConfigError;
 
-/// How user broadcasts ([`crate::Node::broadcast`]) reach the other members.
+/// How user broadcasts ([`crate::NodeHandle::broadcast`]) reach the other members.
 ///
 /// Every mode delivers each broadcast at most once per node (ids are remembered for two
 /// minutes, up to 65,536 of them) and never to its origin; all are best effort (no

@@ -1,13 +1,13 @@
 //! The replicated key-value state as the application sees it: every node owns a small map
-//! it writes with [`Node::set`] and [`Node::delete`]; every node holds a replica of every
+//! it writes with [`NodeHandle::set`] and [`NodeHandle::delete`]; every node holds a replica of every
 //! other node's map, reconciled in the background (Scuttlebutt anti-entropy, in the mode
-//! of `Config::state_mode`), and reads it with [`Node::get`] and [`Node::state`].
+//! of `Config::state_mode`), and reads it with [`NodeHandle::get`] and [`NodeHandle::state`].
 //!
 //! ```text
 //! alice.set("log_level", "debug")          alice's map: log_level = debug @ version 1
 //!   ... a few state intervals later ...
 //! bob:   on_state_change(alice, "log_level", Some(b"debug"))
-//!        bob.get("alice", "log_level") == Some(b"debug".to_vec())
+//!        bob.get("alice", "log_level") == Ok(Some(b"debug".to_vec()))
 //! ```
 //!
 //! Reads and writes are requests to the node's state actor (the state is never shared
@@ -15,10 +15,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{ACTOR_REPLY_TIMEOUT, Node, NodeBuilder};
+use super::{ACTOR_REPLY_TIMEOUT, NodeBuilder, NodeHandle};
 use crate::error::StateError;
 use crate::member::NodeName;
 use crate::protocol::{ComponentInput, Reply, RequestId, StateInput, check_key, check_value_len};
+use crate::runtime::{Refused, Runtime, Unanswered};
 
 impl NodeBuilder {
     /// Called when a key of another node's map changes here: the owner, the key, and the
@@ -35,90 +36,97 @@ impl NodeBuilder {
     }
 }
 
-impl Node {
-    /// Sets `key` (1 to [`crate::codec::MAX_STATE_KEY_LEN`] bytes) of this node's map to
-    /// `value` (at most `Config::state_max_value_len` bytes); every other node learns it
-    /// within a few `Config::state_interval`s. Returns once the write is done here.
+impl NodeHandle {
+    /// Sets `key` (1 to [`crate::MAX_STATE_KEY_LEN`] bytes) of this node's map to `value`
+    /// (at most `Config::state_max_value_len` bytes); every other node learns it within a
+    /// few `Config::state_interval`s. Returns once the write is done here.
     ///
     /// ```no_run
     /// # let node = epidemic::Node::builder("alice").start()?;
     /// node.set("log_level", "debug")?;
-    /// assert_eq!(node.get("alice", "log_level").as_deref(), Some(&b"debug"[..]));
+    /// assert_eq!(node.get("alice", "log_level")?.as_deref(), Some(&b"debug"[..]));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set(&self, key: &str, value: impl Into<Vec<u8>>) -> Result<(), StateError> {
         let value = value.into();
         check_key(key)?;
-        check_value_len(value.len(), self.config.state_max_value_len)?;
+        let runtime = self.runtime().ok_or(StateError::Stopped)?;
+        check_value_len(value.len(), runtime.config.state_max_value_len)?;
         let key = key.to_string();
-        self.write(|request| StateInput::Set {
+        written(ask(&runtime, |request| StateInput::Set {
             request,
             key,
             value,
-        })
+        }))
     }
 
     /// Deletes `key` from this node's map (other nodes report it deleted). Deleting a key
     /// that has no value is not an error and changes nothing.
     pub fn delete(&self, key: &str) -> Result<(), StateError> {
         check_key(key)?;
+        let runtime = self.runtime().ok_or(StateError::Stopped)?;
         let key = key.to_string();
-        self.write(|request| StateInput::Delete { request, key })
+        written(ask(&runtime, |request| StateInput::Delete { request, key }))
     }
 
     /// The value of `key` in `member`'s map as this node holds it now (this node's own
-    /// map when `member` is its name). `None` when there is none, the member is unknown or
-    /// has not written it yet, or the node is stopped. A copy of the bytes.
-    pub fn get(&self, member: &str, key: &str) -> Option<Vec<u8>> {
-        let owner = NodeName::new(member).ok()?;
+    /// map when `member` is its name): `Ok(None)` when there is none (the member is
+    /// unknown, has not written it, or deleted it); an error when the node could not be
+    /// asked. A copy of the bytes.
+    pub fn get(&self, member: &str, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        check_key(key)?;
+        let Ok(owner) = NodeName::new(member) else {
+            return Ok(None); // no member has that name
+        };
+        let runtime = self.runtime().ok_or(StateError::Stopped)?;
         let key = key.to_string();
-        let reply = self.ask(|request| StateInput::Get {
+        let get = |request| StateInput::Get {
             request,
             owner,
             key,
-        })?;
-        match reply {
-            Reply::StateValue(value) => value.map(|v| v.to_vec()),
-            _ => None,
+        };
+        match ask(&runtime, get)? {
+            Reply::StateValue(value) => Ok(value.map(|v| v.to_vec())),
+            _ => Err(StateError::Unconfirmed),
         }
     }
 
     /// Every key of `member`'s map with a value, as this node holds it now (empty when
-    /// there is none, the member is unknown, or the node is stopped).
-    pub fn state(&self, member: &str) -> BTreeMap<String, Vec<u8>> {
+    /// there is none or the member is unknown); an error when the node could not be asked.
+    pub fn state(&self, member: &str) -> Result<BTreeMap<String, Vec<u8>>, StateError> {
         let Ok(owner) = NodeName::new(member) else {
-            return BTreeMap::new();
+            return Ok(BTreeMap::new());
         };
-        match self.ask(|request| StateInput::Read { request, owner }) {
-            Some(Reply::StateMap(map)) => map
+        let runtime = self.runtime().ok_or(StateError::Stopped)?;
+        match ask(&runtime, |request| StateInput::Read { request, owner })? {
+            Reply::StateMap(map) => Ok(map
                 .into_iter()
                 .map(|(k, v)| (k.as_str().to_string(), v.to_vec()))
-                .collect(),
-            _ => BTreeMap::new(),
+                .collect()),
+            _ => Err(StateError::Unconfirmed),
         }
     }
+}
 
-    /// Sends a write to the state actor and waits for its answer.
-    fn write(&self, input: impl FnOnce(RequestId) -> StateInput) -> Result<(), StateError> {
-        match self.ask(input) {
-            Some(Reply::StateWritten(result)) => result,
-            _ => Err(StateError::Stopped),
-        }
-    }
+/// Sends a request to the state actor and waits for its answer.
+fn ask(
+    runtime: &Runtime,
+    input: impl FnOnce(RequestId) -> StateInput,
+) -> Result<Reply, StateError> {
+    let state = |request| ComponentInput::State(input(request));
+    runtime
+        .ask(state, ACTOR_REPLY_TIMEOUT)
+        .map_err(|unanswered| match unanswered {
+            Unanswered::Refused(Refused::Stopped(_)) => StateError::Stopped,
+            Unanswered::Refused(Refused::Full(_)) => StateError::Overloaded,
+            Unanswered::Late => StateError::Unconfirmed,
+        })
+}
 
-    /// Sends a request to the state actor; its reply, or `None` if the node is stopped
-    /// (or the actor did not answer within [`ACTOR_REPLY_TIMEOUT`]).
-    fn ask(&self, input: impl FnOnce(RequestId) -> StateInput) -> Option<Reply> {
-        let replies = &self.runtime.router.replies;
-        let (request, reply) = replies.register();
-        if !self.runtime.send(ComponentInput::State(input(request))) {
-            replies.cancel(request);
-            return None;
-        }
-        let answer = reply.recv_timeout(ACTOR_REPLY_TIMEOUT).ok();
-        if answer.is_none() {
-            replies.cancel(request);
-        }
-        answer
+/// The outcome of a write.
+fn written(answer: Result<Reply, StateError>) -> Result<(), StateError> {
+    match answer? {
+        Reply::StateWritten(result) => result,
+        _ => Err(StateError::Unconfirmed),
     }
 }

@@ -32,6 +32,17 @@ pub(crate) enum ActorMsg<I> {
     Stop,
 }
 
+impl<I> ActorMsg<I> {
+    /// The input of a message that was handed back. Only inputs are offered by
+    /// `Inboxes::try_offer` (the one caller), so a refused one is always an input.
+    pub(crate) fn into_input(self) -> I {
+        match self {
+            ActorMsg::Input(input) => input,
+            ActorMsg::Stop => unreachable!("only inputs go through try_offer"),
+        }
+    }
+}
+
 /// Runs `component` on a new thread named `name` until it receives [`ActorMsg::Stop`], its
 /// inbox disconnects, or `stopping` is set. `after` runs after each step (e.g. to publish a
 /// snapshot).

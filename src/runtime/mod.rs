@@ -16,6 +16,7 @@
 //! nothing held) sleeps on its inbox and costs nothing.
 
 mod actor;
+mod calls;
 mod clock;
 mod dispatcher;
 mod inbound;
@@ -34,6 +35,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, bounded};
 use parking_lot::{Mutex, RwLock};
 
+pub(crate) use calls::{Refused, Snapshot, Unanswered};
 pub(crate) use dispatcher::Callbacks;
 
 use self::clock::Clock;
@@ -45,8 +47,8 @@ use crate::aggregate::{AggregateName, Estimate};
 use crate::config::Config;
 use crate::error::StartError;
 use crate::event::Event;
-use crate::member::{Member, NodeName};
-use crate::protocol::{Aggregation, ComponentInput, Components, Inbound, Membership, NodeSetup};
+use crate::member::NodeName;
+use crate::protocol::{Aggregation, Components, Inbound, Membership, NodeSetup};
 use crate::stats::Counters;
 
 /// Capacity of each actor's inbox (its normal lane).
@@ -74,11 +76,14 @@ pub(crate) struct Setup {
 /// The threads and shared state of one running node.
 pub(crate) struct Runtime {
     pub(crate) name: NodeName,
+    /// The settings it runs with.
+    pub(crate) config: Config,
     pub(crate) local_addr: SocketAddr,
     pub(crate) router: Router,
-    pub(crate) snapshot: Arc<RwLock<Arc<[Member]>>>,
+    /// The membership actor's latest snapshot.
+    snapshot: Arc<RwLock<Snapshot>>,
     /// The aggregation actor's estimates, in name order.
-    pub(crate) estimates: Arc<RwLock<Estimates>>,
+    estimates: Arc<RwLock<Estimates>>,
     pub(crate) events: Receiver<Event>,
     pub(crate) counters: Arc<Counters>,
     stopping: Arc<AtomicBool>,
@@ -136,9 +141,10 @@ impl Runtime {
         };
         let runtime = Runtime {
             name: setup.name.clone(),
+            config: setup.config.clone(),
             local_addr,
             router: router.clone(),
-            snapshot: Arc::new(RwLock::new(Arc::from(Vec::new()))),
+            snapshot: Arc::new(RwLock::new(Snapshot::default())),
             estimates: Arc::new(RwLock::new(Arc::from(Vec::new()))),
             events: events_rx,
             counters: counters.clone(),
@@ -188,7 +194,7 @@ impl Runtime {
         let snapshot = runtime.snapshot.clone();
         let publish = move |m: &mut Membership| {
             if let Some(members) = m.take_snapshot() {
-                *snapshot.write() = Arc::from(members);
+                *snapshot.write() = Snapshot::new(members);
             }
         };
         let stopping = &runtime.stopping;
@@ -244,11 +250,6 @@ impl Runtime {
             runtime.actors.lock().push(handle);
         }
         Ok(runtime)
-    }
-
-    /// Queues a command for the actor hosting its component; false if full or stopped.
-    pub(crate) fn send(&self, input: ComponentInput) -> bool {
-        !self.is_stopped() && self.router.inboxes.try_offer(input)
     }
 
     /// Whether shutdown began.

@@ -72,25 +72,26 @@ impl Inboxes {
     /// Queues `input` in the inbox of the actor hosting its component; a full inbox drops
     /// it and counts it (`Stats::dropped_queue_full`).
     pub(crate) fn offer(&self, input: ComponentInput) {
-        if !self.try_offer(input) {
+        if self.try_offer(input).is_err() {
             self.counters.dropped(DropReason::QueueFull);
         }
     }
 
-    /// Queues `input` like [`Inboxes::offer`], probe traffic in the urgent lane; false
-    /// (and nothing counted) if its lane is full or its actor stopped.
-    pub(crate) fn try_offer(&self, input: ComponentInput) -> bool {
+    /// Queues `input` like [`Inboxes::offer`], probe traffic in the urgent lane; handed
+    /// back (nothing counted) if its lane is full or its actor stopped.
+    pub(crate) fn try_offer(&self, input: ComponentInput) -> Result<(), ComponentInput> {
+        use ComponentInput as To;
         let lane = if input.is_urgent() {
             Lane::Urgent
         } else {
             Lane::Normal
         };
         match input {
-            ComponentInput::Membership(i) => send(&self.membership, ActorMsg::Input(i), lane),
-            ComponentInput::Suspicion(i) => send(&self.suspicion, ActorMsg::Input(i), lane),
-            ComponentInput::Dissemination(i) => send(&self.dissemination, ActorMsg::Input(i), lane),
-            ComponentInput::Aggregation(i) => send(&self.aggregation, ActorMsg::Input(i), lane),
-            ComponentInput::State(i) => send(&self.state, ActorMsg::Input(i), lane),
+            To::Membership(i) => offer_input(&self.membership, i, lane, To::Membership),
+            To::Suspicion(i) => offer_input(&self.suspicion, i, lane, To::Suspicion),
+            To::Dissemination(i) => offer_input(&self.dissemination, i, lane, To::Dissemination),
+            To::Aggregation(i) => offer_input(&self.aggregation, i, lane, To::Aggregation),
+            To::State(i) => offer_input(&self.state, i, lane, To::State),
         }
     }
 
@@ -143,4 +144,16 @@ pub(crate) fn offer<T>(tx: &QueueSender<T>, message: T) -> bool {
 /// `try_send` in `lane`, true if delivered.
 fn send<T>(tx: &LaneSender<T>, message: T, lane: Lane) -> bool {
     tx.try_send(message, lane).is_ok()
+}
+
+/// Queues an input in `lane` of an actor's inbox; a refused one is handed back whole, as
+/// the `ComponentInput` `back` makes of it.
+fn offer_input<I>(
+    tx: &LaneSender<ActorMsg<I>>,
+    input: I,
+    lane: Lane,
+    back: fn(I) -> ComponentInput,
+) -> Result<(), ComponentInput> {
+    tx.try_send(ActorMsg::Input(input), lane)
+        .map_err(|refused| back(refused.into_input()))
 }

@@ -242,6 +242,23 @@ impl Simulation {
         }
     }
 
+    /// Hands `bytes` to `node` now as a datagram from `from`, whoever that is: it goes
+    /// through the node's inbound path as if it came off the socket (a forged, garbled or
+    /// foreign datagram, for tests of what a node does with them), when the simulation
+    /// next runs. A stopped node, or a paused one until it resumes, does not see it.
+    pub fn inject_datagram(&mut self, node: NodeId, from: SocketAddr, bytes: Vec<u8>) {
+        let Some(n) = self.nodes.get(node.0) else {
+            return;
+        };
+        let event = Event::Datagram {
+            to: node.0,
+            generation: n.generation,
+            from,
+            bytes,
+        };
+        self.queue.push(self.now, event);
+    }
+
     pub(super) fn random_live_node(&mut self, except: usize) -> Option<usize> {
         let live: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| i != except && self.nodes[i].status == Status::Up)

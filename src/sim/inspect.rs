@@ -8,7 +8,7 @@ use super::engine::{Delivered, NetworkTotals, Simulation};
 use super::node::Status;
 use super::trace::TraceEvent;
 use crate::member::{Incarnation, Member, MemberState, NodeName};
-use crate::stats::Stats;
+use crate::stats::{MemberCounts, Stats};
 
 impl Simulation {
     /// Number of nodes ever created.
@@ -37,9 +37,12 @@ impl Simulation {
         self.nodes[node.0].parts().membership.members()
     }
 
-    /// A node's counters.
+    /// A node's counters, and its members by state (as `Node::stats`).
     pub fn stats(&self, node: NodeId) -> Stats {
-        self.nodes[node.0].counters().snapshot()
+        let n = &self.nodes[node.0];
+        let mut stats = n.counters().snapshot();
+        stats.members = MemberCounts::of(&n.parts().membership.members());
+        stats
     }
 
     /// Datagram and exchange totals.

@@ -156,16 +156,3 @@ pub fn test_seed(test_name: &str) -> u64 {
     }
     crate::hash::fnv1a(test_name.as_bytes())
 }
-
-/// Runs one seeded simulator test: `scenario` gets [`test_seed`]`(test)`; if it fails, this
-/// panics with the seed, the reason and the one command that reruns it (`suite` is the
-/// test target, e.g. `sim_scenarios`).
-pub fn run_seeded(suite: &str, test: &str, scenario: impl FnOnce(u64) -> Result<(), String>) {
-    let seed = test_seed(test);
-    if let Err(why) = scenario(seed) {
-        panic!(
-            "{test} failed with seed {seed}: {why}\n\
-             rerun: EPIDEMIC_SEED={seed} cargo test --release --test {suite} {test}"
-        );
-    }
-}

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use self::latency::LatencyHistogram;
 pub use self::latency::LatencySummary;
+use crate::member::{Member, MemberState};
 
 /// Why an inbound datagram or frame was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +134,7 @@ impl Counters {
             events_dropped: get(&self.events_dropped),
             callback_panics: get(&self.callback_panics),
             probe_rtt: self.probe_rtt.summary(),
+            members: MemberCounts::default(),
         }
     }
 }
@@ -216,10 +218,43 @@ pub struct Stats {
     pub events_dropped: u64,
     /// User callbacks that panicked (caught and logged).
     pub callback_panics: u64,
+    /// Members this node knows, by state (itself included, as alive).
+    pub members: MemberCounts,
     /// Round trips of this node's probes, from sending a ping to the first ack for it
     /// (direct or, after `probe_timeout`, through a helper); probes never answered are not
     /// in it. On a healthy LAN they measure how long the target took to answer.
     pub probe_rtt: LatencySummary,
+}
+
+/// How many members a node knows in each state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemberCounts {
+    /// Alive, this node included.
+    pub alive: u64,
+    /// Suspected.
+    pub suspect: u64,
+    /// Declared failed and not yet forgotten.
+    pub dead: u64,
+    /// Left gracefully and not yet forgotten.
+    pub left: u64,
+}
+
+impl MemberCounts {
+    /// The counts of `members`.
+    pub(crate) fn of<'a>(members: impl IntoIterator<Item = &'a Member>) -> MemberCounts {
+        let mut counts = MemberCounts::default();
+        for member in members {
+            let count = match member.state {
+                MemberState::Alive => &mut counts.alive,
+                MemberState::Suspect => &mut counts.suspect,
+                MemberState::Dead => &mut counts.dead,
+                MemberState::Left => &mut counts.left,
+            };
+            *count += 1;
+        }
+        counts
+    }
 }
 
 impl Stats {
