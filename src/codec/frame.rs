@@ -4,7 +4,7 @@
 //! frame     header (12) | kind u8 (1 = PushPull, 2 = State) | body
 //! PushPull  join u8 (0/1) | count u32 (<= MAX_MEMBERS_PER_SYNC) | count × record
 //! record    name | addr | incarnation u64 | state u8 | metadata (len u16 <= 512)
-//! State     see `state.rs`
+//! State     see `kv.rs`
 //! ```
 
 use super::error::{DecodeError, EncodeError};

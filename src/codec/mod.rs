@@ -20,24 +20,26 @@
 mod error;
 mod frame;
 mod known;
+mod kv;
 mod message;
 mod packet;
-mod state;
 mod wire;
+mod writer;
 
 pub use error::{DecodeError, EncodeError};
 pub use frame::{decode_frame, encode_frame};
 pub use known::{KNOWN_MESSAGE_TYPE, KNOWN_OVERHEAD, Known, MAX_KNOWN_IDS};
-pub use message::{
-    Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Left, MemberRecord, Message, Nack,
-    Packet, Ping, PingReq, PushPull, Suspect, UserMessage,
-};
-pub use packet::{PacketWriter, decode_header, decode_packet, encode_packet};
-pub use state::{
+pub use kv::{
     MAX_STATE_ENTRIES, MAX_STATE_KEY_LEN, MAX_STATE_OWNERS, MAX_STATE_VALUE_LEN,
     STATE_MESSAGE_TYPE, STATE_SYNC_OVERHEAD, StateDeltas, StateDigest, StateEntry, StateKey,
     StateSync, StateWant,
 };
+pub use message::{
+    Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Left, MemberRecord, Message, Nack,
+    Packet, Ping, PingReq, PushPull, Suspect, UserMessage,
+};
+pub use packet::{decode_header, decode_packet};
+pub use writer::{PacketWriter, encode_packet};
 
 /// Magic bytes at the start of every datagram and frame.
 pub const MAGIC: [u8; 2] = *b"EP";

@@ -11,7 +11,7 @@
 mod aggregate;
 mod builder;
 mod handle;
-mod state;
+mod kv;
 
 use std::net::SocketAddr;
 use std::ops::Deref;

@@ -35,7 +35,9 @@
 //! rounds). Readers see the newest estimate that settled (see [`Estimate::converged`]),
 //! so a new epoch does not blank out the previous figures while it converges.
 
-mod state;
+mod epoch;
+mod mass;
+mod round;
 #[cfg(test)]
 mod tests;
 
@@ -45,7 +47,7 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 
-use self::state::{State, valid};
+use self::mass::{State, valid};
 use super::{AggregationInput, Component, Delivery, DisseminationInput, Output, Reply};
 use crate::aggregate::{AggregateName, Estimate, MAX_PUBLISHED, MAX_TRACKED, MAX_VALUE};
 use crate::codec::{
@@ -171,11 +173,6 @@ impl Aggregation {
         !self.published.is_empty() || !self.states.is_empty()
     }
 
-    /// Rounds into an epoch within which a newcomer still takes part with its values.
-    fn join_margin(&self) -> u32 {
-        (self.epoch_rounds / 8).max(1)
-    }
-
     /// Moves the round timer past `now` on its grid (after an idle spell).
     fn catch_up(&mut self, now: Instant) {
         if self.next_round_at > now {
@@ -190,50 +187,6 @@ impl Aggregation {
     /// No alive peer to exchange with.
     fn alone(&self) -> bool {
         self.peers.count(Pick::Alive) == 0
-    }
-
-    /// Whether this node minimises `hash(name, epoch)` among itself and its live peers.
-    fn holds_weight(&self, epoch: u64) -> bool {
-        let mine = rank(&self.local, epoch);
-        self.peers.all(Pick::Alive, |peer| mine < rank(peer, epoch))
-    }
-
-    /// Closes the current epoch (settled estimates are kept, the settle callback runs for
-    /// names that never settled) and starts `epoch` at `round`.
-    fn enter_epoch(&mut self, epoch: u64, round: u32, contributing: bool) {
-        let alone = self.alone();
-        let closing = std::mem::take(&mut self.states);
-        for (name, state) in closing {
-            let Some(estimate) = state.estimate(self.epoch, self.round, alone) else {
-                continue;
-            };
-            if estimate.converged {
-                self.settled.insert(name.clone(), estimate);
-            }
-            if !state.notified {
-                let delivery = Delivery::Estimate { name, estimate };
-                self.outputs.push_back(Output::from(delivery));
-            }
-        }
-        // A name nobody publishes any more fades out after two epochs.
-        self.settled.retain(|_, e| e.epoch + 2 >= epoch);
-        self.epoch = epoch;
-        self.round = round;
-        self.contributing = contributing;
-        self.designated = None;
-        if contributing {
-            let published: Vec<(AggregateName, f64)> = self
-                .published
-                .iter()
-                .map(|(n, v)| (n.clone(), *v))
-                .collect();
-            for (name, value) in published {
-                if let Some(state) = self.state(name) {
-                    state.contribute(value);
-                }
-            }
-        }
-        self.snapshot_dirty = true;
     }
 
     /// The state of `name` in this epoch, created (with the unit weight if this node holds
@@ -311,76 +264,6 @@ impl Aggregation {
         self.snapshot_dirty = true;
         Ok(())
     }
-
-    /// `k` distinct random live peers, `k` the largest power of two within the fanout.
-    fn targets(&mut self) -> Vec<SocketAddr> {
-        let mut k = 1;
-        while k * 2 <= self.fanout.min(self.peers.count(Pick::Alive)) {
-            k *= 2;
-        }
-        self.peers.random_addrs(k, Pick::Alive, &mut self.rng)
-    }
-
-    /// One round: halve every mass and send the halves, in equal shares, to the targets.
-    fn exchange(&mut self) {
-        let targets = self.targets();
-        if targets.is_empty() || self.states.is_empty() {
-            return;
-        }
-        let k = targets.len() as u32;
-        let entries: Vec<AggregateEntry> = self
-            .states
-            .iter_mut()
-            .map(|(name, state)| {
-                let [value, ones, weight] = state.split(k);
-                AggregateEntry {
-                    name: name.clone(),
-                    value,
-                    ones,
-                    weight,
-                    min: state.min,
-                    max: state.max,
-                }
-            })
-            .collect();
-        let chunks = chunk(entries, self.mtu);
-        for to in targets {
-            for entries in &chunks {
-                let message = Message::Aggregate(Aggregate {
-                    epoch: self.epoch,
-                    round: self.round,
-                    entries: entries.clone(),
-                });
-                let send = DisseminationInput::Send {
-                    to,
-                    messages: vec![message],
-                };
-                self.outputs.push_back(Output::from(send));
-            }
-        }
-    }
-
-    fn end_round(&mut self) {
-        self.round = self.round.saturating_add(1);
-        let (epoch, round, alone) = (self.epoch, self.round, self.alone());
-        for (name, state) in &mut self.states {
-            state.end_round();
-            if state.notified {
-                continue;
-            }
-            if let Some(estimate) = state.estimate(epoch, round, alone) {
-                if estimate.converged {
-                    state.notified = true;
-                    let delivery = Delivery::Estimate {
-                        name: name.clone(),
-                        estimate,
-                    };
-                    self.outputs.push_back(Output::from(delivery));
-                }
-            }
-        }
-        self.snapshot_dirty = true;
-    }
 }
 
 impl Component for Aggregation {
@@ -438,36 +321,4 @@ pub(crate) fn check_value(value: f64) -> Result<(), AggregateError> {
     } else {
         Ok(())
     }
-}
-
-/// Splits entries into messages that each fit one datagram beside nothing else.
-fn chunk(entries: Vec<AggregateEntry>, mtu: usize) -> Vec<Vec<AggregateEntry>> {
-    let budget = mtu.saturating_sub(PACKET_OVERHEAD + AGGREGATE_OVERHEAD);
-    let mut chunks: Vec<Vec<AggregateEntry>> = Vec::new();
-    let mut used = 0;
-    for entry in entries {
-        let len = entry.encoded_len();
-        let full = chunks
-            .last()
-            .is_none_or(|c| c.len() >= MAX_AGGREGATES_PER_MESSAGE || used + len > budget);
-        if full {
-            chunks.push(Vec::new());
-            used = 0;
-        }
-        used += len;
-        if let Some(last) = chunks.last_mut() {
-            last.push(entry);
-        }
-    }
-    chunks
-}
-
-/// A node's rank for holding the unit weight of `epoch`: FNV-1a of the name, mixed with
-/// the epoch (splitmix64), the same on every node.
-fn rank(name: &NodeName, epoch: u64) -> (u64, &str) {
-    let hash = crate::hash::fnv1a(name.as_str().as_bytes());
-    let mut z = hash ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31), name.as_str())
 }

@@ -17,7 +17,6 @@
 //! and uses no CPU. Everything is bounded: the command queue, the number of connections, the
 //! frame size, and the time a connection may live. TCP connections live in `tcp.rs`.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,17 +24,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::queue::{self, Lane, LaneReceiver, LaneSender};
+use super::queue::{self, LaneReceiver};
 use mio::net::{TcpListener, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::RwLock;
 
+pub(crate) use self::handle::ReactorHandle;
+use self::handle::Shared;
 use super::socket::Sockets;
 use super::tcp::Conns;
 use crate::codec::MAX_FRAME_LEN;
 use crate::error::ExchangeError;
 use crate::protocol::{ConnId, ExchangeId, NetOutput};
 use crate::stats::{Counters, DropReason};
+
+mod handle;
 
 /// The waker's token: commands are waiting.
 const WAKER: Token = Token(0);
@@ -78,87 +81,6 @@ pub(crate) trait NetSink: Send + 'static {
     fn request(&mut self, conn: ConnId, from: SocketAddr, frame: Vec<u8>) -> bool;
     /// An `Exchange` ended: the response frame, or why there is none.
     fn response(&mut self, exchange: ExchangeId, result: Result<Vec<u8>, ExchangeError>);
-}
-
-/// A cheap, cloneable handle other threads use to command the reactor.
-///
-/// The owner stops the reactor with `NetCommand::Stop` and joins its thread; should the last
-/// handle be dropped without that, the reactor stops by itself (nobody could command it).
-#[derive(Clone)]
-pub(crate) struct ReactorHandle {
-    /// Shared by every clone; its drop is the last handle going away.
-    inner: Arc<HandleInner>,
-}
-
-/// What the clones of a handle share.
-struct HandleInner {
-    /// The command queue: an urgent lane (probe datagrams, `Stop`) and a normal one.
-    tx: LaneSender<NetCommand>,
-    /// The waker and the flags shared with the reactor.
-    shared: Arc<Shared>,
-}
-
-/// State shared between the handles and the reactor thread.
-struct Shared {
-    /// Wakes the reactor's `poll`.
-    waker: Waker,
-    /// Set once (under the write lock) when the reactor stops: no command is queued after it,
-    /// so every `Exchange` that was queued gets its answer.
-    stopped: RwLock<bool>,
-    /// A wake is already on its way; saves a syscall per command under bursts.
-    wake_pending: AtomicBool,
-}
-
-impl ReactorHandle {
-    /// Queues a command and wakes the reactor. Returns false (and does nothing else) if the
-    /// queue is full or the reactor has stopped; the caller counts what it dropped.
-    pub(crate) fn send(&self, cmd: NetCommand) -> bool {
-        self.inner.send(cmd)
-    }
-}
-
-impl HandleInner {
-    /// See [`ReactorHandle::send`].
-    fn send(&self, cmd: NetCommand) -> bool {
-        let lane = match &cmd {
-            NetCommand::Stop | NetCommand::Net(NetOutput::SendTo { urgent: true, .. }) => {
-                Lane::Urgent
-            }
-            NetCommand::Net(_) => Lane::Normal,
-        };
-        {
-            let stopped = self.shared.stopped.read();
-            if *stopped || self.tx.try_send(cmd, lane).is_err() {
-                return false;
-            }
-        }
-        // The reactor swaps the flag back to false before draining, so a command queued while
-        // the flag is true is seen by that drain.
-        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
-            if let Err(e) = self.shared.waker.wake() {
-                self.shared.wake_pending.store(false, Ordering::Release);
-                log::warn!("reactor wake failed: {e}");
-            }
-        }
-        true
-    }
-}
-
-impl fmt::Debug for ReactorHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReactorHandle")
-            .field("queued", &self.inner.tx.len())
-            .field("stopped", &*self.inner.shared.stopped.read())
-            .finish()
-    }
-}
-
-impl Drop for HandleInner {
-    fn drop(&mut self) {
-        // The last handle is gone: stop rather than leave the thread parked forever. If the
-        // queue is full the reactor is busy draining it and sees the channel disconnect.
-        self.send(NetCommand::Stop);
-    }
 }
 
 /// The reactor's bounds.
@@ -232,8 +154,7 @@ pub(crate) fn spawn(
     let join = thread::Builder::new()
         .name(thread_name)
         .spawn(move || reactor.run())?;
-    let inner = Arc::new(HandleInner { tx, shared });
-    Ok((ReactorHandle { inner }, join))
+    Ok((ReactorHandle::new(tx, shared), join))
 }
 
 /// The reactor thread's state.

@@ -24,11 +24,11 @@ mod engine;
 mod faults;
 mod inspect;
 mod invariants;
+mod kv;
 mod network;
 mod node;
 mod queue;
 mod routing;
-mod state;
 mod trace;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -41,7 +41,7 @@ pub use trace::{EventKind, TraceEvent};
 
 pub use aggregate::{Mass, Settled};
 pub use engine::{Delivered, NetworkTotals, Simulation};
-pub use state::{StateChanged, StateTraffic};
+pub use kv::{StateChanged, StateTraffic};
 
 use crate::config::Config;
 

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use super::*;
 use crate::aggregate::AggregateName;
+use crate::codec::{
+    HEADER_LEN, MAX_MESSAGES_PER_PACKET, PACKET_OVERHEAD, PacketWriter, encode_packet,
+};
 use crate::member::NodeName;
 
 const HEADER: Header = Header {

@@ -1,12 +1,12 @@
 //! Full-state exchange on the membership side: build our state, merge a peer's, and keep
 //! join callers informed.
 
+use super::push_pull::{JoinOutcome, Purpose};
 use super::{Membership, Update};
 use crate::codec::{self, Alive, Frame, Left, MemberRecord, PushPull, Suspect};
 use crate::error::ExchangeError;
 use crate::error::JoinError;
 use crate::member::MemberState;
-use crate::protocol::anti_entropy::{JoinOutcome, Purpose};
 use crate::protocol::{ConnId, NetOutput, Output, Reply};
 use crate::time::Instant;
 

@@ -17,8 +17,8 @@ use std::time::Duration;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use super::RequestId;
 use crate::error::ExchangeError;
+use crate::protocol::RequestId;
 use crate::time::Instant;
 
 /// Addresses of lost members remembered for re-merging, at most.
