@@ -8,18 +8,29 @@
 //! ## Architecture
 //!
 //! ```text
-//!            UDP/TCP                    crossbeam channels
-//!  network <---------> reactor (mio) ------------------------> membership ----> suspicion
-//!                         ^    |                                  |  ^             |
-//!                         |    +--> dissemination <---------------+  +--- expired -+
-//!                         +--------- (packs gossip up to the MTU)
-//!                                    membership / dissemination --> dispatcher --> your callbacks
+//!  network                 one thread each; bounded inboxes, an urgent lane for probe traffic
+//!     ^  |
+//!     |  v        Inbound (node core): size, decode, cluster, split by kind
+//!  reactor (mio) ---+--> membership --Start/Confirm/Cancel--> suspicion
+//!     ^   ^         |        ^  |  ^                               |
+//!     |   |         |        |  |  +--------- SuspicionExpired ----+
+//!     |   |         |        |  +--Probe (pings, acks) / Enqueue (updates)--+
+//!     |   |         +--> dissemination <-------------------------------------+
+//!     |   |         +--> aggregation --Send (push-sum shares)--> dissemination
+//!     |   |         +--> state -------Send (key-value legs)----> dissemination
+//!     |   |                  |
+//!     |   +-- Exchange/Reply (TCP: join, push-pull, key-value legs) -- membership, state
+//!     +------ SendTo (gossip packed up to the MTU) ------------------ dissemination
+//!             membership, dissemination, aggregation, state --Deliver--> dispatcher --> callbacks
 //! ```
 //!
 //! All protocol logic lives in sans-io state machines (`protocol`): they take `now` and
-//! inputs, and hand back outputs and their next deadline. The runtime hosts each one on its
-//! own thread (`epidemic/<node>/<actor>`); a deterministic simulator can drive the very same
-//! code on one thread with a virtual clock.
+//! inputs, and hand back outputs and their next deadline. One node core wires them: it
+//! builds and seeds them, classifies what arrives, and names each output's destination.
+//! The runtime hosts each component on its own thread (`epidemic/<node>/<actor>`) and moves
+//! the core's messages over channels; the deterministic simulator ([`sim`]) drives the very
+//! same core on one thread with a virtual clock. Protocol state of peers (who is live,
+//! who went down) is one shared view membership writes and the others read.
 //!
 //! ## Use
 //!

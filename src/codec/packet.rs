@@ -40,7 +40,7 @@ impl Message {
     /// Appends `len u16 | type u8 | body` to `buf`.
     ///
     /// Infallible: the caller guarantees every field is within its limit (see
-    /// [`Message::check_limits`]; [`PacketWriter::push`] and [`super::encode_packet`] check
+    /// [`Message::check_limits`]; [`PacketWriter::push`](super::PacketWriter::push) and [`super::encode_packet`] check
     /// for you). Should a field be over its limit anyway, it is cut to the limit, so the
     /// output still decodes and [`Message::encoded_len`] stays exact.
     pub fn encode(&self, buf: &mut Vec<u8>) {

@@ -85,7 +85,7 @@ impl PacketWriter {
 
     /// The finished datagram: header, count and messages, exactly
     /// `PACKET_OVERHEAD + Σ encoded_len` bytes. A writer with no messages yields a packet
-    /// that decoders reject ([`DecodeError::NoMessages`]); check [`PacketWriter::is_empty`].
+    /// that decoders reject ([`DecodeError::NoMessages`](super::DecodeError::NoMessages)); check [`PacketWriter::is_empty`].
     pub fn finish(mut self) -> Vec<u8> {
         if let Some(count) = self.buf.get_mut(HEADER_LEN) {
             *count = self.count;

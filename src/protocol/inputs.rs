@@ -32,7 +32,7 @@ pub(crate) enum MembershipInput {
     },
     /// The answer to a full-state exchange this node started.
     SyncResponse {
-        /// The exchange: the number in its [`ExchangeId::Membership`].
+        /// The exchange: the number in its [`ExchangeId::Membership`](super::ExchangeId::Membership).
         exchange: u64,
         /// The peer's state, or why the exchange failed.
         result: Result<PushPull, ExchangeError>,
@@ -46,14 +46,14 @@ pub(crate) enum MembershipInput {
         /// The timer's token; a stale token does nothing.
         token: u64,
     },
-    /// Join through these seeds; answered with [`Reply::Joined`].
+    /// Join through these seeds; answered with [`Reply::Joined`](super::Reply::Joined).
     Join {
         /// The caller.
         request: RequestId,
         /// Seed addresses, tried in parallel.
         seeds: Vec<SocketAddr>,
     },
-    /// Announce a graceful leave; answered with [`Reply::LeaveSent`].
+    /// Announce a graceful leave; answered with [`Reply::LeaveSent`](super::Reply::LeaveSent).
     Leave {
         /// The caller.
         request: RequestId,
@@ -138,14 +138,14 @@ pub(crate) enum DisseminationInput {
         /// Its user broadcasts and feedback.
         messages: Vec<Message>,
     },
-    /// The application broadcasts a payload; answered with [`Reply::Broadcast`].
+    /// The application broadcasts a payload; answered with [`Reply::Broadcast`](super::Reply::Broadcast).
     Broadcast {
         /// The caller.
         request: RequestId,
         /// The payload.
         payload: Vec<u8>,
     },
-    /// Spread this node's `left` update now; answered with [`Reply::LeaveSent`] once it
+    /// Spread this node's `left` update now; answered with [`Reply::LeaveSent`](super::Reply::LeaveSent) once it
     /// has gone out to a few members (or there is no one to tell).
     Leave {
         /// The caller.
@@ -160,7 +160,7 @@ pub(crate) enum DisseminationInput {
 pub(crate) enum AggregationInput {
     /// Push-sum mass from another node.
     Message(Aggregate),
-    /// Publish (or change) a local value; answered with [`Reply::Published`].
+    /// Publish (or change) a local value; answered with [`Reply::Published`](super::Reply::Published).
     Publish {
         /// The caller.
         request: RequestId,

@@ -26,10 +26,11 @@
 //! an [`ExchangeId::State`]) cut to `max_sync_frame` bytes, and the
 //! peer's answer comes back on that connection. A cut message carries each owner's lowest
 //! versions first, so the receiver's max version never skips one (see
-//! [`reconcile`](self::reconcile)); the rest follows in later rounds.
+//! [`reconcile`]); the rest follows in later rounds.
 //!
-//! **Restarts and deletes.** Versions live under the owner's generation (given at start,
-//! e.g. its start time in ms; it must grow across restarts): a newer generation replaces a
+//! **Restarts and deletes.** Versions live under the owner's generation (given at start:
+//! wall-clock microseconds in the runtime, virtual ones in the simulator; it must grow
+//! across restarts): a newer generation replaces a
 //! replica wholesale, an older one is ignored. Tombstones are collected `tombstone_grace`
 //! after a node got them, raising the owner's watermark, which digests carry: a replica
 //! that missed collected deletions resyncs instead of keeping (or spreading) a deleted key.

@@ -11,8 +11,7 @@
 //! | [`Aggregation`] | aggregation | push-sum masses, epochs, estimates (sent through dissemination) |
 //! | [`KvState`] | state | replicated key-value maps, Scuttlebutt digests and deltas (datagrams through dissemination, or TCP) |
 //!
-//! Every component follows one contract, and both drivers (the threaded runtime and the
-//! deterministic simulator) use nothing else:
+//! Every component follows one contract:
 //!
 //! ```text
 //! handle(now, input)              a message from the network, another actor, or the user
@@ -21,11 +20,16 @@
 //! poll_timeout() -> Option<Instant>
 //! ```
 //!
+//! The components of one node are wired in one place, [`node`]: built and seeded together,
+//! fed by one inbound path, their outputs routed by type (`Output::To(ComponentInput)` to
+//! another component, `Output::Out(Egress)` out of the node). The threaded runtime and the
+//! simulator both use it and nothing else.
+//!
 //! Data path, for one probe round:
 //! ```text
-//! membership --Send{ping}--> dissemination --SendTo(bytes, gossip piggybacked)--> net
+//! membership --Probe{ping}--> dissemination --SendTo(bytes, gossip piggybacked, urgent)--> net
 //! net --Packet{ack, updates}--> membership --Enqueue(update)--> dissemination
-//!                                          --Start/Stop--> suspicion --Expired--> membership
+//!                                          --Start/Cancel--> suspicion --Expired--> membership
 //!                                          --Event--> dispatcher (user callbacks)
 //! ```
 

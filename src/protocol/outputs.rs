@@ -21,7 +21,7 @@ pub(crate) enum NetOutput {
         to: SocketAddr,
         /// The encoded packet.
         bytes: Vec<u8>,
-        /// It carries probe traffic ([`DisseminationInput::Probe`]): sent before other
+        /// It carries probe traffic ([`DisseminationInput::Probe`](super::DisseminationInput::Probe)): sent before other
         /// datagrams waiting.
         urgent: bool,
     },

@@ -1,4 +1,5 @@
-//! The runtime's one reading of the OS clock, converted to protocol time.
+//! The actors' clock: the OS's monotonic clock as protocol time, and the node's generation
+//! from the wall clock. (The reactor reads the monotonic clock itself, for TCP deadlines.)
 
 use std::time::Duration;
 

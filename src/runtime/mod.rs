@@ -1,6 +1,10 @@
-//! Real threads: the only code that reads the OS clock or touches sockets.
+//! Real threads: the only code that reads the OS clock or touches sockets. The clock is
+//! read in two places: `clock.rs` (protocol time for the actors, and the generation, from
+//! the wall clock, at start) and `reactor.rs` (deadlines of TCP connections).
 //!
-//! One node is seven named threads, joined on shutdown:
+//! One node is seven named threads. Shutdown stops and joins the actors, then the
+//! reactor, then the dispatcher; a dispatcher stuck in a user callback is given two
+//! seconds and then detached (it ends when the callback returns):
 //!
 //! ```text
 //! epidemic/<node>/reactor        mio: UDP socket, TCP listener and connections
@@ -11,9 +15,18 @@
 //! epidemic/<node>/state          protocol::KvState     (replicated key-value state)
 //! epidemic/<node>/dispatcher     user callbacks
 //! ```
-//! (the reactor, five actors hosting sans-io components, and the dispatcher.) An actor
-//! whose component has no deadline (aggregation with nothing published, the state with
-//! nothing held) sleeps on its inbox and costs nothing.
+//! (the reactor, five actors each hosting a component the node core built, and the
+//! dispatcher.) Each actor's inbox has an urgent lane for probe traffic. An actor whose
+//! component has no deadline (aggregation with nothing published, the state with nothing
+//! held) sleeps on its inbox and costs nothing.
+//!
+//! ```text
+//!  UDP/TCP --> reactor --protocol::Inbound (decode, classify)--> actor inboxes
+//!  actor: component.handle -> Output::To(input) --> another actor's inbox (Router)
+//!                             Output::Out(Net)  --> reactor command queue --> socket
+//!                             Output::Out(Deliver) --> dispatcher --> callbacks, events()
+//!                             Output::Out(Reply)   --> the caller blocked in Node::...
+//! ```
 
 mod actor;
 mod calls;

@@ -68,7 +68,7 @@ pub(crate) struct AntiEntropy {
     round: u64,
     /// Number of the last exchange started (its [`ExchangeId::Membership`]).
     ///
-    /// [`ExchangeId::Membership`]: super::ExchangeId::Membership
+    /// [`ExchangeId::Membership`]: crate::protocol::ExchangeId::Membership
     last_exchange: u64,
     in_flight: BTreeMap<u64, Purpose>,
     joins: BTreeMap<RequestId, JoinAttempt>,
