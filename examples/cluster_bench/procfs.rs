@@ -13,6 +13,7 @@ pub(crate) fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
+/// The CPU's model name from /proc/cpuinfo, or `unknown CPU`.
 pub(crate) fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -58,12 +59,12 @@ pub(crate) fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// (busy, total) ticks of the whole machine, from the first line of /proc/stat.
 /// (schedstat ns, utime + stime ticks) of a process.
 pub(crate) fn cpu_reading(pid: u32) -> Option<(u64, u64)> {
     Some((proc_cpu_ns(pid)?, proc_cpu_ticks(pid)?))
 }
 
+/// (busy, total) ticks of the whole machine, from the first line of /proc/stat.
 pub(crate) fn machine_ticks() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().next()?;
