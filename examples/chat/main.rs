@@ -51,7 +51,7 @@
 //!
 //! With `--stats-every SECS` the headless node also prints its counters to stderr every
 //! SECS seconds: `stats <unix_ms> packets_in=.. packets_out=.. bytes_in=.. bytes_out=..`
-//! (the cluster benchmark, `examples/cluster_bench.rs`, reads them).
+//! (the cluster benchmark, `examples/cluster_bench`, reads them).
 //!
 //! In both the interactive and the headless mode, a failed `--join` is reported on stderr
 //! and the node keeps running alone: it still knows its seeds and retries them on its

@@ -6,7 +6,7 @@
 //!     [--kills K] [--idle-secs S] [--seed S] [--gap-secs G] [--no-build]
 //! ```
 //!
-//! The unit is the headless mode of `examples/chat.rs`: one process per node, each in a
+//! The unit is the headless mode of `examples/chat`: one process per node, each in a
 //! cluster of its own name (`bench-<pid>-<unix_ms>`) so that stray runs cannot interfere.
 //! The benchmark first runs `cargo build --release --example chat` (skip it with
 //! `--no-build`, or point `--chat PATH` at another binary), then:
