@@ -66,6 +66,11 @@ pub(super) struct PendingExchange {
 }
 
 /// A running simulation (see the module docs).
+///
+/// Its nodes are `NodeId(0)..NodeId(node_count())`. A read that takes a [`NodeId`] panics
+/// on an id outside that range, as indexing a slice does (a bug in the caller, not
+/// something a run can produce); commands (`broadcast`, `set`, `publish`, faults) refuse
+/// or ignore it instead.
 pub struct Simulation {
     pub(super) config: Config,
     pub(super) seed: u64,
