@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use self::push_pull::{AntiEntropy, Purpose, scaled_interval};
 use super::awareness::Awareness;
 use super::failure_detector::FailureDetector;
-use super::rules::overrides;
+use super::rules::{Source, overrides, plausible};
 use super::table::{MemberTable, Record, member_of};
 use super::{
     Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply,
@@ -202,10 +202,10 @@ impl Membership {
                 Message::PingReq(req) => self.on_ping_req(now, from, req),
                 Message::Ack(ack) => self.on_ack(now, ack.seq),
                 Message::Nack(nack) => self.on_nack(&nack),
-                Message::Alive(m) => self.apply(now, Update::Alive(m)),
-                Message::Suspect(m) => self.apply(now, Update::Suspect(m)),
-                Message::Dead(m) => self.apply(now, Update::Dead(m)),
-                Message::Left(m) => self.apply(now, Update::Left(m)),
+                Message::Alive(m) => self.apply(now, Update::Alive(m), Source::Gossip),
+                Message::Suspect(m) => self.apply(now, Update::Suspect(m), Source::Gossip),
+                Message::Dead(m) => self.apply(now, Update::Dead(m), Source::Gossip),
+                Message::Left(m) => self.apply(now, Update::Left(m), Source::Gossip),
                 Message::User(_)
                 | Message::Known(_)
                 | Message::Aggregate(_)
@@ -244,6 +244,7 @@ impl Component for Membership {
                             incarnation,
                             from,
                         }),
+                        Source::Local,
                     );
                 }
             }
@@ -251,7 +252,7 @@ impl Component for Membership {
             MembershipInput::Leave { request } => self.leave(now, request),
             MembershipInput::SetMetadata(metadata) => {
                 self.table.local_record_mut().metadata = metadata;
-                let next = self.table.local_record().incarnation + 1;
+                let next = self.table.local_record().incarnation.saturating_add(1);
                 self.bump_incarnation(next);
             }
         }

@@ -15,8 +15,62 @@
 //! incarnation; `dead` and `left` override both; a `left` from the member itself also
 //! overrides a `dead` at the same incarnation, so a member that left is reported as left.
 //! Anything else is stale and ignored.
+//!
+//! **Plausible incarnations.** Incarnations come from the wire, and without a bound one
+//! forged `dead(X, u64::MAX)` would win over everything and leave X nothing higher to
+//! refute with. So before the table above is consulted, a claim must be plausible
+//! ([`plausible`]):
+//!
+//! - no incarnation above [`MAX_INCARNATION`] (2⁴⁸) is ever taken in, about anyone, this
+//!   node included; a member raises its incarnation by one per refutation or metadata
+//!   change, so an honest one never gets there (2⁴⁸ refutations at 1,000 a second take
+//!   nine thousand years), and `incarnation + 1` never overflows;
+//! - gossip (any datagram, and full-state exchanges other nodes opened) may raise an
+//!   incarnation held here by at most [`MAX_GOSSIP_JUMP`] (1,024) at once: one forged
+//!   claim moves a member up by no more than that, so a stranger needs 2³⁸ accepted claims
+//!   to push anyone to the ceiling;
+//! - a full-state exchange this node opened over TCP, to the address it chose (a join,
+//!   the periodic push-pull), may raise it any amount up to the ceiling: an off-path
+//!   stranger cannot answer a TCP connection it does not see. This is how a restarted
+//!   member (back at incarnation 0) learns the incarnation the cluster holds for it, and
+//!   refutes its old death with the next one;
+//! - the node's own timers (a suspicion expired) are trusted.
+//!
+//! So a member can always refute any claim about itself that anyone took in: the claim is
+//! at most 2⁴⁸, and the refutation one above. Refused claims are counted in
+//! `Stats::refused_incarnations`.
 
 use crate::member::{Incarnation, MemberState};
+
+/// No incarnation above this is taken in (see the module docs).
+pub(crate) const MAX_INCARNATION: Incarnation = 1 << 48;
+
+/// The most gossip may raise an incarnation held here at once (see the module docs).
+pub(crate) const MAX_GOSSIP_JUMP: Incarnation = 1 << 10;
+
+/// Where an update came from, which decides how far it may raise an incarnation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// This node's own decision (a suspicion timer that expired).
+    Local,
+    /// The answer to a full-state exchange this node opened, over TCP, to an address it
+    /// chose.
+    Exchange,
+    /// A datagram from anyone, or a full-state exchange another node opened.
+    Gossip,
+}
+
+/// Whether a claim of incarnation `i` about a member held here at `held` (`None`: not
+/// known) is plausible coming from `source` (see the module docs).
+pub(crate) fn plausible(held: Option<Incarnation>, i: Incarnation, source: Source) -> bool {
+    if i > MAX_INCARNATION {
+        return false;
+    }
+    match (source, held) {
+        (Source::Gossip, Some(c)) => i <= c.saturating_add(MAX_GOSSIP_JUMP),
+        _ => true,
+    }
+}
 
 /// Whether an update `(incoming, i)` overrides the record `(held, c)`.
 pub(crate) fn overrides(
@@ -72,6 +126,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn implausible_incarnations_are_refused_at_every_edge() {
+        use Source::{Exchange, Gossip, Local};
+        for source in [Local, Exchange, Gossip] {
+            assert!(plausible(None, 0, source));
+            assert!(plausible(None, MAX_INCARNATION, source));
+            for held in [
+                None,
+                Some(0),
+                Some(1),
+                Some(MAX_INCARNATION),
+                Some(u64::MAX),
+            ] {
+                for i in [MAX_INCARNATION + 1, u64::MAX - 1, u64::MAX] {
+                    assert!(
+                        !plausible(held, i, source),
+                        "{held:?} -> {i} via {source:?}"
+                    );
+                }
+            }
+        }
+        assert!(plausible(Some(5), 5 + MAX_GOSSIP_JUMP, Gossip));
+        assert!(!plausible(Some(5), 6 + MAX_GOSSIP_JUMP, Gossip));
+        assert!(plausible(Some(5), 6 + MAX_GOSSIP_JUMP, Exchange));
+        assert!(plausible(Some(0), MAX_INCARNATION, Exchange));
+        // Near the top, the jump saturates rather than wrapping.
+        assert!(plausible(Some(u64::MAX), MAX_INCARNATION, Gossip));
+        assert!(plausible(
+            Some(MAX_INCARNATION - 1),
+            MAX_INCARNATION,
+            Gossip
+        ));
     }
 
     #[test]

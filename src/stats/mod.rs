@@ -59,6 +59,7 @@ pub(crate) struct Counters {
     pub(crate) nacks_received: AtomicU64,
     pub(crate) missed_nacks: AtomicU64,
     pub(crate) suspicion_confirmations: AtomicU64,
+    pub(crate) refused_incarnations: AtomicU64,
     /// A gauge, not a counter: membership stores the current local health score.
     pub(crate) local_health: AtomicU64,
     pub(crate) events_dropped: AtomicU64,
@@ -130,6 +131,7 @@ impl Counters {
             nacks_received: get(&self.nacks_received),
             missed_nacks: get(&self.missed_nacks),
             suspicion_confirmations: get(&self.suspicion_confirmations),
+            refused_incarnations: get(&self.refused_incarnations),
             local_health: get(&self.local_health),
             events_dropped: get(&self.events_dropped),
             callback_panics: get(&self.callback_panics),
@@ -211,6 +213,9 @@ pub struct Stats {
     /// Independent confirmations of a suspicion this node counted (Lifeguard); each one
     /// shortened a suspicion timeout and was re-gossiped.
     pub suspicion_confirmations: u64,
+    /// Membership claims refused as implausible: an incarnation above 2⁴⁸, or one that
+    /// gossip would have raised by more than 1,024 at once (`protocol/rules.rs`).
+    pub refused_incarnations: u64,
     /// Lifeguard's local health score now (a gauge, `0..=Config::awareness_max`): 0 is
     /// healthy; the probe interval and timeout run `local_health + 1` times longer.
     pub local_health: u64,

@@ -11,9 +11,26 @@
 use super::*;
 
 impl Membership {
-    /// Applies a gossiped update about any member.
-    pub(super) fn apply(&mut self, now: Instant, update: Update) {
-        if update.name() == self.table.local() {
+    /// Applies an update about any member, from `source`; an implausible one is refused
+    /// and counted (see `rules.rs`).
+    pub(super) fn apply(&mut self, now: Instant, update: Update, source: Source) {
+        let (_, claimed) = update.state_and_incarnation();
+        let is_self = update.name() == self.table.local();
+        let held = if is_self {
+            Some(self.table.local_record().incarnation)
+        } else {
+            self.table.get(update.name()).map(|r| r.incarnation)
+        };
+        if !plausible(held, claimed, source) {
+            Counters::bump(&self.counters.refused_incarnations);
+            log::debug!(
+                "refused {:?} about {} at incarnation {claimed} (held {held:?})",
+                update.state_and_incarnation().0,
+                update.name()
+            );
+            return;
+        }
+        if is_self {
             self.about_self(now, update);
             return;
         }

@@ -64,7 +64,7 @@ impl Membership {
     pub(super) fn leave(&mut self, now: Instant, request: crate::protocol::RequestId) {
         self.leaving = true;
         let record = self.table.local_record_mut();
-        record.incarnation += 1;
+        record.incarnation = record.incarnation.saturating_add(1);
         record.state = MemberState::Left;
         record.changed_at = now;
         let update = Message::Left(Left {

@@ -19,6 +19,7 @@ use super::{Membership, Update};
 use crate::codec::{self, Message, Nack, Ping, PingReq, Suspect};
 use crate::member::MemberState;
 use crate::protocol::failure_detector::{AckMatch, Probe, Relay};
+use crate::protocol::rules::Source;
 use crate::stats::Counters;
 use crate::time::Instant;
 
@@ -156,7 +157,7 @@ impl Membership {
                 incarnation: probe.incarnation,
                 from: self.local(),
             };
-            self.apply(now, Update::Suspect(suspect));
+            self.apply(now, Update::Suspect(suspect), Source::Local);
         }
     }
 

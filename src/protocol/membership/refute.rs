@@ -25,7 +25,8 @@ impl Membership {
                 Counters::bump(&self.counters.refutations);
                 // Lifeguard: being suspected hints that we are the slow one.
                 self.adjust_health(1);
-                self.bump_incarnation(incarnation + 1);
+                // At most MAX_INCARNATION (rules.rs): one more never overflows.
+                self.bump_incarnation(incarnation.saturating_add(1));
             }
         }
     }
@@ -78,7 +79,7 @@ impl Membership {
     /// Raises this node's incarnation to `to` and gossips `alive`.
     pub(super) fn bump_incarnation(&mut self, to: Incarnation) {
         let record = self.table.local_record_mut();
-        record.incarnation = to.max(record.incarnation + 1);
+        record.incarnation = to.max(record.incarnation.saturating_add(1));
         let alive = Alive {
             name: self.table.local().clone(),
             incarnation: self.table.local_record().incarnation,

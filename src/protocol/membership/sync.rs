@@ -7,6 +7,7 @@ use crate::codec::{self, Alive, Frame, Left, MemberRecord, PushPull, Suspect};
 use crate::error::ExchangeError;
 use crate::error::JoinError;
 use crate::member::MemberState;
+use crate::protocol::rules::Source;
 use crate::protocol::{ConnId, NetOutput, Output, Reply};
 use crate::time::Instant;
 
@@ -36,7 +37,7 @@ impl Membership {
                 .push_back(Output::from(NetOutput::Reply { conn, frame })),
             Err(e) => log::warn!("cannot encode our state: {e}"),
         }
-        self.merge(now, state);
+        self.merge(now, state, Source::Gossip);
     }
 
     /// The answer to an exchange we started.
@@ -51,7 +52,8 @@ impl Membership {
         };
         let summary = result.as_ref().map(|_| ()).map_err(|e| *e);
         if let Ok(state) = result {
-            self.merge(now, state);
+            // We opened this exchange, to an address we chose: see rules.rs.
+            self.merge(now, state, Source::Exchange);
         }
         match purpose {
             Purpose::Periodic => {
@@ -75,7 +77,7 @@ impl Membership {
     /// Applies a peer's full state through the ordinary precedence rules. A remote `dead`
     /// is taken as `suspect` (as memberlist does), so the member gets a chance to refute
     /// before we declare it dead ourselves.
-    fn merge(&mut self, now: Instant, state: PushPull) {
+    fn merge(&mut self, now: Instant, state: PushPull, source: Source) {
         let from = self.local();
         for record in state.members {
             let update = match record.state {
@@ -95,7 +97,7 @@ impl Membership {
                     incarnation: record.incarnation,
                 }),
             };
-            self.apply(now, update);
+            self.apply(now, update, source);
         }
     }
 }

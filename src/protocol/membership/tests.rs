@@ -38,6 +38,7 @@ fn at(ms: u64) -> Instant {
     Instant::ZERO + Duration::from_millis(ms)
 }
 
+mod hostile;
 mod lifeguard;
 
 fn node() -> Membership {

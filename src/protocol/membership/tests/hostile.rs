@@ -1,0 +1,163 @@
+//! Well-formed but hostile claims: incarnations at every edge (0, 1, MAX − 1, MAX), from
+//! gossip and from exchanges. No claim may panic, wrap, or leave a member unable to refute.
+
+use super::*;
+use crate::codec::{Dead, Left};
+use crate::protocol::rules::{MAX_GOSSIP_JUMP, MAX_INCARNATION};
+
+const EDGES: [u64; 4] = [0, 1, u64::MAX - 1, u64::MAX];
+
+fn dead(n: &str, incarnation: u64) -> Message {
+    Message::Dead(Dead {
+        name: name(n),
+        incarnation,
+        from: name("liar"),
+    })
+}
+
+fn left(n: &str, incarnation: u64) -> Message {
+    Message::Left(Left {
+        name: name(n),
+        incarnation,
+    })
+}
+
+fn suspect(n: &str, incarnation: u64) -> Message {
+    Message::Suspect(Suspect {
+        name: name(n),
+        incarnation,
+        from: name("liar"),
+    })
+}
+
+/// The incarnation this node now holds for `n`.
+fn held(m: &Membership, n: &str) -> Option<(MemberState, u64)> {
+    m.state_of(&name(n))
+}
+
+#[test]
+fn a_claim_beyond_the_ceiling_is_refused_about_anyone() {
+    for i in [MAX_INCARNATION + 1, u64::MAX - 1, u64::MAX] {
+        let mut m = node();
+        packet(&mut m, at(0), 2, vec![alive("x", 2, 3)]);
+        for claim in [
+            dead("x", i),
+            left("x", i),
+            suspect("x", i),
+            alive("x", 2, i),
+        ] {
+            packet(&mut m, at(1), 9, vec![claim]);
+        }
+        assert_eq!(held(&m, "x"), Some((MemberState::Alive, 3)), "x at {i}");
+        // About this node: no refutation to i + 1.
+        packet(&mut m, at(2), 9, vec![dead("me", i), suspect("me", i)]);
+        assert_eq!(m.local_incarnation(), 0);
+        // About a stranger: not admitted.
+        packet(&mut m, at(3), 9, vec![alive("stranger", 7, i)]);
+        assert_eq!(held(&m, "stranger"), None);
+        assert_eq!(m.counters.snapshot().refused_incarnations, 7);
+    }
+}
+
+#[test]
+fn gossip_raises_an_incarnation_by_a_bounded_step_and_the_member_refutes_each() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("x", 2, 10)]);
+    packet(&mut m, at(1), 9, vec![dead("x", 11 + MAX_GOSSIP_JUMP)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Alive, 10)), "too far");
+    packet(&mut m, at(2), 9, vec![dead("x", 10 + MAX_GOSSIP_JUMP)]);
+    assert_eq!(
+        held(&m, "x"),
+        Some((MemberState::Dead, 10 + MAX_GOSSIP_JUMP))
+    );
+    // x refutes one above, and that is within the step again.
+    packet(&mut m, at(3), 2, vec![alive("x", 2, 11 + MAX_GOSSIP_JUMP)]);
+    assert_eq!(
+        held(&m, "x"),
+        Some((MemberState::Alive, 11 + MAX_GOSSIP_JUMP))
+    );
+}
+
+#[test]
+fn this_node_refutes_every_plausible_claim_about_itself_even_at_the_ceiling() {
+    for i in [0, 1, MAX_GOSSIP_JUMP, MAX_INCARNATION - 1, MAX_INCARNATION] {
+        let mut m = node();
+        // An exchange this node opened carries the claim (a restart learns its old
+        // incarnation this way), then gossip repeats it.
+        let state = PushPull {
+            join: false,
+            members: vec![MemberRecord {
+                name: name("me"),
+                addr: addr(1),
+                incarnation: i,
+                state: MemberState::Dead,
+                metadata: Arc::from(&[][..]),
+            }],
+        };
+        m.handle(
+            at(0),
+            MembershipInput::Join {
+                request: RequestId(1),
+                seeds: vec![addr(2)],
+            },
+        );
+        let exchange = drain(&mut m)
+            .into_iter()
+            .find_map(|o| match o {
+                Output::Out(Egress::Net(NetOutput::Exchange {
+                    exchange: ExchangeId::Membership(n),
+                    ..
+                })) => Some(n),
+                _ => None,
+            })
+            .unwrap();
+        m.handle(
+            at(1),
+            MembershipInput::SyncResponse {
+                exchange,
+                result: Ok(state),
+            },
+        );
+        assert_eq!(m.local_incarnation(), i + 1, "refuted {i}");
+        // The refutation is gossiped, and others may take it: within the ceiling + 1.
+        let out = drain(&mut m);
+        assert!(gossiped(&out).iter().any(
+            |g| matches!(g, Message::Alive(a) if a.name == name("me") && a.incarnation == i + 1)
+        ));
+    }
+}
+
+#[test]
+fn every_edge_value_in_every_claim_leaves_the_node_consistent() {
+    for &c in &EDGES {
+        for &i in &EDGES {
+            let mut m = node();
+            packet(
+                &mut m,
+                at(0),
+                2,
+                vec![alive("x", 2, c.min(MAX_INCARNATION))],
+            );
+            let claims = vec![
+                alive("x", 2, i),
+                suspect("x", i),
+                dead("x", i),
+                left("x", i),
+                suspect("me", i),
+                dead("me", i),
+                left("me", i),
+                alive("me", 1, i),
+                alive("y", 3, i),
+            ];
+            for claim in claims {
+                packet(&mut m, at(1), 9, vec![claim]);
+            }
+            assert!(m.local_incarnation() <= MAX_INCARNATION + 1, "{c} {i}");
+            for member in m.members() {
+                assert!(member.incarnation <= MAX_INCARNATION + 1, "{member:?}");
+            }
+            // Whatever happened, the node still answers pings and probes on schedule.
+            run_until(&mut m, at(10_000));
+        }
+    }
+}
