@@ -43,6 +43,7 @@ mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
@@ -58,6 +59,7 @@ use crate::config::Config;
 use crate::error::AggregateError;
 use crate::member::NodeName;
 use crate::protocol::peers::{PeerView, Pick};
+use crate::stats::Counters;
 use crate::time::Instant;
 
 /// The aggregation component (see the module docs).
@@ -85,6 +87,8 @@ pub(crate) struct Aggregation {
     snapshot_dirty: bool,
     rng: ChaCha8Rng,
     outputs: VecDeque<Output>,
+    /// Where refused messages are counted.
+    counters: Arc<Counters>,
 }
 
 impl Aggregation {
@@ -96,6 +100,7 @@ impl Aggregation {
         peers: PeerView,
         now: Instant,
         rng: ChaCha8Rng,
+        counters: Arc<Counters>,
     ) -> Aggregation {
         Aggregation {
             local,
@@ -115,6 +120,7 @@ impl Aggregation {
             snapshot_dirty: false,
             rng,
             outputs: VecDeque::new(),
+            counters,
         }
     }
 
@@ -209,7 +215,18 @@ impl Aggregation {
     }
 
     fn on_message(&mut self, now: Instant, message: Aggregate) {
-        if message.epoch < self.epoch {
+        if !self.plausible(&message) {
+            Counters::bump(&self.counters.refused_aggregates);
+            log::debug!(
+                "refused aggregate of epoch {} round {} (ours: {})",
+                message.epoch,
+                message.round,
+                self.epoch
+            );
+            return;
+        }
+        let active = self.active();
+        if active && message.epoch < self.epoch {
             log::trace!(
                 "dropping aggregate of epoch {} < {}",
                 message.epoch,
@@ -217,10 +234,13 @@ impl Aggregation {
             );
             return;
         }
-        if !self.active() {
+        if !active {
             self.catch_up(now);
         }
-        if message.epoch > self.epoch {
+        // An inactive node holds nothing to lose: it takes the epoch it hears, even a
+        // lower one. So a relay carried into a forged far-ahead epoch returns to the
+        // honest one once that epoch has ended.
+        if message.epoch > self.epoch || (!active && message.epoch != self.epoch) {
             let early = message.round <= self.join_margin();
             self.enter_epoch(message.epoch, message.round, early);
         }
@@ -229,6 +249,7 @@ impl Aggregation {
         for entry in &message.entries {
             if !valid(entry) {
                 log::debug!("dropping invalid aggregate mass for {}", entry.name);
+                Counters::bump(&self.counters.refused_aggregates);
                 continue;
             }
             if let Some(state) = self.state(entry.name.clone()) {
@@ -295,7 +316,7 @@ impl Component for Aggregation {
         self.next_round_at = self.next_round_at + self.interval;
         self.catch_up(now);
         if self.round >= self.epoch_rounds {
-            self.enter_epoch(self.epoch + 1, 0, true);
+            self.enter_epoch(self.epoch.saturating_add(1), 0, true);
         }
         self.exchange();
         self.end_round();

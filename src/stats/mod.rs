@@ -60,6 +60,7 @@ pub(crate) struct Counters {
     pub(crate) missed_nacks: AtomicU64,
     pub(crate) suspicion_confirmations: AtomicU64,
     pub(crate) refused_incarnations: AtomicU64,
+    pub(crate) refused_aggregates: AtomicU64,
     /// A gauge, not a counter: membership stores the current local health score.
     pub(crate) local_health: AtomicU64,
     pub(crate) events_dropped: AtomicU64,
@@ -132,6 +133,7 @@ impl Counters {
             missed_nacks: get(&self.missed_nacks),
             suspicion_confirmations: get(&self.suspicion_confirmations),
             refused_incarnations: get(&self.refused_incarnations),
+            refused_aggregates: get(&self.refused_aggregates),
             local_health: get(&self.local_health),
             events_dropped: get(&self.events_dropped),
             callback_panics: get(&self.callback_panics),
@@ -216,6 +218,10 @@ pub struct Stats {
     /// Membership claims refused as implausible: an incarnation above 2⁴⁸, or one that
     /// gossip would have raised by more than 1,024 at once (`protocol/rules.rs`).
     pub refused_incarnations: u64,
+    /// Push-sum messages (or one aggregate's mass in one) refused as implausible: an
+    /// epoch above 2⁴⁸ or more than 64 ahead of this node's, a round beyond the epoch, or
+    /// mass or extremes out of range.
+    pub refused_aggregates: u64,
     /// Lifeguard's local health score now (a gauge, `0..=Config::awareness_max`): 0 is
     /// healthy; the probe interval and timeout run `local_health + 1` times longer.
     pub local_health: u64,

@@ -5,7 +5,23 @@
 
 use super::*;
 
+/// No epoch above this is taken in: at one epoch a millisecond a cluster would need
+/// nine thousand years to get there, so `epoch + 1` never overflows.
+pub(super) const MAX_EPOCH: u64 = 1 << 48;
+/// The most a message may move an active node's epoch ahead: honest nodes run their epochs
+/// on the same schedule, so they are within one or two of each other; a forged message
+/// moves a node by at most this.
+pub(super) const MAX_EPOCH_JUMP: u64 = 64;
+
 impl Aggregation {
+    /// Whether a message's epoch and round could come from an honest node: within the
+    /// ceiling, a round within an epoch, and (for a node taking part) not implausibly far
+    /// ahead of this node's epoch.
+    pub(super) fn plausible(&self, message: &Aggregate) -> bool {
+        let too_far = self.active() && message.epoch > self.epoch.saturating_add(MAX_EPOCH_JUMP);
+        message.epoch <= MAX_EPOCH && message.round <= self.epoch_rounds && !too_far
+    }
+
     /// Rounds into an epoch within which a newcomer still takes part with its values.
     pub(super) fn join_margin(&self) -> u32 {
         (self.epoch_rounds / 8).max(1)
@@ -35,7 +51,8 @@ impl Aggregation {
             }
         }
         // A name nobody publishes any more fades out after two epochs.
-        self.settled.retain(|_, e| e.epoch + 2 >= epoch);
+        self.settled
+            .retain(|_, e| e.epoch.saturating_add(2) >= epoch);
         self.epoch = epoch;
         self.round = round;
         self.contributing = contributing;

@@ -160,11 +160,12 @@ impl State {
 const MAX_SHARE: f64 = 4_294_967_296.0;
 
 /// Whether mass from the network is usable: bounded, non-negative shares of ones and
-/// weight, a bounded share of value, and extremes that are numbers.
+/// weight, a bounded share of value, and extremes within the value range (or "none yet":
+/// `min = +inf`, `max = -inf`).
 pub(super) fn valid(e: &AggregateEntry) -> bool {
     (0.0..=MAX_SHARE).contains(&e.ones)
         && (0.0..=MAX_SHARE).contains(&e.weight)
         && e.value.abs() <= MAX_VALUE * MAX_SHARE
-        && !e.min.is_nan()
-        && !e.max.is_nan()
+        && (e.min.abs() <= MAX_VALUE || e.min == f64::INFINITY)
+        && (e.max.abs() <= MAX_VALUE || e.max == f64::NEG_INFINITY)
 }

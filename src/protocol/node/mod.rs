@@ -119,6 +119,7 @@ impl Components {
             peers.clone(),
             now,
             ChaCha8Rng::from_rng(&mut seeds),
+            counters.clone(),
         );
         let state = KvState::new(
             config.state_config(),
