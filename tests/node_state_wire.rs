@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use common::{WAIT, assert_closed_by_node, builder, local_config, name, send_datagram, wait_until};
 use epidemic::codec::{
-    Frame, Header, Message, StateDeltas, StateEntry, StateKey, StateSync, StateWant, decode_frame,
-    encode_frame, encode_packet,
+    Alive, Frame, Header, Message, StateDeltas, StateEntry, StateKey, StateSync, StateWant,
+    decode_frame, encode_frame, encode_packet,
 };
 use epidemic::{Node, Stats};
 
@@ -38,7 +38,14 @@ fn expect_drops(node: &Node, expected: (u64, u64), what: &str) {
     assert_eq!(drops(&node.stats()), expected, "{what}");
 }
 
-/// One write of a node named `ghost` that is not a member: deltas carrying `key = value`.
+/// One write of `owner`: deltas carrying `key = value`.
+fn leg_of(owner: &str, key: &str, value: &[u8]) -> StateSync {
+    let mut leg = ghost_leg(key, value);
+    leg.deltas[0].owner = name(owner);
+    leg
+}
+
+/// One write of a member named `ghost` (announced, never answering): `key = value`.
 fn ghost_leg(key: &str, value: &[u8]) -> StateSync {
     StateSync {
         want: StateWant::Nothing,
@@ -98,6 +105,24 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
         .unwrap();
     let to = node.local_addr();
 
+    // State of an owner the member table does not know is not taken.
+    let stranger = leg_of("stranger", "k", b"0");
+    let packet = encode_packet(&ours, &[Message::State(stranger)]).unwrap();
+    send_datagram(to, &packet);
+    // `ghost` becomes a member (it never answers a probe, but it is known until reaped).
+    let alive = Message::Alive(Alive {
+        name: name("ghost"),
+        incarnation: 1,
+        addr: "127.0.0.1:9".parse().unwrap(),
+        metadata: Arc::from(&[][..]),
+    });
+    send_datagram(to, &encode_packet(&ours, &[alive]).unwrap());
+    wait_until(
+        WAIT,
+        || "ghost admitted".into(),
+        || node.member("ghost").is_some(),
+    );
+
     // A state message in a datagram reaches the state actor.
     let packet = encode_packet(&ours, &[Message::State(ghost_leg("via-udp", b"1"))]).unwrap();
     send_datagram(to, &packet);
@@ -106,6 +131,8 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
         change,
         ("ghost".into(), "via-udp".into(), Some(b"1".to_vec()))
     );
+    // The stranger's leg came first: had it been taken, its change would have been too.
+    assert_eq!(node.get("stranger", "k"), Ok(None));
 
     // A state frame over TCP too, and it is answered on the connection: the node's
     // digest, and the deltas a peer with an empty digest lacks.

@@ -48,6 +48,7 @@
 //! answered with [`Reply`]s (`StateWritten`, `StateValue`, `StateMap`).
 
 mod component;
+mod intake;
 mod reconcile;
 mod store;
 #[cfg(test)]
@@ -56,6 +57,9 @@ mod tests;
 mod tests_convergence;
 #[cfg(test)]
 mod tests_harness;
+#[cfg(test)]
+mod tests_hostile;
+mod trust;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -226,6 +230,14 @@ pub(crate) struct KvState {
     /// deltas with a version above 0). Until then it starts no exchange and has no
     /// deadline, so a cluster that never uses the state pays nothing for it.
     active: bool,
+    /// When this node started, and its generation then: its clock, for judging peers'
+    /// generations (see `trust.rs`).
+    started: (Instant, u64),
+    /// New owners still to be checked for membership this second, and when the second
+    /// ends.
+    owner_checks: (u32, Instant),
+    /// Where the sweep for forgotten owners resumes (after this owner).
+    swept_to: Option<NodeName>,
 }
 
 /// Where the answer to a leg goes.

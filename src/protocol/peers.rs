@@ -158,6 +158,23 @@ impl PeerView {
         chosen.into_iter().map(|i| peers[i].clone()).collect()
     }
 
+    /// The live member at `addr`, if any (a scan of the live list: for rare questions).
+    pub(crate) fn name_at(&self, addr: std::net::SocketAddr) -> Option<NodeName> {
+        let inner = self.0.read();
+        inner
+            .peers
+            .iter()
+            .find(|p| p.addr == addr)
+            .map(|p| p.name.clone())
+    }
+
+    /// Whether the member table knows `name`: live, or down and not yet forgotten (a scan
+    /// of the live list: callers bound how often they ask).
+    pub(crate) fn knows(&self, name: &NodeName) -> bool {
+        let inner = self.0.read();
+        inner.down.contains_key(name) || inner.peers.iter().any(|p| p.name == *name)
+    }
+
     /// The addresses of the members that went down and still receive gossip at `now`, in
     /// name order.
     pub(crate) fn down_addrs(&self, now: Instant) -> Vec<SocketAddr> {

@@ -61,6 +61,7 @@ pub(crate) struct Counters {
     pub(crate) suspicion_confirmations: AtomicU64,
     pub(crate) refused_incarnations: AtomicU64,
     pub(crate) refused_aggregates: AtomicU64,
+    pub(crate) refused_state: AtomicU64,
     /// A gauge, not a counter: membership stores the current local health score.
     pub(crate) local_health: AtomicU64,
     pub(crate) events_dropped: AtomicU64,
@@ -134,6 +135,7 @@ impl Counters {
             suspicion_confirmations: get(&self.suspicion_confirmations),
             refused_incarnations: get(&self.refused_incarnations),
             refused_aggregates: get(&self.refused_aggregates),
+            refused_state: get(&self.refused_state),
             local_health: get(&self.local_health),
             events_dropped: get(&self.events_dropped),
             callback_panics: get(&self.callback_panics),
@@ -222,6 +224,10 @@ pub struct Stats {
     /// epoch above 2⁴⁸ or more than 64 ahead of this node's, a round beyond the epoch, or
     /// mass or extremes out of range.
     pub refused_aggregates: u64,
+    /// Key-value digest entries and deltas refused as implausible: a version above 2⁴⁸,
+    /// a generation more than an hour beyond this node's clock, a value over
+    /// `Config::state_max_value_len`, or ill-formed deltas (`protocol/kv/trust.rs`).
+    pub refused_state: u64,
     /// Lifeguard's local health score now (a gauge, `0..=Config::awareness_max`): 0 is
     /// healthy; the probe interval and timeout run `local_health + 1` times longer.
     pub local_health: u64,

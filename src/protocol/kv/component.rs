@@ -2,8 +2,8 @@
 //! and the choice between a datagram and a TCP exchange.
 
 use super::{
-    Back, Component, Delivery, DisseminationInput, ExchangeId, HEADER_LEN, Header, KvState,
-    MAX_IN_FLIGHT, MESSAGE_OVERHEAD, Message, NetOutput, Output, PACKET_OVERHEAD, Replica, Reply,
+    Back, Component, DisseminationInput, ExchangeId, HEADER_LEN, Header, KvState, MAX_IN_FLIGHT,
+    MESSAGE_OVERHEAD, Message, NetOutput, Output, PACKET_OVERHEAD, Replica, Reply,
     STATE_SYNC_OVERHEAD, StateConfig, StateDigest, StateError, StateInput, StateMode, StateSync,
     StateWant, Store, check_key, check_value_len, codec,
 };
@@ -47,6 +47,7 @@ impl KvState {
                 replicas,
                 max_owners: config.max_owners,
                 max_entries: config.max_keys.saturating_mul(2),
+                max_value_len: config.max_value_len,
             },
             peers,
             in_flight: BTreeMap::new(),
@@ -56,6 +57,9 @@ impl KvState {
             counters,
             outputs: VecDeque::new(),
             active: false,
+            started: (now, generation),
+            owner_checks: (0, now),
+            swept_to: None,
             config,
         }
     }
@@ -101,7 +105,7 @@ impl KvState {
     }
 
     /// Starts the round schedule, one interval from `now`, if it has not started yet.
-    fn activate(&mut self, now: Instant) {
+    pub(super) fn activate(&mut self, now: Instant) {
         if !self.active {
             self.active = true;
             self.next_round_at = now + self.config.interval;
@@ -171,6 +175,7 @@ impl KvState {
         for to in self.targets() {
             self.send(Back::To(to), want, with_digest, None);
         }
+        self.sweep_forgotten();
     }
 
     /// Drops tombstones older than the grace period, in every replica.
@@ -185,41 +190,6 @@ impl KvState {
     fn targets(&mut self) -> Vec<SocketAddr> {
         self.peers
             .random_addrs(self.config.fanout, Pick::Live, &mut self.rng)
-    }
-
-    /// Takes in a peer's leg (digest first, then deltas) and answers it.
-    fn on_leg(&mut self, now: Instant, sync: StateSync, back: Back) {
-        let StateSync {
-            want,
-            digest,
-            deltas,
-        } = sync;
-        let holds_state =
-            digest.iter().any(|d| d.max_version > 0) || deltas.iter().any(|d| d.max_version > 0);
-        if holds_state {
-            self.activate(now);
-        }
-        let mut changes = Vec::new();
-        for d in &digest {
-            let (g, w, m) = (d.generation, d.watermark, d.max_version);
-            self.store.observe(&d.owner, g, w, m, &mut changes);
-        }
-        for d in deltas {
-            self.store.apply(now, d, &mut changes);
-        }
-        for change in changes {
-            let delivery = Delivery::StateChange(change);
-            self.outputs.push_back(Output::from(delivery));
-        }
-        let (answer, with_digest) = match want {
-            StateWant::Nothing => (StateWant::Nothing, false),
-            StateWant::Deltas => (StateWant::Nothing, false),
-            StateWant::DeltasAndDigest | StateWant::Digest => (StateWant::Deltas, true),
-        };
-        let lacks = matches!(want, StateWant::Deltas | StateWant::DeltasAndDigest);
-        if want != StateWant::Nothing || matches!(back, Back::Conn(_)) {
-            self.send(back, answer, with_digest, lacks.then_some(&digest[..]));
-        }
     }
 
     /// A leg within `budget` bytes of body: our digest if asked, then what a peer with
@@ -257,7 +227,7 @@ impl KvState {
 
     /// Sends a leg: whole in a datagram if it fits, else as a TCP exchange (or on the
     /// inbound connection it answers).
-    fn send(
+    pub(super) fn send(
         &mut self,
         back: Back,
         want: StateWant,

@@ -20,12 +20,14 @@
 //!
 //! **Trust.** Entries at or below a replica's watermark are taken only from a peer that
 //! collected at least as far (its copy has no deletion missing there), so a stale peer
-//! cannot resurrect a collected key.
+//! cannot resurrect a collected key. What is refused from hostile peers, and how an owner
+//! undoes a forgery about itself, is in `trust.rs`.
 
 use std::collections::BTreeMap;
 
 use super::StateChange;
 use super::store::Replica;
+use super::trust::{evidenced_max, plausible_deltas, plausible_digest};
 use crate::codec::{StateDeltas, StateDigest, StateEntry};
 use crate::member::NodeName;
 use crate::time::Instant;
@@ -39,6 +41,28 @@ pub(super) struct Store {
     pub(super) max_owners: usize,
     /// Most entries per replica (tombstones included); a replica stops advancing there.
     pub(super) max_entries: usize,
+    /// Largest value taken from a peer.
+    pub(super) max_value_len: usize,
+}
+
+/// What the receiver of a leg knows about it, to judge its claims (see `trust.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Leg<'a> {
+    /// The owner the leg comes from, when it came from a member's own address.
+    pub(super) sender: Option<&'a NodeName>,
+    /// The highest generation anyone can hold now.
+    pub(super) latest_generation: u64,
+}
+
+/// What became of one digest entry or deltas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Taken {
+    /// Taken in (or nothing new).
+    Yes,
+    /// Implausible: refused.
+    Refused,
+    /// The owner said it holds less than this replica: the replica was replaced.
+    Corrected,
 }
 
 impl Store {
@@ -123,25 +147,37 @@ impl Store {
     /// replica, a watermark beyond it starts a resync, one within it is adopted.
     pub(super) fn observe(
         &mut self,
-        owner: &NodeName,
-        generation: u64,
-        watermark: u64,
-        max_version: u64,
+        d: &StateDigest,
+        leg: Leg<'_>,
         changes: &mut Vec<StateChange>,
-    ) {
+    ) -> Taken {
+        let (owner, generation) = (&d.owner, d.generation);
+        let (watermark, max_version) = (d.watermark, d.max_version);
+        if !plausible_digest(d, leg.latest_generation) {
+            return Taken::Refused;
+        }
         if *owner == self.local {
             if let Some(me) = self.replicas.get(owner) {
                 if generation > me.generation
                     || (generation == me.generation && max_version > me.max_version)
                 {
-                    log::warn!("a peer holds newer state of ours; generations must grow");
+                    log::debug!("a peer holds newer state of ours than we do: forged or stale");
                 }
             }
-            return;
+            return Taken::Yes;
         }
         let Some(mine) = self.replicas.get_mut(owner) else {
-            return;
+            return Taken::Yes;
         };
+        let owner_holds_less = generation < mine.generation
+            || (generation == mine.generation
+                && (max_version < mine.max_version || watermark < mine.watermark));
+        if leg.sender == Some(owner) && owner_holds_less {
+            log::debug!("{owner} holds less of itself than we do; replacing our replica");
+            mine.drain_values(owner, changes);
+            *mine = Replica::new(generation);
+            return Taken::Corrected;
+        }
         if generation > mine.generation {
             mine.drain_values(owner, changes);
             *mine = Replica::new(generation);
@@ -153,28 +189,48 @@ impl Store {
                 mine.raise_watermark(watermark);
             }
         }
+        Taken::Yes
     }
 
-    /// Applies one owner's deltas (see the module docs for when they are ignored).
-    pub(super) fn apply(&mut self, now: Instant, d: StateDeltas, changes: &mut Vec<StateChange>) {
-        if d.owner == self.local || !well_formed(&d) {
-            return;
+    /// Applies one owner's deltas (see the module docs for when they are ignored);
+    /// `may_create` says whether a replica may be made for an owner not held yet.
+    pub(super) fn apply(
+        &mut self,
+        now: Instant,
+        d: StateDeltas,
+        leg: Leg<'_>,
+        may_create: impl FnOnce(&NodeName) -> bool,
+        changes: &mut Vec<StateChange>,
+    ) -> Taken {
+        if d.owner == self.local {
+            return Taken::Yes;
         }
-        self.observe(&d.owner, d.generation, d.watermark, d.max_version, changes);
+        let plausible = plausible_deltas(&d, leg.latest_generation, self.max_value_len);
+        if !well_formed(&d) || !plausible {
+            return Taken::Refused;
+        }
+        let header = StateDigest {
+            owner: d.owner.clone(),
+            generation: d.generation,
+            max_version: d.max_version,
+            watermark: d.watermark,
+        };
+        let observed = self.observe(&header, leg, changes);
         if !self.replicas.contains_key(&d.owner) {
-            if d.from != 0 || self.replicas.len() >= self.max_owners {
-                return;
+            if d.from != 0 || self.replicas.len() >= self.max_owners || !may_create(&d.owner) {
+                return Taken::Yes;
             }
             self.replicas
                 .insert(d.owner.clone(), Replica::new(d.generation));
         }
+        let evidenced = evidenced_max(&d);
         let max_entries = self.max_entries;
         let Some(mine) = self.replicas.get_mut(&d.owner) else {
-            return;
+            return observed;
         };
         let untrusted = d.watermark < mine.watermark && mine.max_version < mine.watermark;
         if d.generation != mine.generation || d.from > mine.max_version || untrusted {
-            return;
+            return observed;
         }
         let mut full = false;
         for e in d.entries {
@@ -190,9 +246,20 @@ impl Store {
             mine.max_version = e.version;
         }
         if !full {
-            mine.max_version = mine.max_version.max(d.to);
+            mine.max_version = mine.max_version.max(evidenced);
         }
         mine.finish_resync(&d.owner, changes);
+        observed
+    }
+
+    /// Frees the replica of `owner` (a member forgotten), reporting its values deleted.
+    pub(super) fn forget(&mut self, owner: &NodeName, changes: &mut Vec<StateChange>) {
+        if *owner == self.local {
+            return;
+        }
+        if let Some(replica) = self.replicas.remove(owner) {
+            replica.drain_values(owner, changes);
+        }
     }
 }
 

@@ -279,14 +279,26 @@ fn a_gap_or_an_older_generation_is_ignored() {
     let sync = leg(deltas(5, 0, vec![entry("a", 1), entry("b", 2)]));
     b.handle(Instant::ZERO, StateInput::Message { from, sync });
     assert_eq!(max_of(b, "n0"), 2);
-    // Generation 4 is older: ignored.
+    // Generation 4 is older: ignored from anyone but the owner...
+    let stranger = SocketAddr::from(([10, 9, 9, 9], 9));
     let sync = leg(deltas(4, 0, vec![entry("c", 7)]));
-    b.handle(Instant::ZERO, StateInput::Message { from, sync });
+    b.handle(
+        Instant::ZERO,
+        StateInput::Message {
+            from: stranger,
+            sync,
+        },
+    );
     assert_eq!((b.get(&name("n0"), "c"), max_of(b, "n0")), (None, 2));
     // Versions out of order: ignored whole.
     let sync = leg(deltas(5, 2, vec![entry("d", 4), entry("e", 3)]));
     b.handle(Instant::ZERO, StateInput::Message { from, sync });
     assert_eq!(max_of(b, "n0"), 2);
+    // ... but the owner's own word wins: it holds generation 4, so gen 5 was not its.
+    let sync = leg(deltas(4, 0, vec![entry("c", 7)]));
+    b.handle(Instant::ZERO, StateInput::Message { from, sync });
+    assert_eq!((b.get(&name("n0"), "a"), max_of(b, "n0")), (None, 7));
+    assert!(b.get(&name("n0"), "c").is_some());
 }
 
 #[test]

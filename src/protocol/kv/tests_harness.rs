@@ -103,10 +103,15 @@ impl Net {
         });
     }
 
-    /// Every node loses all its live peers (their state is kept).
+    /// Every node stops exchanging with every other (their state is kept), though all
+    /// stay members each knows of: as if each held the others down, gossiped to no more.
     pub(super) fn isolate(&mut self) {
-        for view in &self.views {
+        let n = self.views.len();
+        for (i, view) in self.views.iter().enumerate() {
             view.replace(Vec::new());
+            for j in (0..n).filter(|j| *j != i) {
+                view.went_down(name(&format!("n{j}")), addr(j), Instant::ZERO);
+            }
         }
     }
 

@@ -1,0 +1,119 @@
+//! Taking in a peer's leg: judge each digest entry and deltas (`trust.rs`), apply what is
+//! plausible, answer; and free the replicas of members the table forgot.
+//!
+//! ```text
+//! leg from addr ─ sender = the member at addr, if any ─┬─ digest entries ─> observe
+//!                                                      └─ deltas ────────> apply
+//!     refused: counted (Stats::refused_state)     an owner's own "I hold less": replaced
+//! ```
+
+use super::reconcile::{Leg, Taken};
+use super::trust::{GENERATION_AHEAD, NEW_OWNERS_PER_SECOND};
+use super::{Back, Delivery, KvState, Output, StateSync, StateWant};
+use crate::member::NodeName;
+use crate::stats::Counters;
+use crate::time::Instant;
+use std::time::Duration;
+
+/// Replicas checked per round for an owner the member table forgot.
+const SWEEP_PER_ROUND: usize = 4;
+
+impl KvState {
+    /// Takes in a peer's leg (digest first, then deltas) and answers it.
+    pub(super) fn on_leg(&mut self, now: Instant, sync: StateSync, back: Back) {
+        let StateSync {
+            want,
+            digest,
+            deltas,
+        } = sync;
+        let holds_state =
+            digest.iter().any(|d| d.max_version > 0) || deltas.iter().any(|d| d.max_version > 0);
+        if holds_state {
+            self.activate(now);
+        }
+        // A leg from a member's own address speaks for that member (see trust.rs).
+        let sender = match back {
+            Back::To(addr) => self.peers.name_at(addr),
+            Back::Conn(_) => None,
+        };
+        let leg = Leg {
+            sender: sender.as_ref(),
+            latest_generation: self.latest_generation(now),
+        };
+        let mut changes = Vec::new();
+        let mut taken = Vec::with_capacity(digest.len() + deltas.len());
+        for d in &digest {
+            taken.push(self.store.observe(d, leg, &mut changes));
+        }
+        for d in deltas {
+            let owner_checks = &mut self.owner_checks;
+            let peers = &self.peers;
+            let may_create = |owner: &NodeName| take_check(owner_checks, now) && peers.knows(owner);
+            taken.push(self.store.apply(now, d, leg, may_create, &mut changes));
+        }
+        let refused = taken.iter().filter(|t| **t == Taken::Refused).count();
+        Counters::add(&self.counters.refused_state, refused);
+        for change in changes {
+            let delivery = Delivery::StateChange(change);
+            self.outputs.push_back(Output::from(delivery));
+        }
+        let (answer, with_digest) = match want {
+            StateWant::Nothing => (StateWant::Nothing, false),
+            StateWant::Deltas => (StateWant::Nothing, false),
+            StateWant::DeltasAndDigest | StateWant::Digest => (StateWant::Deltas, true),
+        };
+        let lacks = matches!(want, StateWant::Deltas | StateWant::DeltasAndDigest);
+        if want != StateWant::Nothing || matches!(back, Back::Conn(_)) {
+            self.send(back, answer, with_digest, lacks.then_some(&digest[..]));
+        }
+    }
+
+    /// The highest generation a peer can hold now: this node's clock (its generation, a
+    /// start time in µs, plus the time since) and the allowed skew.
+    fn latest_generation(&self, now: Instant) -> u64 {
+        let (started_at, generation) = self.started;
+        let since = u64::try_from(now.saturating_since(started_at).as_micros()).unwrap_or(u64::MAX);
+        let skew = u64::try_from(GENERATION_AHEAD.as_micros()).unwrap_or(u64::MAX);
+        generation.saturating_add(since).saturating_add(skew)
+    }
+
+    /// Frees the replicas of a few owners the member table no longer knows (forgotten
+    /// after `reap_after`), resuming where the last round stopped.
+    pub(super) fn sweep_forgotten(&mut self) {
+        let start = self.swept_to.take();
+        let mut checked = Vec::with_capacity(SWEEP_PER_ROUND);
+        let after = |name: &NodeName| start.as_ref().is_none_or(|s| name > s);
+        for owner in self.store.replicas.keys().filter(|n| after(n)) {
+            if checked.len() == SWEEP_PER_ROUND {
+                break;
+            }
+            checked.push(owner.clone());
+        }
+        let mut changes = Vec::new();
+        for owner in &checked {
+            if *owner != self.store.local && !self.peers.knows(owner) {
+                self.store.forget(owner, &mut changes);
+            }
+        }
+        // A short batch means the end was reached: start over next time.
+        if checked.len() == SWEEP_PER_ROUND {
+            self.swept_to = checked.pop();
+        }
+        for change in changes {
+            self.outputs
+                .push_back(Output::from(Delivery::StateChange(change)));
+        }
+    }
+}
+
+/// Takes one of this second's membership checks of new owners, if any is left.
+fn take_check(checks: &mut (u32, Instant), now: Instant) -> bool {
+    if now >= checks.1 {
+        *checks = (NEW_OWNERS_PER_SECOND, now + Duration::from_secs(1));
+    }
+    if checks.0 == 0 {
+        return false;
+    }
+    checks.0 -= 1;
+    true
+}
