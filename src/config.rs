@@ -71,6 +71,11 @@ pub struct Config {
     pub mtu: usize,
     /// Dead and left members are forgotten this long after their last change.
     pub reap_after: Duration,
+    /// Most members this node holds, itself included. A newcomer beyond it is refused
+    /// (counted in `Stats::refused_members`) until a departed member is forgotten; the
+    /// members already held are unaffected. Bounds what forged `alive`s can make a node
+    /// hold.
+    pub max_members: usize,
     /// Largest user broadcast payload; must fit in one datagram.
     pub max_broadcast_bytes: usize,
     /// Broadcasts waiting to be spread, at most.
@@ -124,6 +129,7 @@ impl Config {
             tcp_timeout: Duration::from_secs(10),
             mtu: 1400,
             reap_after: Duration::from_secs(60),
+            max_members: 32_768,
             max_broadcast_bytes: 1024,
             broadcast_queue: 1024,
             dispatcher_queue: 4096,

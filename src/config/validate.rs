@@ -34,6 +34,7 @@ impl Config {
             ("dispatcher_queue", self.dispatcher_queue),
             ("state_fanout", self.state_fanout),
             ("state_max_keys", self.state_max_keys),
+            ("max_members", self.max_members),
         ];
         for (field, value) in counts {
             if value == 0 {

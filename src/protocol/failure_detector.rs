@@ -19,8 +19,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use rand::RngExt;
 use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::table::MemberTable;
@@ -108,29 +108,38 @@ pub(crate) struct FailureDetector {
     probe: Option<Probe>,
     next_probe_at: Instant,
     relays: BTreeMap<u32, Relay>,
-    next_seq: u32,
+    /// Draws sequence numbers: unpredictable, so a stranger cannot forge the ack that
+    /// would keep a crashed member "alive" (it must guess 32 bits within one period).
+    seqs: ChaCha8Rng,
 }
 
 /// Most ping-reqs served at once; more are refused (bounded memory under abuse).
 const MAX_RELAYS: usize = 1024;
 
 impl FailureDetector {
-    /// A detector whose first probe is due at `first_probe_at`.
-    pub(crate) fn new(first_probe_at: Instant, first_seq: u32) -> FailureDetector {
+    /// A detector whose first probe is due at `first_probe_at`, drawing sequence numbers
+    /// from a stream seeded with `seq_seed`.
+    pub(crate) fn new(first_probe_at: Instant, seq_seed: u32) -> FailureDetector {
         FailureDetector {
             order: Vec::new(),
             next: 0,
             probe: None,
             next_probe_at: first_probe_at,
             relays: BTreeMap::new(),
-            next_seq: first_seq,
+            seqs: ChaCha8Rng::seed_from_u64(u64::from(seq_seed)),
         }
     }
 
-    /// A fresh sequence number for a ping.
+    /// A fresh, random sequence number for a ping: not the current probe's, nor a relay's.
     pub(crate) fn next_seq(&mut self) -> u32 {
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.next_seq
+        loop {
+            let seq: u32 = self.seqs.random();
+            let in_use =
+                self.relays.contains_key(&seq) || self.probe.as_ref().is_some_and(|p| p.seq == seq);
+            if !in_use {
+                return seq;
+            }
+        }
     }
 
     /// The next deadline: probe period, indirect probe, or relay expiry.

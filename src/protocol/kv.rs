@@ -217,8 +217,11 @@ pub(crate) struct KvState {
     store: Store,
     /// Live peers (the shared view); a member's state is kept when it goes down.
     peers: PeerView,
-    /// TCP exchanges started (by number), with the peer they went to.
-    in_flight: BTreeMap<u64, SocketAddr>,
+    /// TCP exchanges started (by number), with the peer they went to and when their slot
+    /// is freed, answered or not (an answer lost in a full inbox must not hold it).
+    in_flight: BTreeMap<u64, (SocketAddr, Instant)>,
+    /// The time of the input being handled.
+    now: Instant,
     /// Number of the last exchange started.
     last_exchange: u64,
     next_round_at: Instant,

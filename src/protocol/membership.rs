@@ -140,14 +140,14 @@ impl Membership {
             + config
                 .push_pull_interval
                 .mul_f64(rng.random_range(0.0..1.0));
-        let first_seq = rng.random();
+        let seq_seed: u32 = rng.random();
         Membership {
             header: Header {
                 cluster: config.cluster_id(),
                 flags: 0,
             },
             table: MemberTable::new(name, local),
-            fd: FailureDetector::new(first_probe, first_seq),
+            fd: FailureDetector::new(first_probe, seq_seed),
             awareness: Awareness::new(if config.lifeguard {
                 config.awareness_max
             } else {
@@ -248,7 +248,7 @@ impl Component for Membership {
                     );
                 }
             }
-            MembershipInput::Join { request, seeds } => self.join(request, seeds),
+            MembershipInput::Join { request, seeds } => self.join(now, request, seeds),
             MembershipInput::Leave { request } => self.leave(now, request),
             MembershipInput::SetMetadata(metadata) => {
                 self.table.local_record_mut().metadata = metadata;
@@ -273,6 +273,7 @@ impl Component for Membership {
             });
             self.send(relay.requester, vec![nack]);
         }
+        self.expire_exchanges(now);
         self.periodic_sync(now);
     }
 

@@ -176,7 +176,6 @@ impl MemberTable {
     }
 
     /// Members known, this node included.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.records.len()
     }

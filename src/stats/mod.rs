@@ -62,6 +62,7 @@ pub(crate) struct Counters {
     pub(crate) refused_incarnations: AtomicU64,
     pub(crate) refused_aggregates: AtomicU64,
     pub(crate) refused_state: AtomicU64,
+    pub(crate) refused_members: AtomicU64,
     /// A gauge, not a counter: membership stores the current local health score.
     pub(crate) local_health: AtomicU64,
     pub(crate) events_dropped: AtomicU64,
@@ -136,6 +137,7 @@ impl Counters {
             refused_incarnations: get(&self.refused_incarnations),
             refused_aggregates: get(&self.refused_aggregates),
             refused_state: get(&self.refused_state),
+            refused_members: get(&self.refused_members),
             local_health: get(&self.local_health),
             events_dropped: get(&self.events_dropped),
             callback_panics: get(&self.callback_panics),
@@ -228,6 +230,8 @@ pub struct Stats {
     /// a generation more than an hour beyond this node's clock, a value over
     /// `Config::state_max_value_len`, or ill-formed deltas (`protocol/kv/trust.rs`).
     pub refused_state: u64,
+    /// Newcomers refused because the member table held `Config::max_members` already.
+    pub refused_members: u64,
     /// Lifeguard's local health score now (a gauge, `0..=Config::awareness_max`): 0 is
     /// healthy; the probe interval and timeout run `local_health + 1` times longer.
     pub local_health: u64,

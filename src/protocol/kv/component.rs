@@ -11,6 +11,7 @@ use crate::codec::Frame;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -51,6 +52,7 @@ impl KvState {
             },
             peers,
             in_flight: BTreeMap::new(),
+            now,
             last_exchange: 0,
             next_round_at: now + config.interval,
             rng,
@@ -258,7 +260,9 @@ impl KvState {
             let (sync, _) = self.build(want, with_digest, lacks, frame_budget);
             if let Some(frame) = self.frame(sync) {
                 self.last_exchange += 1;
-                self.in_flight.insert(self.last_exchange, to);
+                // Freed by then even if no answer ever comes back.
+                let deadline = self.now + self.config.sync_timeout + Duration::from_secs(1);
+                self.in_flight.insert(self.last_exchange, (to, deadline));
                 let exchange = NetOutput::Exchange {
                     exchange: ExchangeId::State(self.last_exchange),
                     to,
@@ -306,11 +310,12 @@ impl Component for KvState {
     type Input = StateInput;
 
     fn handle(&mut self, now: Instant, input: StateInput) {
+        self.now = now;
         match input {
             StateInput::Message { from, sync } => self.on_leg(now, sync, Back::To(from)),
             StateInput::SyncRequest { conn, sync } => self.on_leg(now, sync, Back::Conn(conn)),
             StateInput::SyncResponse { exchange, result } => {
-                let Some(to) = self.in_flight.remove(&exchange) else {
+                let Some((to, _)) = self.in_flight.remove(&exchange) else {
                     return;
                 };
                 match result {
@@ -346,9 +351,17 @@ impl Component for KvState {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         if !self.active || now < self.next_round_at {
             return;
         }
+        self.in_flight.retain(|_, (to, deadline)| {
+            let waiting = *deadline > now;
+            if !waiting {
+                log::debug!("state sync with {to} never answered; its slot is free");
+            }
+            waiting
+        });
         let interval = self.config.interval;
         let behind = now.saturating_since(self.next_round_at).as_micros();
         let steps = behind / interval.as_micros().max(1) + 1;

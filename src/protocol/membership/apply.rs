@@ -153,6 +153,11 @@ impl Membership {
 
     /// A member we did not know is alive: admit it.
     pub(super) fn admit(&mut self, now: Instant, alive: Alive) {
+        if self.table.len() >= self.config.max_members {
+            Counters::bump(&self.counters.refused_members);
+            log::debug!("{} members held; {} refused", self.table.len(), alive.name);
+            return;
+        }
         let record = Record {
             addr: alive.addr,
             incarnation: alive.incarnation,

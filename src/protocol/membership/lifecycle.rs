@@ -2,7 +2,11 @@
 //! full-state exchanges (push-pull anti-entropy), leaving, and reaping the departed.
 
 use super::*;
+use crate::error::ExchangeError;
 use crate::protocol::ExchangeId;
+
+/// How long past `tcp_timeout` an exchange's slot waits for the driver's answer.
+const EXCHANGE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Membership {
     /// Forgets dead and departed members after `reap_after`.
@@ -13,6 +17,14 @@ impl Membership {
                 self.snapshot_dirty = true;
                 self.table.peer_view().forget_down(&name);
             }
+        }
+    }
+
+    /// Exchanges whose answer never came (lost in a full inbox, say) end as timed out, so
+    /// their slot is free and a join caller hears back.
+    pub(super) fn expire_exchanges(&mut self, now: Instant) {
+        for exchange in self.sync.overdue(now) {
+            self.on_sync_response(now, exchange, Err(ExchangeError::Timeout));
         }
     }
 
@@ -42,12 +54,17 @@ impl Membership {
             .periodic_target(now, interval, live_peer, is_live, &mut self.rng);
         if let Some(to) = target {
             if to != self.table.local_record().addr {
-                self.exchange(to, false, Purpose::Periodic);
+                self.exchange(now, to, false, Purpose::Periodic);
             }
         }
     }
 
-    pub(super) fn join(&mut self, caller: crate::protocol::RequestId, seeds: Vec<SocketAddr>) {
+    pub(super) fn join(
+        &mut self,
+        now: Instant,
+        caller: crate::protocol::RequestId,
+        seeds: Vec<SocketAddr>,
+    ) {
         let local_addr = self.table.local_record().addr;
         let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != local_addr).collect();
         if seeds.is_empty() {
@@ -57,7 +74,7 @@ impl Membership {
         }
         self.sync.add_seeds(&seeds);
         for seed in seeds {
-            self.exchange(seed, true, Purpose::Join { caller, seed });
+            self.exchange(now, seed, true, Purpose::Join { caller, seed });
         }
     }
 
@@ -76,7 +93,9 @@ impl Membership {
         self.outputs.push_back(Output::from(leave));
     }
 
-    pub(super) fn exchange(&mut self, to: SocketAddr, join: bool, purpose: Purpose) {
+    /// Opens a full-state exchange with `to`; its slot is freed by `tcp_timeout` and a
+    /// second, answered or not.
+    pub(super) fn exchange(&mut self, now: Instant, to: SocketAddr, join: bool, purpose: Purpose) {
         let frame = match codec::encode_frame(&self.header, &Frame::PushPull(self.full_state(join)))
         {
             Ok(frame) => frame,
@@ -85,8 +104,9 @@ impl Membership {
                 return;
             }
         };
+        let deadline = now + self.config.tcp_timeout + EXCHANGE_GRACE;
         let exchange = NetOutput::Exchange {
-            exchange: ExchangeId::Membership(self.sync.start(purpose)),
+            exchange: ExchangeId::Membership(self.sync.start(purpose, deadline)),
             to,
             frame,
             timeout: self.config.tcp_timeout,

@@ -70,7 +70,9 @@ pub(crate) struct AntiEntropy {
     ///
     /// [`ExchangeId::Membership`]: crate::protocol::ExchangeId::Membership
     last_exchange: u64,
-    in_flight: BTreeMap<u64, Purpose>,
+    /// Exchanges in flight, with the deadline after which they count as failed even if
+    /// no answer ever comes back (an answer lost in a full inbox must not hold a slot).
+    in_flight: BTreeMap<u64, (Purpose, Instant)>,
     joins: BTreeMap<RequestId, JoinAttempt>,
     seeds: Vec<SocketAddr>,
     lost: VecDeque<SocketAddr>,
@@ -95,19 +97,29 @@ impl AntiEntropy {
         self.next_at
     }
 
-    /// Registers an exchange and returns its number.
-    pub(crate) fn start(&mut self, purpose: Purpose) -> u64 {
+    /// Registers an exchange that must be over by `deadline`, and returns its number.
+    pub(crate) fn start(&mut self, purpose: Purpose, deadline: Instant) -> u64 {
         self.last_exchange += 1;
         if let Purpose::Join { caller, .. } = &purpose {
             self.joins.entry(*caller).or_default().waiting += 1;
         }
-        self.in_flight.insert(self.last_exchange, purpose);
+        self.in_flight
+            .insert(self.last_exchange, (purpose, deadline));
         self.last_exchange
     }
 
     /// Forgets a finished exchange and returns why it was started.
     pub(crate) fn finish(&mut self, exchange: u64) -> Option<Purpose> {
-        self.in_flight.remove(&exchange)
+        self.in_flight.remove(&exchange).map(|(purpose, _)| purpose)
+    }
+
+    /// The exchanges whose deadline passed with no answer.
+    pub(crate) fn overdue(&self, now: Instant) -> Vec<u64> {
+        self.in_flight
+            .iter()
+            .filter(|(_, (_, deadline))| *deadline <= now)
+            .map(|(exchange, _)| *exchange)
+            .collect()
     }
 
     /// Records the result of one join exchange.
@@ -187,7 +199,7 @@ impl AntiEntropy {
         let periodic_in_flight = self
             .in_flight
             .values()
-            .filter(|p| matches!(p, Purpose::Periodic))
+            .filter(|(p, _)| matches!(p, Purpose::Periodic))
             .count();
         if periodic_in_flight >= MAX_PERIODIC_IN_FLIGHT {
             return None;
@@ -232,14 +244,20 @@ mod tests {
     #[test]
     fn join_succeeds_at_first_answer_and_fails_when_all_fail() {
         let mut ae = AntiEntropy::new(Instant::ZERO);
-        let r1 = ae.start(Purpose::Join {
-            caller: RequestId(7),
-            seed: addr(1),
-        });
-        let r2 = ae.start(Purpose::Join {
-            caller: RequestId(7),
-            seed: addr(2),
-        });
+        let r1 = ae.start(
+            Purpose::Join {
+                caller: RequestId(7),
+                seed: addr(1),
+            },
+            Instant::ZERO,
+        );
+        let r2 = ae.start(
+            Purpose::Join {
+                caller: RequestId(7),
+                seed: addr(2),
+            },
+            Instant::ZERO,
+        );
         assert!(matches!(
             ae.finish(r1),
             Some(Purpose::Join {
@@ -257,14 +275,20 @@ mod tests {
             JoinOutcome::Joined
         );
 
-        ae.start(Purpose::Join {
-            caller: RequestId(8),
-            seed: addr(1),
-        });
-        ae.start(Purpose::Join {
-            caller: RequestId(8),
-            seed: addr(2),
-        });
+        ae.start(
+            Purpose::Join {
+                caller: RequestId(8),
+                seed: addr(1),
+            },
+            Instant::ZERO,
+        );
+        ae.start(
+            Purpose::Join {
+                caller: RequestId(8),
+                seed: addr(2),
+            },
+            Instant::ZERO,
+        );
         assert_eq!(
             ae.join_result(RequestId(8), addr(1), Err(ExchangeError::Timeout)),
             JoinOutcome::Pending

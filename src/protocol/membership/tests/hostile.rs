@@ -161,3 +161,32 @@ fn every_edge_value_in_every_claim_leaves_the_node_consistent() {
         }
     }
 }
+
+#[test]
+fn a_full_table_refuses_newcomers_and_keeps_its_members() {
+    let mut config = Config::lan();
+    config.max_members = 4;
+    let mut m = node_with_config(config);
+    // Thousands of names nobody ever heard of, from anyone.
+    let flood: Vec<Message> = (0..3000)
+        .map(|i| alive(&format!("fake-{i}"), 2000 + (i % 60000) as u16, 0))
+        .collect();
+    for chunk in flood.chunks(200) {
+        packet(&mut m, at(0), 9, chunk.to_vec());
+    }
+    assert_eq!(m.members().len(), 4, "this node and three others");
+    assert_eq!(m.counters.snapshot().refused_members, 2997);
+    // Those admitted stay; once one is forgotten, a newcomer fits again.
+    let admitted: Vec<_> = m.members().into_iter().map(|m| m.name).collect();
+    packet(&mut m, at(1), 9, vec![alive("late", 7, 0)]);
+    assert_eq!(held(&m, "late"), None);
+    let victim = admitted
+        .iter()
+        .find(|n| n.as_str() != "me")
+        .unwrap()
+        .clone();
+    packet(&mut m, at(2), 9, vec![dead(victim.as_str(), 0)]);
+    run_until(&mut m, at(120_000)); // past reap_after
+    packet(&mut m, at(121_000), 9, vec![alive("late", 7, 0)]);
+    assert!(held(&m, "late").is_some());
+}
