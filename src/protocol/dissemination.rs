@@ -165,15 +165,20 @@ impl Dissemination {
             .push_back(Output::from(NetOutput::SendTo { to, bytes, urgent }));
     }
 
-    /// `messages` to `to` in one datagram, with pending gossip packed alongside.
-    fn send(&mut self, to: SocketAddr, messages: Vec<Message>, urgent: bool) {
+    /// `messages` to `to` in one datagram, with pending gossip packed alongside if
+    /// `piggyback`.
+    fn send(&mut self, to: SocketAddr, messages: Vec<Message>, urgent: bool, piggyback: bool) {
         let mut writer = PacketWriter::new(&self.header, self.config.mtu);
         for message in &messages {
             if !writer.push(message) {
                 log::warn!("message to {to} does not fit one packet; dropped: {message:?}");
             }
         }
-        let share = self.piggyback(&mut writer, true, true);
+        let share = if piggyback {
+            self.piggyback(&mut writer, true, true)
+        } else {
+            UserShare::default()
+        };
         if !writer.is_empty() {
             self.transmit(to, writer, share, urgent);
         }
@@ -288,8 +293,12 @@ impl Dissemination {
 
     fn on_input(&mut self, now: Instant, input: DisseminationInput) {
         match input {
-            DisseminationInput::Probe { to, messages } => self.send(to, messages, true),
-            DisseminationInput::Send { to, messages } => self.send(to, messages, false),
+            DisseminationInput::Probe {
+                to,
+                messages,
+                piggyback,
+            } => self.send(to, messages, true, piggyback),
+            DisseminationInput::Send { to, messages } => self.send(to, messages, false, true),
             DisseminationInput::Enqueue(message) => self.enqueue(message, 1),
             DisseminationInput::EnqueueUrgent(message) => self.enqueue(message, 2),
             DisseminationInput::Packet { from, messages } => self.on_packet(now, from, messages),

@@ -114,6 +114,10 @@ pub(crate) enum DisseminationInput {
         to: SocketAddr,
         /// The primary messages.
         messages: Vec<Message>,
+        /// Pack pending gossip beside them: only for a live member at its recorded
+        /// address. An ack to anyone else goes bare, so a spoofed ping cannot make this
+        /// node reflect more bytes than it received.
+        piggyback: bool,
     },
     /// Send these messages (a key-value leg, a push-sum share) to `to`, with pending
     /// gossip piggybacked up to the MTU.

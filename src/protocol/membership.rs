@@ -180,10 +180,27 @@ impl Membership {
         self.table.local().clone()
     }
 
-    /// Sends probe traffic (see [`DisseminationInput::Probe`]).
+    /// Sends probe traffic to a member (see [`DisseminationInput::Probe`]), gossip packed
+    /// alongside.
     fn send(&mut self, to: SocketAddr, messages: Vec<Message>) {
-        self.outputs
-            .push_back(Output::from(DisseminationInput::Probe { to, messages }));
+        self.send_probe(to, messages, true);
+    }
+
+    /// Sends probe traffic, with gossip packed alongside only if `piggyback`.
+    fn send_probe(&mut self, to: SocketAddr, messages: Vec<Message>, piggyback: bool) {
+        let probe = DisseminationInput::Probe {
+            to,
+            messages,
+            piggyback,
+        };
+        self.outputs.push_back(Output::from(probe));
+    }
+
+    /// Whether `name` is a live member at `addr` (so it has shown it receives there).
+    fn is_live_member_at(&self, name: &NodeName, addr: SocketAddr) -> bool {
+        self.table
+            .get(name)
+            .is_some_and(|r| r.addr == addr && r.state.is_live())
     }
 
     fn emit(&mut self, event: Event) {

@@ -63,6 +63,7 @@ pub(crate) struct Counters {
     pub(crate) refused_aggregates: AtomicU64,
     pub(crate) refused_state: AtomicU64,
     pub(crate) refused_members: AtomicU64,
+    pub(crate) refused_probes: AtomicU64,
     /// A gauge, not a counter: membership stores the current local health score.
     pub(crate) local_health: AtomicU64,
     pub(crate) events_dropped: AtomicU64,
@@ -138,6 +139,7 @@ impl Counters {
             refused_aggregates: get(&self.refused_aggregates),
             refused_state: get(&self.refused_state),
             refused_members: get(&self.refused_members),
+            refused_probes: get(&self.refused_probes),
             local_health: get(&self.local_health),
             events_dropped: get(&self.events_dropped),
             callback_panics: get(&self.callback_panics),
@@ -232,6 +234,9 @@ pub struct Stats {
     pub refused_state: u64,
     /// Newcomers refused because the member table held `Config::max_members` already.
     pub refused_members: u64,
+    /// Ping-reqs refused: not from a live member at its recorded address, or for a target
+    /// not known at the address named.
+    pub refused_probes: u64,
     /// Lifeguard's local health score now (a gauge, `0..=Config::awareness_max`): 0 is
     /// healthy; the probe interval and timeout run `local_health + 1` times longer.
     pub local_health: u64,

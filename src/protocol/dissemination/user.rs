@@ -280,7 +280,10 @@ impl Dissemination {
             share.bytes += message.encoded_len();
             writer.push(&message);
         }
-        self.piggyback(&mut writer, true, false);
+        // Gossip rides along only to a live member: a stranger gets no more than it sent.
+        if self.peers.name_at(to).is_some() {
+            self.piggyback(&mut writer, true, false);
+        }
         if !writer.is_empty() {
             self.transmit(to, writer, share, false);
         }

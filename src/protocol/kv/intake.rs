@@ -63,7 +63,12 @@ impl KvState {
             StateWant::DeltasAndDigest | StateWant::Digest => (StateWant::Deltas, true),
         };
         let lacks = matches!(want, StateWant::Deltas | StateWant::DeltasAndDigest);
-        if want != StateWant::Nothing || matches!(back, Back::Conn(_)) {
+        // A datagram is answered only to a live member at its address: a stranger's small
+        // digest must not draw deltas up to the MTU (a reflection). TCP proved its address.
+        let answerable = sender.is_some() || matches!(back, Back::Conn(_));
+        if !answerable && want != StateWant::Nothing {
+            Counters::bump(&self.counters.refused_state);
+        } else if want != StateWant::Nothing || matches!(back, Back::Conn(_)) {
             self.send(back, answer, with_digest, lacks.then_some(&digest[..]));
         }
     }

@@ -38,11 +38,26 @@ impl Membership {
             seq: ping.seq,
             source: self.local(),
         });
-        self.send(from, vec![ack]);
+        // A stranger (or a spoofed source) gets the bare ack: never more than it sent.
+        let member = self.is_live_member_at(&ping.source, from);
+        self.send_probe(from, vec![ack], member);
     }
 
     /// `A -> ping-req(B) -> C`: C pings B with its own sequence number and remembers A.
+    ///
+    /// Only for a live member asking from its recorded address, about a member at its
+    /// recorded address: otherwise a stranger could make this node ping any address it
+    /// names (a reflection). Refused ones are counted.
     pub(super) fn on_ping_req(&mut self, now: Instant, from: SocketAddr, req: PingReq) {
+        let target_known = self
+            .table
+            .get(&req.target)
+            .is_some_and(|r| r.addr == req.target_addr);
+        if !self.is_live_member_at(&req.source, from) || !target_known {
+            Counters::bump(&self.counters.refused_probes);
+            log::debug!("ping-req from {from} for {} refused", req.target_addr);
+            return;
+        }
         let seq = self.fd.next_seq();
         // With Lifeguard the nack leaves at 80 % of the probe timeout, so it can still reach
         // the requester before its period ends (memberlist does the same).

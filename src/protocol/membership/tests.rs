@@ -99,6 +99,7 @@ fn sends(outputs: &[Output]) -> Vec<(SocketAddr, Message)> {
             Output::To(ComponentInput::Dissemination(DisseminationInput::Probe {
                 to,
                 messages,
+                ..
             })) => Some(
                 messages
                     .iter()
@@ -311,6 +312,16 @@ fn helper_relays_ack_and_nacks_on_silence() {
             source: name("a"),
         })
     };
+    // A stranger's ping-req, or one for a target not at the address named: refused.
+    let out = packet(&mut m, at(0), 5, vec![req(99)]);
+    assert!(sends(&out).is_empty());
+    packet(&mut m, at(0), 5, vec![alive("a", 5, 0), alive("t", 8, 0)]);
+    let out = packet(&mut m, at(0), 5, vec![req(98)]);
+    assert!(sends(&out).is_empty(), "t is at another address");
+    assert_eq!(m.counters.snapshot().refused_probes, 2);
+    packet(&mut m, at(0), 5, vec![alive("t", 7, 1)]); // a conflict: t stays at 8
+    let mut m = node();
+    packet(&mut m, at(0), 5, vec![alive("a", 5, 0), alive("t", 7, 0)]);
     let out = packet(&mut m, at(0), 5, vec![req(100)]);
     let relay_seq = match sends(&out).as_slice() {
         [(to, Message::Ping(p))] if *to == addr(7) => p.seq,

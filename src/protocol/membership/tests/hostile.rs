@@ -190,3 +190,36 @@ fn a_full_table_refuses_newcomers_and_keeps_its_members() {
     packet(&mut m, at(121_000), 9, vec![alive("late", 7, 0)]);
     assert!(held(&m, "late").is_some());
 }
+
+#[test]
+fn an_ack_carries_gossip_only_to_a_live_member_at_its_address() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("b", 2, 0)]);
+    let ping = |source: &str| {
+        Message::Ping(Ping {
+            seq: 7,
+            target: name("me"),
+            source: name(source),
+        })
+    };
+    let piggyback_of = |out: &[Output]| {
+        out.iter()
+            .find_map(|o| match o {
+                Output::To(ComponentInput::Dissemination(DisseminationInput::Probe {
+                    piggyback,
+                    ..
+                })) => Some(*piggyback),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert!(piggyback_of(&packet(&mut m, at(1), 2, vec![ping("b")])));
+    // A stranger, and a member's name from another (spoofable) address: bare acks.
+    assert!(!piggyback_of(&packet(
+        &mut m,
+        at(2),
+        9,
+        vec![ping("stranger")]
+    )));
+    assert!(!piggyback_of(&packet(&mut m, at(3), 9, vec![ping("b")])));
+}

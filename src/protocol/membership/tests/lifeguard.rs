@@ -200,6 +200,7 @@ fn nacks_are_counted_and_only_missing_ones_raise_local_health() {
 fn helpers_nack_at_80_percent_of_the_probe_timeout_with_lifeguard() {
     for (lifeguard, nack_ms) in [(true, 420), (false, 520)] {
         let mut m = node_with(lifeguard);
+        packet(&mut m, at(0), 5, vec![alive("a", 5, 0), alive("t", 7, 0)]);
         let req = Message::PingReq(PingReq {
             seq: 5,
             target: name("t"),
@@ -303,6 +304,7 @@ fn the_ping_to_a_suspect_carries_its_suspicion() {
             Output::To(ComponentInput::Dissemination(DisseminationInput::Probe {
                 to,
                 messages,
+                ..
             })) if *to == addr(2) => Some(messages.as_slice()),
             _ => None,
         })
