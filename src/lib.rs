@@ -65,6 +65,7 @@ mod config;
 mod error;
 mod event;
 mod hash;
+mod health;
 pub mod member;
 mod node;
 pub(crate) mod protocol;
@@ -83,6 +84,7 @@ pub use error::{
     StartError, StateError,
 };
 pub use event::Event;
+pub use health::{Failure, FailureCause, Health};
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};
 pub use node::{Node, NodeBuilder, NodeHandle};
 pub use stats::{DropReason, LatencySummary, MemberCounts, Stats};

@@ -8,6 +8,7 @@ use crate::aggregate::{AggregateName, Estimate};
 use crate::config::Config;
 use crate::error::{MetadataError, StartError};
 use crate::event::Event;
+use crate::health::Failure;
 use crate::member::{MAX_METADATA_LEN, Member, NodeName};
 use crate::runtime::{Callbacks, Runtime, Setup};
 
@@ -139,6 +140,15 @@ impl NodeBuilder {
         f: impl FnMut(&AggregateName, &Estimate) + Send + 'static,
     ) -> NodeBuilder {
         self.callbacks.on_estimate.push(Box::new(f));
+        self
+    }
+
+    /// Called once if the node stops on its own: a thread panicked, or the reactor met a
+    /// socket error it cannot go on from (see [`Health`](crate::Health)). By then every
+    /// call on the node fails as on a stopped node; a typical callback logs the failure
+    /// and tells the application to restart the node.
+    pub fn on_failure(mut self, f: impl FnMut(&Failure) + Send + 'static) -> NodeBuilder {
+        self.callbacks.on_failure.push(Box::new(f));
         self
     }
 

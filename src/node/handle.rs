@@ -15,6 +15,7 @@ use crossbeam_channel::Receiver;
 use super::ACTOR_REPLY_TIMEOUT;
 use crate::error::{BroadcastError, JoinError, MetadataError};
 use crate::event::Event;
+use crate::health::Health;
 use crate::member::{MAX_METADATA_LEN, Member, MemberState, NodeName};
 use crate::protocol::{ComponentInput, DisseminationInput, MembershipInput, Reply};
 use crate::runtime::{Refused, Runtime, Unanswered};
@@ -79,6 +80,22 @@ impl NodeHandle {
     /// returns a handle to the same channel (`None` once the node is gone).
     pub fn events(&self) -> Option<Receiver<Event>> {
         Some(self.runtime()?.events.clone())
+    }
+
+    /// Whether the node runs, was stopped, or stopped on its own and why (see
+    /// [`Health`]). `Stopped` once the node is gone, or before it started.
+    pub fn health(&self) -> Health {
+        self.runtime().map_or(Health::Stopped, |r| r.health())
+    }
+
+    /// Makes one of the node's threads fail as a real fault would, to test supervision:
+    /// `thread` is a [`Failure::thread`](crate::Failure) role; `io` makes the reactor
+    /// fail as on that socket error instead of panicking. False if the node is gone or
+    /// `thread` names no thread that can be made to fail. Not part of the API.
+    #[cfg(feature = "unstable-internals")]
+    #[doc(hidden)]
+    pub fn inject_failure(&self, thread: &str, io: Option<std::io::ErrorKind>) -> bool {
+        self.runtime().is_some_and(|r| r.inject_failure(thread, io))
     }
 
     /// Counters since the node started, and members by state (all zero once the node is

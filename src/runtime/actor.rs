@@ -13,7 +13,6 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::RecvTimeoutError;
@@ -21,6 +20,7 @@ use crossbeam_channel::RecvTimeoutError;
 use super::clock::Clock;
 use super::queue::LaneReceiver;
 use super::router::Router;
+use super::supervisor::Supervisor;
 use crate::protocol::Component;
 
 /// What an actor's inbox carries: an input for its component, or the order to stop.
@@ -30,6 +30,9 @@ pub(crate) enum ActorMsg<I> {
     Input(I),
     /// Return from the loop.
     Stop,
+    /// Panic, to test supervision (see `Node::inject_failure`).
+    #[cfg(any(test, feature = "unstable-internals"))]
+    Panic,
 }
 
 impl<I> ActorMsg<I> {
@@ -38,21 +41,30 @@ impl<I> ActorMsg<I> {
     pub(crate) fn into_input(self) -> I {
         match self {
             ActorMsg::Input(input) => input,
-            ActorMsg::Stop => unreachable!("only inputs go through try_offer"),
+            _ => unreachable!("only inputs go through try_offer"),
         }
     }
 }
 
-/// Runs `component` on a new thread named `name` until it receives [`ActorMsg::Stop`], its
-/// inbox disconnects, or `stopping` is set. `after` runs after each step (e.g. to publish a
-/// snapshot).
+/// Where an actor runs: its thread's name and role, and the node's supervisor.
+pub(crate) struct Placement {
+    /// The thread's name, `epidemic/<node>/<role>`.
+    pub(crate) name: String,
+    /// The role, as a [`Failure`](crate::health::Failure) names the thread.
+    pub(crate) role: &'static str,
+    /// Told of a panic; says when to stop.
+    pub(crate) supervisor: Arc<Supervisor>,
+}
+
+/// Runs `component` on a new thread until it receives [`ActorMsg::Stop`], its inbox
+/// disconnects, or the node is stopping; a panic stops the node (see `supervisor.rs`).
+/// `after` runs after each step (e.g. to publish a snapshot).
 pub(crate) fn spawn<C, F>(
-    name: String,
+    at: Placement,
     mut component: C,
     mut inbox: LaneReceiver<ActorMsg<C::Input>>,
     router: Router,
     clock: Clock,
-    stopping: Arc<AtomicBool>,
     mut after: F,
 ) -> io::Result<JoinHandle<()>>
 where
@@ -60,28 +72,37 @@ where
     C::Input: Send + 'static,
     F: FnMut(&mut C) + Send + 'static,
 {
+    let Placement {
+        name,
+        role,
+        supervisor,
+    } = at;
     thread::Builder::new().name(name).spawn(move || {
-        after(&mut component);
-        loop {
-            let deadline = component.poll_timeout().map(|at| clock.deadline(at));
-            let received = inbox.recv_until(deadline);
-            match received {
-                Ok(ActorMsg::Input(input)) => component.handle(clock.now(), input),
-                Ok(ActorMsg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-            // Deadlines fire even when inputs keep arriving.
-            let now = clock.now();
-            if component.poll_timeout().is_some_and(|at| at <= now) {
-                component.handle_timeout(now);
-            }
-            while let Some(output) = component.poll_output() {
-                router.route(output);
-            }
+        supervisor.guard(role, || {
             after(&mut component);
-            if stopping.load(Ordering::Relaxed) {
-                break;
+            loop {
+                let deadline = component.poll_timeout().map(|at| clock.deadline(at));
+                let received = inbox.recv_until(deadline);
+                match received {
+                    Ok(ActorMsg::Input(input)) => component.handle(clock.now(), input),
+                    Ok(ActorMsg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Timeout) => {}
+                    #[cfg(any(test, feature = "unstable-internals"))]
+                    Ok(ActorMsg::Panic) => panic!("injected panic"),
+                }
+                // Deadlines fire even when inputs keep arriving.
+                let now = clock.now();
+                if component.poll_timeout().is_some_and(|at| at <= now) {
+                    component.handle_timeout(now);
+                }
+                while let Some(output) = component.poll_output() {
+                    router.route(output);
+                }
+                after(&mut component);
+                if supervisor.is_stopping() {
+                    break;
+                }
             }
-        }
+        });
     })
 }

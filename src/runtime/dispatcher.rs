@@ -4,7 +4,8 @@
 //! Its inbox is bounded (`Config::dispatcher_queue`). When a callback blocks and the inbox
 //! fills, further events and messages are dropped and counted in `Stats::events_dropped`;
 //! the protocol itself carries on. A panicking callback is caught, logged and counted in
-//! `Stats::callback_panics`; later events still run.
+//! `Stats::callback_panics`; later events still run. When the node fails (see
+//! `supervisor.rs`) the failure callbacks run, and the thread ends.
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::queue::QueueReceiver;
 use crate::aggregate::{AggregateName, Estimate};
 use crate::event::Event;
+use crate::health::Failure;
 use crate::member::{Member, NodeName};
 use crate::protocol::Delivery;
 use crate::stats::Counters;
@@ -31,6 +33,8 @@ pub(crate) type EstimateCallback = Box<dyn FnMut(&AggregateName, &Estimate) + Se
 /// A callback for a changed key of another node's state: owner, key, value (`None`:
 /// deleted).
 pub(crate) type StateCallback = Box<dyn FnMut(&NodeName, &str, Option<&[u8]>) + Send>;
+/// A callback for the node's failure.
+pub(crate) type FailureCallback = Box<dyn FnMut(&Failure) + Send>;
 
 /// The callbacks registered on the builder.
 #[derive(Default)]
@@ -44,6 +48,7 @@ pub(crate) struct Callbacks {
     pub(crate) on_message: Vec<MessageCallback>,
     pub(crate) on_estimate: Vec<EstimateCallback>,
     pub(crate) on_state_change: Vec<StateCallback>,
+    pub(crate) on_failure: Vec<FailureCallback>,
 }
 
 /// What the dispatcher's inbox carries.
@@ -51,6 +56,8 @@ pub(crate) struct Callbacks {
 pub(crate) enum DispatchMsg {
     /// Run the callbacks for this.
     Deliver(Delivery),
+    /// The node failed: run the failure callbacks, then return.
+    Failed(Failure),
     /// Return.
     Stop,
 }
@@ -69,7 +76,17 @@ pub(crate) fn spawn(
         // Dropped on return: tells shutdown this thread is about to finish.
         let _done = done;
         let (events_tx, events_rx) = events;
-        while let Ok(DispatchMsg::Deliver(delivery)) = inbox.recv() {
+        loop {
+            let delivery = match inbox.recv() {
+                Ok(DispatchMsg::Deliver(delivery)) => delivery,
+                Ok(DispatchMsg::Failed(failure)) => {
+                    for callback in &mut callbacks.on_failure {
+                        guarded(&counters, || callback(&failure));
+                    }
+                    return;
+                }
+                Ok(DispatchMsg::Stop) | Err(_) => return,
+            };
             match delivery {
                 Delivery::Event(event) => {
                     run_event_callbacks(&mut callbacks, &event, &counters);

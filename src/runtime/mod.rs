@@ -16,7 +16,8 @@
 //! epidemic/<node>/dispatcher     user callbacks
 //! ```
 //! (the reactor, five actors each hosting a component the node core built, and the
-//! dispatcher.) Each actor's inbox has an urgent lane for probe traffic. An actor whose
+//! dispatcher.) Every thread runs under the node's supervisor (`supervisor.rs`): the first
+//! panic or fatal socket error stops them all, and `health()` says why. Each actor's inbox has an urgent lane for probe traffic. An actor whose
 //! component has no deadline (aggregation with nothing published, the state with nothing
 //! held) sleeps on its inbox and costs nothing.
 //!
@@ -37,11 +38,11 @@ mod queue;
 mod reactor;
 mod router;
 mod socket;
+mod supervisor;
 mod tcp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -51,15 +52,18 @@ use parking_lot::{Mutex, RwLock};
 pub(crate) use calls::{Refused, Snapshot, Unanswered};
 pub(crate) use dispatcher::Callbacks;
 
+use self::actor::Placement;
 use self::clock::Clock;
 use self::dispatcher::DispatchMsg;
 use self::inbound::ReactorSink;
 use self::reactor::{NetCommand, ReactorLimits};
 use self::router::{Inboxes, Replies, Router, offer};
+use self::supervisor::Supervisor;
 use crate::aggregate::{AggregateName, Estimate};
 use crate::config::Config;
 use crate::error::StartError;
 use crate::event::Event;
+use crate::health::Health;
 use crate::member::NodeName;
 use crate::protocol::{Aggregation, Components, Inbound, Membership, NodeSetup};
 use crate::stats::Counters;
@@ -99,7 +103,8 @@ pub(crate) struct Runtime {
     estimates: Arc<RwLock<Estimates>>,
     pub(crate) events: Receiver<Event>,
     pub(crate) counters: Arc<Counters>,
-    stopping: Arc<AtomicBool>,
+    /// Says when the node is stopping, and why if it failed.
+    supervisor: Arc<Supervisor>,
     actors: Mutex<Vec<JoinHandle<()>>>,
     reactor: Mutex<Option<JoinHandle<()>>>,
     dispatcher: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
@@ -114,6 +119,12 @@ impl Runtime {
         let clock = Clock::start();
         let node = setup.name.to_string();
         let thread_name = |actor: &str| format!("epidemic/{node}/{actor}");
+        let supervisor = Arc::new(Supervisor::default());
+        let placement = |role: &'static str| Placement {
+            name: thread_name(role),
+            role,
+            supervisor: supervisor.clone(),
+        };
 
         let (membership_tx, membership_rx) = queue::lanes(URGENT_QUEUE, ACTOR_QUEUE);
         let (suspicion_tx, suspicion_rx) = queue::lanes(URGENT_QUEUE, ACTOR_QUEUE);
@@ -142,6 +153,7 @@ impl Runtime {
             sink,
             counters.clone(),
             ReactorLimits::default(),
+            supervisor.clone(),
         )
         .map_err(StartError::Spawn)?;
 
@@ -161,7 +173,7 @@ impl Runtime {
             estimates: Arc::new(RwLock::new(Arc::from(Vec::new()))),
             events: events_rx,
             counters: counters.clone(),
-            stopping: Arc::new(AtomicBool::new(false)),
+            supervisor: supervisor.clone(),
             actors: Mutex::new(Vec::new()),
             reactor: Mutex::new(Some(reactor_thread)),
             dispatcher: Mutex::new(None),
@@ -210,54 +222,42 @@ impl Runtime {
                 *snapshot.write() = Snapshot::new(members);
             }
         };
-        let stopping = &runtime.stopping;
+        supervisor.attach(router.clone());
         let spawned = [
             actor::spawn(
-                thread_name("membership"),
+                placement("membership"),
                 membership,
                 membership_rx,
                 router.clone(),
                 clock,
-                stopping.clone(),
                 publish,
             ),
             actor::spawn(
-                thread_name("suspicion"),
+                placement("suspicion"),
                 suspicion,
                 suspicion_rx,
                 router.clone(),
                 clock,
-                stopping.clone(),
                 |_| {},
             ),
             actor::spawn(
-                thread_name("dissemination"),
+                placement("dissemination"),
                 dissemination,
                 dissemination_rx,
                 router.clone(),
                 clock,
-                stopping.clone(),
                 |_| {},
             ),
         ];
         let aggregation = actor::spawn(
-            thread_name("aggregation"),
+            placement("aggregation"),
             aggregation,
             aggregation_rx,
             router.clone(),
             clock,
-            stopping.clone(),
             publish_estimates,
         );
-        let state = actor::spawn(
-            thread_name("state"),
-            state,
-            state_rx,
-            router,
-            clock,
-            stopping.clone(),
-            |_| {},
-        );
+        let state = actor::spawn(placement("state"), state, state_rx, router, clock, |_| {});
         for handle in spawned.into_iter().chain([aggregation, state]) {
             let handle = handle.map_err(StartError::Spawn)?;
             runtime.actors.lock().push(handle);
@@ -265,25 +265,28 @@ impl Runtime {
         Ok(runtime)
     }
 
-    /// Whether shutdown began.
+    /// Whether the node began to stop (by its owner, or on a failure).
     pub(crate) fn is_stopped(&self) -> bool {
-        self.stopping.load(Ordering::Relaxed)
+        self.supervisor.is_stopping()
     }
 
-    /// Stops every thread and joins it. Idempotent.
+    /// Running, stopped, or failed and why.
+    pub(crate) fn health(&self) -> Health {
+        self.supervisor.health()
+    }
+
+    /// Stops every thread and joins it. Idempotent, and also what joins the threads of a
+    /// node that stopped on its own (they have ended or are ending).
     ///
     /// Actors stop first, then the reactor (so datagrams they queued, such as a `left`,
     /// are still sent), then the dispatcher. A dispatcher stuck in a user callback is
     /// given [`DISPATCHER_GRACE`], then detached (it exits when the callback returns).
     pub(crate) fn shutdown(&self) {
-        if self.stopping.swap(true, Ordering::SeqCst) {
-            return;
-        }
+        self.supervisor.begin_stop();
         self.router.inboxes.stop_all();
         for handle in self.actors.lock().drain(..) {
-            if handle.join().is_err() {
-                log::error!("an actor thread of {} panicked", self.name);
-            }
+            // An actor's panic is caught (and reported) by the supervisor: joins succeed.
+            let _ = handle.join();
         }
         if let Some(handle) = self.reactor.lock().take() {
             while !self.router.reactor.send(NetCommand::Stop) && !handle.is_finished() {

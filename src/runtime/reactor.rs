@@ -32,9 +32,11 @@ use parking_lot::RwLock;
 pub(crate) use self::handle::ReactorHandle;
 use self::handle::Shared;
 use super::socket::Sockets;
+use super::supervisor::Supervisor;
 use super::tcp::Conns;
 use crate::codec::MAX_FRAME_LEN;
 use crate::error::ExchangeError;
+use crate::health::{Failure, FailureCause};
 use crate::protocol::{ConnId, ExchangeId, NetOutput};
 use crate::stats::{Counters, DropReason};
 
@@ -70,6 +72,10 @@ pub(crate) enum NetCommand {
     Net(NetOutput),
     /// Stop the thread: every pending exchange gets `Err(Shutdown)`, all sockets are dropped.
     Stop,
+    /// Fail as the reactor would on this injected fault, to test supervision (see
+    /// `Node::inject_failure`).
+    #[cfg(any(test, feature = "unstable-internals"))]
+    Fail(FailureCause),
 }
 
 /// Where the reactor hands what arrives. Called on the reactor thread; must not block.
@@ -118,6 +124,7 @@ pub(crate) fn spawn(
     sink: impl NetSink,
     counters: Arc<Counters>,
     mut limits: ReactorLimits,
+    supervisor: Arc<Supervisor>,
 ) -> io::Result<(ReactorHandle, JoinHandle<()>)> {
     let Sockets {
         mut udp,
@@ -149,11 +156,12 @@ pub(crate) fn spawn(
         udp_backlog: false,
         command_backlog: false,
         shared: Arc::clone(&shared),
+        supervisor: Arc::clone(&supervisor),
     };
     log::debug!("reactor {thread_name} on {local_addr}");
     let join = thread::Builder::new()
         .name(thread_name)
-        .spawn(move || reactor.run())?;
+        .spawn(move || supervisor.guard("reactor", || reactor.run()))?;
     Ok((ReactorHandle::new(tx, shared), join))
 }
 
@@ -181,10 +189,13 @@ struct Reactor<S> {
     command_backlog: bool,
     /// Shared with the handles.
     shared: Arc<Shared>,
+    /// Told of a fatal error.
+    supervisor: Arc<Supervisor>,
 }
 
 impl<S: NetSink> Reactor<S> {
-    /// The event loop; returns on `Stop`, when every handle is gone, or on a fatal poll error.
+    /// The event loop; returns on `Stop`, when every handle is gone, or on a fatal error
+    /// of the poll or the UDP socket (the node fails then).
     fn run(mut self) {
         let mut events = Events::with_capacity(EVENTS);
         loop {
@@ -198,8 +209,7 @@ impl<S: NetSink> Reactor<S> {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                log::error!("reactor poll failed, stopping: {e}");
-                break;
+                return self.fail(e.kind());
             }
             // One clock read per turn: deadlines set a few microseconds early are harmless.
             let now = read_clock();
@@ -216,19 +226,26 @@ impl<S: NetSink> Reactor<S> {
                 }
             }
             // Commands first (an ack waiting to go out), then at most one batch of reads.
-            if commands && !self.commands(now) {
-                return self.shutdown();
+            if commands {
+                match self.commands(now) {
+                    Turn::Go => {}
+                    Turn::Stop => return self.shutdown(),
+                    #[cfg(any(test, feature = "unstable-internals"))]
+                    Turn::Fail(kind) => return self.fail(kind),
+                }
             }
             if udp {
-                self.udp_backlog = self.recv_datagrams();
+                match self.recv_datagrams() {
+                    Ok(backlog) => self.udp_backlog = backlog,
+                    Err(kind) => return self.fail(kind),
+                }
             }
             self.conns.sweep(self.poll.registry(), &mut self.sink, now);
         }
-        self.shutdown();
     }
 
-    /// Serves up to [`COMMAND_BATCH`] commands, urgent first; false means stop.
-    fn commands(&mut self, now: Instant) -> bool {
+    /// Serves up to [`COMMAND_BATCH`] commands, urgent first.
+    fn commands(&mut self, now: Instant) -> Turn {
         self.shared.wake_pending.swap(false, Ordering::AcqRel);
         self.command_backlog = true;
         for _ in 0..COMMAND_BATCH {
@@ -236,16 +253,20 @@ impl<S: NetSink> Reactor<S> {
                 Ok(cmd) => cmd,
                 Err(crossbeam_channel::TryRecvError::Empty) => {
                     self.command_backlog = false;
-                    return true;
+                    return Turn::Go;
                 }
-                Err(crossbeam_channel::TryRecvError::Disconnected) => return false,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return Turn::Stop,
             };
             match cmd {
                 NetCommand::Net(net) => self.net(net, now),
-                NetCommand::Stop => return false,
+                NetCommand::Stop => return Turn::Stop,
+                #[cfg(any(test, feature = "unstable-internals"))]
+                NetCommand::Fail(FailureCause::Io(kind)) => return Turn::Fail(kind),
+                #[cfg(any(test, feature = "unstable-internals"))]
+                NetCommand::Fail(_) => panic!("injected panic"),
             }
         }
-        true
+        Turn::Go
     }
 
     /// Carries out one network output.
@@ -289,12 +310,14 @@ impl<S: NetSink> Reactor<S> {
     }
 
     /// Reads up to [`READ_BATCH`] datagrams; true if the socket may hold more (mio is
-    /// edge-triggered: no new event comes for what is already waiting).
-    fn recv_datagrams(&mut self) -> bool {
+    /// edge-triggered: no new event comes for what is already waiting). An error other
+    /// than the few a UDP socket reports in normal life means the socket is broken: the
+    /// node could no longer hear anyone, so it fails rather than live on deaf.
+    fn recv_datagrams(&mut self) -> Result<bool, io::ErrorKind> {
         for _ in 0..READ_BATCH {
             match self.udp.recv_from(&mut self.buf) {
                 Ok((n, from)) => self.sink.datagram(from, &self.buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 // ICMP errors from earlier sends surface here; each is consumed, keep reading.
                 Err(e)
                     if matches!(
@@ -304,12 +327,21 @@ impl<S: NetSink> Reactor<S> {
                             | io::ErrorKind::ConnectionReset
                     ) => {}
                 Err(e) => {
-                    log::warn!("udp recv failed: {e}");
-                    return false;
+                    log::error!("udp recv failed: {e}");
+                    return Err(e.kind());
                 }
             }
         }
-        true
+        Ok(true)
+    }
+
+    /// A fatal error: the node fails (see `supervisor.rs`), then the reactor stops.
+    fn fail(self, kind: io::ErrorKind) {
+        self.supervisor.fail(Failure {
+            thread: "reactor",
+            cause: FailureCause::Io(kind),
+        });
+        self.shutdown();
     }
 
     /// Refuses further commands, then answers every pending or queued exchange `Shutdown`.
@@ -325,6 +357,17 @@ impl<S: NetSink> Reactor<S> {
         self.conns.shutdown(&mut self.sink);
         log::debug!("reactor stopped");
     }
+}
+
+/// What the reactor does after serving commands.
+enum Turn {
+    /// Carry on.
+    Go,
+    /// Stop: asked to, or every handle is gone.
+    Stop,
+    /// Fail with this error (only ever injected: a command cannot fail the reactor).
+    #[cfg(any(test, feature = "unstable-internals"))]
+    Fail(io::ErrorKind),
 }
 
 /// The reactor's clock: deadlines of TCP connections are real time.

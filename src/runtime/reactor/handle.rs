@@ -64,6 +64,8 @@ impl HandleInner {
             NetCommand::Stop | NetCommand::Net(NetOutput::SendTo { urgent: true, .. }) => {
                 Lane::Urgent
             }
+            #[cfg(any(test, feature = "unstable-internals"))]
+            NetCommand::Fail(_) => Lane::Urgent,
             NetCommand::Net(_) => Lane::Normal,
         };
         {

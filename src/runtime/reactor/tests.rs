@@ -4,6 +4,7 @@
 //! everything to a channel the test waits on with a bounded `recv_timeout`.
 
 use super::*;
+use crate::runtime::supervisor::Supervisor;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 /// The longest a test waits for something that should happen.
@@ -41,6 +42,7 @@ pub(crate) struct TestNode {
     pub(crate) handle: ReactorHandle,
     pub(crate) addr: SocketAddr,
     pub(crate) counters: Arc<Counters>,
+    pub(crate) supervisor: Arc<Supervisor>,
     got: Receiver<Got>,
     join: Option<JoinHandle<()>>,
 }
@@ -51,18 +53,21 @@ impl TestNode {
         let addr = sockets.local_addr;
         let counters = Arc::new(Counters::default());
         let (tx, got) = crossbeam_channel::unbounded();
+        let supervisor = Arc::new(Supervisor::default());
         let (handle, join) = spawn(
             format!("epidemic/test-{}/reactor", addr.port()),
             sockets,
             TestSink(tx),
             Arc::clone(&counters),
             limits,
+            Arc::clone(&supervisor),
         )
         .expect("spawn reactor");
         TestNode {
             handle,
             addr,
             counters,
+            supervisor,
             got,
             join: Some(join),
         }
@@ -221,6 +226,39 @@ fn stop_joins_and_answers_pending_exchanges() {
 }
 
 #[test]
+fn a_fatal_error_fails_the_node_and_answers_pending_exchanges() {
+    use crate::health::{FailureCause, Health};
+
+    let silent = std::net::TcpListener::bind(loopback()).expect("bind");
+    let to = silent.local_addr().expect("addr");
+    for cause in [
+        FailureCause::Io(io::ErrorKind::PermissionDenied),
+        FailureCause::Panic(String::new()),
+    ] {
+        let mut node = TestNode::start(ReactorLimits::default());
+        assert!(node.handle.send(NetCommand::Net(NetOutput::Exchange {
+            exchange: id(1),
+            to,
+            frame: b"x".to_vec(),
+            timeout: Duration::from_secs(60),
+        })));
+        let panics = matches!(cause, FailureCause::Panic(_));
+        assert!(node.handle.send(NetCommand::Fail(cause)));
+        if let Some(join) = node.join.take() {
+            join.join().expect("the reactor's panic is caught");
+        }
+        let Health::Failed(failure) = node.supervisor.health() else {
+            panic!("not failed: {:?}", node.supervisor.health());
+        };
+        assert_eq!(failure.thread, "reactor");
+        if !panics {
+            // A fatal error shuts down in order; a panic unwinds past the goodbyes.
+            assert_eq!(node.response(), (id(1), Err(ExchangeError::Shutdown)));
+        }
+    }
+}
+
+#[test]
 fn dropping_every_handle_stops_the_reactor() {
     let sockets = super::super::socket::bind(loopback()).expect("bind loopback");
     let (tx, _got) = crossbeam_channel::unbounded();
@@ -232,6 +270,7 @@ fn dropping_every_handle_stops_the_reactor() {
         TestSink(tx),
         counters,
         limits,
+        Arc::default(),
     )
     .expect("spawn reactor");
     let clone = handle.clone();
