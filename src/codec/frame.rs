@@ -122,6 +122,22 @@ fn open_frame(bytes: &[u8]) -> Result<(Header, u8, Reader<'_>), DecodeError> {
     Ok((header, kind, r))
 }
 
+/// Bytes at the start of every frame that [`check_frame_head`] looks at: the header and
+/// the kind.
+pub const FRAME_HEAD_LEN: usize = HEADER_LEN + 1;
+
+/// Checks the first [`FRAME_HEAD_LEN`] bytes of a frame (magic, version, flags, a known
+/// kind) and returns its header, so a reader can refuse a frame before buffering its
+/// body. The rest of `head`, if any, is not looked at.
+pub fn check_frame_head(head: &[u8]) -> Result<Header, DecodeError> {
+    let mut r = Reader::new(head);
+    let header = read_header(&mut r)?;
+    match r.u8()? {
+        KIND_PUSH_PULL | KIND_STATE => Ok(header),
+        kind => Err(DecodeError::UnknownFrameKind(kind)),
+    }
+}
+
 /// Decodes a frame (the bytes after the length prefix). Never panics on any input, and
 /// allocates only in proportion to the input's length.
 pub fn decode_frame(bytes: &[u8]) -> Result<(Header, Frame), DecodeError> {
@@ -275,6 +291,25 @@ mod tests {
             decode_frame(&huge),
             Err(DecodeError::LengthOutOfRange { what: "frame", .. })
         ));
+    }
+
+    #[test]
+    fn the_head_alone_tells_a_frame_to_read_on() {
+        let good = encode_frame(&HEADER, &frame(2)).unwrap();
+        assert_eq!(check_frame_head(&good[..FRAME_HEAD_LEN]), Ok(HEADER));
+        assert_eq!(check_frame_head(&good), Ok(HEADER), "the rest is not read");
+        for cut in 0..FRAME_HEAD_LEN {
+            assert_eq!(check_frame_head(&good[..cut]), Err(DecodeError::Truncated));
+        }
+        let mut bad = good.clone();
+        bad[HEADER_LEN] = 0;
+        assert_eq!(
+            check_frame_head(&bad),
+            Err(DecodeError::UnknownFrameKind(0))
+        );
+        bad = good.clone();
+        bad[1] ^= 1;
+        assert_eq!(check_frame_head(&bad), Err(DecodeError::BadMagic));
     }
 
     #[test]

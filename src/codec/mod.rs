@@ -27,7 +27,7 @@ mod wire;
 mod writer;
 
 pub use error::{DecodeError, EncodeError};
-pub use frame::{decode_frame, encode_frame};
+pub use frame::{FRAME_HEAD_LEN, check_frame_head, decode_frame, encode_frame};
 pub use known::{KNOWN_MESSAGE_TYPE, KNOWN_OVERHEAD, Known, MAX_KNOWN_IDS};
 pub use kv::{
     MAX_STATE_ENTRIES, MAX_STATE_KEY_LEN, MAX_STATE_OWNERS, MAX_STATE_VALUE_LEN,

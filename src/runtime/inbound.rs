@@ -8,6 +8,7 @@ use super::reactor::NetSink;
 use super::router::Inboxes;
 use crate::error::ExchangeError;
 use crate::protocol::{ConnId, ExchangeId, Inbound};
+use crate::stats::DropReason;
 
 /// The reactor's sink for one node.
 pub(crate) struct ReactorSink {
@@ -40,5 +41,9 @@ impl NetSink for ReactorSink {
     fn response(&mut self, exchange: ExchangeId, result: Result<Vec<u8>, ExchangeError>) {
         let input = self.inbound.response(exchange, result);
         self.inboxes.offer(input);
+    }
+
+    fn admits_frame(&self, head: &[u8]) -> Result<(), DropReason> {
+        self.inbound.admits_frame(head)
     }
 }

@@ -17,6 +17,12 @@
 //! Any failure ends the connection: an outbound one reports `Response(Err(..))`, an inbound one
 //! just closes. mio is edge-triggered, so [`Conn::ready`] always reads or writes until the
 //! socket says `WouldBlock` (or the current step is complete) before it returns.
+//!
+//! A stranger can hold little here (see `ReactorLimits`): a frame is refused on its length
+//! and its head before its body is buffered (`reader.rs`); inbound and outbound
+//! connections have separate slots, and a full inbound table evicts its oldest
+//! unfinished request; all buffers together stay within one byte budget; every phase has
+//! a deadline; and inbound requests are handed on at a bounded rate.
 
 use std::collections::HashMap;
 use std::io;
@@ -28,12 +34,16 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
 mod conn;
+mod rate;
+mod reader;
 
 use self::conn::{Conn, Kind, Outcome};
+use self::rate::RequestRates;
+use self::reader::ReadRules;
 use super::reactor::{NetSink, ReactorLimits};
 use crate::error::ExchangeError;
 use crate::protocol::{ConnId, ExchangeId};
-use crate::stats::Counters;
+use crate::stats::{Counters, DropReason};
 
 /// The TCP read buffer, shared by all connections (reads never go past a frame's end).
 const READ_BUF: usize = 65_536;
@@ -46,9 +56,17 @@ pub(super) struct Conns {
     next_token: usize,
     /// The one read buffer, lent to each connection as it is driven.
     buf: Vec<u8>,
-    /// Bounds (frame size, connection count, inbound timeout).
+    /// Bounds (frame size, connection counts, bytes, timeouts, request rate).
     limits: ReactorLimits,
-    /// The node's counters (frames, oversized drops).
+    /// Open inbound connections.
+    inbound: usize,
+    /// Open outbound connections.
+    outbound: usize,
+    /// Bytes held in the buffers of every connection.
+    buffered: usize,
+    /// Inbound requests that may still be handed on now.
+    requests: RequestRates,
+    /// The node's counters (frames, drops).
     counters: Arc<Counters>,
 }
 
@@ -59,7 +77,11 @@ impl Conns {
             map: HashMap::new(),
             next_token: first_token,
             buf: vec![0; READ_BUF],
+            requests: RequestRates::new(limits.requests_per_sec, limits.requests_per_source),
             limits,
+            inbound: 0,
+            outbound: 0,
+            buffered: 0,
             counters,
         }
     }
@@ -74,15 +96,19 @@ impl Conns {
         timeout: Duration,
         now: Instant,
     ) -> Result<(), ExchangeError> {
-        if self.map.len() >= self.limits.max_connections {
+        if self.outbound >= self.limits.max_outbound {
             return Err(ExchangeError::Overloaded);
         }
         if frame.len() > self.limits.max_frame {
             return Err(ExchangeError::Oversized(frame.len()));
         }
+        if self.buffered + frame.len() > self.limits.max_buffered {
+            return Err(ExchangeError::Overloaded);
+        }
         let stream = TcpStream::connect(to).map_err(|e| ExchangeError::Connect(e.kind()))?;
         let token = self.next_token();
-        let mut conn = Conn::outbound(stream, to, exchange, frame, deadline(now, timeout));
+        let until = deadline(now, timeout);
+        let mut conn = Conn::outbound(stream, to, exchange, frame, now, until);
         // Both interests from the start: edge-triggered events for a state we are not in are
         // harmless, and it saves a reregister at every turn of the exchange.
         registry
@@ -92,12 +118,13 @@ impl Conns {
                 Interest::READABLE | Interest::WRITABLE,
             )
             .map_err(|e| ExchangeError::Io(e.kind()))?;
-        self.map.insert(token, conn);
+        self.insert(token, conn);
         Ok(())
     }
 
-    /// Accepts connections until none is pending (edge-triggered); over the limit, they are
-    /// closed at once.
+    /// Accepts connections until none is pending (edge-triggered). With every inbound slot
+    /// taken, a newcomer evicts the oldest connection that has not delivered its request,
+    /// or is closed at once if every one has (both counted).
     pub(super) fn accept(&mut self, listener: &TcpListener, registry: &Registry, now: Instant) {
         loop {
             let (stream, peer) = match listener.accept() {
@@ -116,21 +143,20 @@ impl Conns {
                     return;
                 }
             };
-            if self.map.len() >= self.limits.max_connections {
-                log::debug!("tcp {peer}: refused, {} connections open", self.map.len());
+            if self.inbound >= self.limits.max_inbound && !self.evict_unfinished(registry) {
+                self.counters.dropped(DropReason::TcpLimit);
+                log::debug!("tcp {peer}: refused, every inbound slot is answering");
                 continue; // dropping `stream` closes it
             }
             let token = self.next_token();
-            let until = deadline(now, self.limits.inbound_timeout);
-            let mut conn = Conn::inbound(stream, peer, ConnId(token.0 as u64), until);
+            let until = deadline(now, self.limits.head_timeout);
+            let mut conn = Conn::inbound(stream, peer, ConnId(token.0 as u64), now, until);
             match registry.register(
                 &mut conn.stream,
                 token,
                 Interest::READABLE | Interest::WRITABLE,
             ) {
-                Ok(()) => {
-                    self.map.insert(token, conn);
-                }
+                Ok(()) => self.insert(token, conn),
                 Err(e) => log::warn!("tcp {peer}: register failed: {e}"),
             }
         }
@@ -147,6 +173,7 @@ impl Conns {
     ) {
         let max_frame = self.limits.max_frame;
         let until = deadline(now, self.limits.inbound_timeout);
+        let free = self.limits.max_buffered.saturating_sub(self.buffered);
         let Some(c) = self.inbound(conn) else {
             log::debug!("reply to unknown connection {conn:?} ignored");
             return;
@@ -163,7 +190,19 @@ impl Conns {
             self.close(registry, conn);
             return;
         }
+        let before = c.held();
+        if frame.len() + 4 > free + before {
+            log::debug!(
+                "reply of {} bytes over the byte budget; closing",
+                frame.len()
+            );
+            self.counters.dropped(DropReason::TcpLimit);
+            self.close(registry, conn);
+            return;
+        }
         c.start_reply(frame, until);
+        let after = c.held();
+        self.buffered = self.buffered - before + after;
         self.ready(registry, sink, Token(conn.0 as usize), now);
     }
 
@@ -185,9 +224,32 @@ impl Conns {
         let Some(conn) = self.map.get_mut(&token) else {
             return;
         };
-        match conn.ready(&mut self.buf, self.limits.max_frame, &self.counters) {
-            Outcome::Pending => {}
+        let before = conn.held();
+        let gate = |head: &[u8]| sink.admits_frame(head);
+        let rules = ReadRules {
+            max_frame: self.limits.max_frame,
+            budget: self
+                .limits
+                .max_buffered
+                .saturating_sub(self.buffered - before),
+            gate: &gate,
+        };
+        let outcome = conn.ready(&mut self.buf, &rules, &self.counters);
+        self.buffered = self.buffered - before + conn.held();
+        match outcome {
+            Outcome::Pending => {
+                if conn.is_inbound_receiving() && conn.head_admitted() {
+                    // It speaks our protocol: the whole request may take `inbound_timeout`.
+                    conn.deadline = deadline(conn.opened, self.limits.inbound_timeout);
+                }
+            }
             Outcome::Request(frame) => {
+                if !self.requests.take(conn.peer.ip(), now) {
+                    log::debug!("tcp {}: request over the rate limit, closing", conn.peer);
+                    self.counters.dropped(DropReason::TcpLimit);
+                    self.remove(registry, token);
+                    return;
+                }
                 // The application now has `inbound_timeout` to answer.
                 conn.deadline = deadline(now, self.limits.inbound_timeout);
                 let (id, peer) = (ConnId(token.0 as u64), conn.peer);
@@ -249,6 +311,7 @@ impl Conns {
                 sink.response(exchange, Err(ExchangeError::Shutdown));
             }
         }
+        (self.inbound, self.outbound, self.buffered) = (0, 0, 0);
     }
 
     /// The inbound connection with id `conn`, if open (an outbound token is not a `conn`).
@@ -266,9 +329,44 @@ impl Conns {
         token
     }
 
-    /// Deregisters and drops a connection (dropping the stream closes it).
+    /// Closes the oldest inbound connection that has not delivered its request (counted);
+    /// false if there is none.
+    fn evict_unfinished(&mut self, registry: &Registry) -> bool {
+        let oldest = self
+            .map
+            .iter()
+            .filter(|(_, c)| c.is_inbound_receiving())
+            .min_by_key(|(token, c)| (c.opened, token.0))
+            .map(|(token, _)| *token);
+        let Some(token) = oldest else {
+            return false;
+        };
+        if let Some(conn) = self.remove(registry, token) {
+            log::debug!("tcp {}: evicted, its request unfinished", conn.peer);
+        }
+        self.counters.dropped(DropReason::TcpLimit);
+        true
+    }
+
+    /// Keeps a new connection, counting its slot and its bytes.
+    fn insert(&mut self, token: Token, conn: Conn) {
+        match conn.kind {
+            Kind::Inbound { .. } => self.inbound += 1,
+            Kind::Outbound { .. } => self.outbound += 1,
+        }
+        self.buffered += conn.held();
+        self.map.insert(token, conn);
+    }
+
+    /// Deregisters and drops a connection (dropping the stream closes it), giving back its
+    /// slot and its bytes.
     fn remove(&mut self, registry: &Registry, token: Token) -> Option<Conn> {
         let mut conn = self.map.remove(&token)?;
+        match conn.kind {
+            Kind::Inbound { .. } => self.inbound -= 1,
+            Kind::Outbound { .. } => self.outbound -= 1,
+        }
+        self.buffered -= conn.held();
         if let Err(e) = registry.deregister(&mut conn.stream) {
             log::debug!("tcp {}: deregister failed: {e}", conn.peer);
         }

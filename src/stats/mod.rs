@@ -24,6 +24,9 @@ pub enum DropReason {
     QueueFull,
     /// The socket refused to send it.
     SendFailed,
+    /// A TCP limit refused or closed the connection: every inbound slot busy, the bytes
+    /// held across connections at their bound, or inbound requests over their rate.
+    TcpLimit,
 }
 
 /// Lock-free counters shared by the actors of one node.
@@ -52,6 +55,7 @@ pub(crate) struct Counters {
     pub(crate) dropped_wrong_cluster: AtomicU64,
     pub(crate) dropped_queue_full: AtomicU64,
     pub(crate) send_failed: AtomicU64,
+    pub(crate) dropped_tcp_limit: AtomicU64,
     pub(crate) probes: AtomicU64,
     pub(crate) indirect_probes: AtomicU64,
     pub(crate) suspicions: AtomicU64,
@@ -97,6 +101,7 @@ impl Counters {
             DropReason::WrongCluster => &self.dropped_wrong_cluster,
             DropReason::QueueFull => &self.dropped_queue_full,
             DropReason::SendFailed => &self.send_failed,
+            DropReason::TcpLimit => &self.dropped_tcp_limit,
         };
         Counters::bump(counter);
     }
@@ -128,6 +133,7 @@ impl Counters {
             dropped_wrong_cluster: get(&self.dropped_wrong_cluster),
             dropped_queue_full: get(&self.dropped_queue_full),
             send_failed: get(&self.send_failed),
+            dropped_tcp_limit: get(&self.dropped_tcp_limit),
             probes: get(&self.probes),
             indirect_probes: get(&self.indirect_probes),
             suspicions: get(&self.suspicions),
@@ -204,6 +210,8 @@ pub struct Stats {
     pub dropped_queue_full: u64,
     /// Datagrams the socket refused to send.
     pub send_failed: u64,
+    /// TCP connections refused or closed by a limit (see [`DropReason::TcpLimit`]).
+    pub dropped_tcp_limit: u64,
     /// Direct probes sent.
     pub probes: u64,
     /// Indirect probe requests sent.
@@ -291,5 +299,6 @@ impl Stats {
             + self.dropped_wrong_version
             + self.dropped_wrong_cluster
             + self.dropped_queue_full
+            + self.dropped_tcp_limit
     }
 }

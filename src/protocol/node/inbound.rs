@@ -151,6 +151,25 @@ impl Inbound {
         }
     }
 
+    /// Whether a TCP frame that begins with `head` (its first [`codec::FRAME_HEAD_LEN`]
+    /// bytes, or the whole frame if shorter) may be read on: a known kind of this
+    /// cluster's. Counts why not; the reader then closes the connection before it
+    /// buffers the body.
+    pub(crate) fn admits_frame(&self, head: &[u8]) -> Result<(), DropReason> {
+        let refuse = |reason| {
+            self.counters.dropped(reason);
+            Err(reason)
+        };
+        match codec::check_frame_head(head) {
+            Ok(header) if header.cluster == self.cluster => Ok(()),
+            Ok(_) => refuse(DropReason::WrongCluster),
+            Err(e) => {
+                log::debug!("bad frame head: {e}");
+                refuse(e.reason())
+            }
+        }
+    }
+
     /// Decodes a frame of this cluster, or counts why not.
     fn decode_frame(&self, bytes: &[u8]) -> Result<Frame, DropReason> {
         let (header, mut frame) = codec::decode_frame(bytes).map_err(|e| {

@@ -21,8 +21,12 @@ pub(crate) enum Got {
     Response(ExchangeId, Result<Vec<u8>, ExchangeError>),
 }
 
-/// Forwards to the test; the channel is unbounded so the reactor never blocks.
-struct TestSink(Sender<Got>);
+/// Forwards to the test; the channel is unbounded so the reactor never blocks. Admits
+/// every frame but those that begin with [`REFUSED_HEAD`] (counted as another cluster's).
+struct TestSink(Sender<Got>, Arc<Counters>);
+
+/// What [`TestSink`] refuses to read on.
+pub(crate) const REFUSED_HEAD: &[u8] = b"BAD";
 
 impl NetSink for TestSink {
     fn datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
@@ -34,6 +38,13 @@ impl NetSink for TestSink {
     }
     fn response(&mut self, exchange: ExchangeId, result: Result<Vec<u8>, ExchangeError>) {
         let _ = self.0.send(Got::Response(exchange, result));
+    }
+    fn admits_frame(&self, head: &[u8]) -> Result<(), DropReason> {
+        if head.starts_with(REFUSED_HEAD) {
+            self.1.dropped(DropReason::WrongCluster);
+            return Err(DropReason::WrongCluster);
+        }
+        Ok(())
     }
 }
 
@@ -57,7 +68,7 @@ impl TestNode {
         let (handle, join) = spawn(
             format!("epidemic/test-{}/reactor", addr.port()),
             sockets,
-            TestSink(tx),
+            TestSink(tx, Arc::clone(&counters)),
             Arc::clone(&counters),
             limits,
             Arc::clone(&supervisor),
@@ -267,7 +278,7 @@ fn dropping_every_handle_stops_the_reactor() {
     let (handle, join) = spawn(
         "epidemic/orphan/reactor".into(),
         sockets,
-        TestSink(tx),
+        TestSink(tx, Arc::clone(&counters)),
         counters,
         limits,
         Arc::default(),

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use super::reader::{FrameReader, ReadRules, io_error};
 use crate::error::ExchangeError;
 use crate::protocol::{ConnId, ExchangeId};
 use crate::stats::{Counters, DropReason};
@@ -62,16 +63,12 @@ pub(super) struct Conn {
     pub(super) kind: Kind,
     /// When the connection is given up; swept by the reactor.
     pub(super) deadline: Instant,
+    /// When it was opened or accepted.
+    pub(super) opened: Instant,
     /// Where the exchange is.
     state: State,
-    /// The length prefix being read, and how many of its bytes have arrived.
-    len_buf: [u8; 4],
-    /// Bytes of `len_buf` filled so far.
-    len_have: usize,
-    /// The announced body length, valid once `len_have == 4`.
-    body_len: usize,
-    /// The body read so far; never allocated beyond `body_len`.
-    body: Vec<u8>,
+    /// The frame being read.
+    reader: FrameReader,
     /// The frame being written, length prefix included.
     out: Vec<u8>,
     /// Bytes of `out` already written.
@@ -87,13 +84,14 @@ impl Conn {
         peer: SocketAddr,
         exchange: ExchangeId,
         frame: &[u8],
+        now: Instant,
         deadline: Instant,
     ) -> Self {
         let mut conn = Self::new(
             stream,
             peer,
             Kind::Outbound { exchange },
-            deadline,
+            (now, deadline),
             State::Connecting,
         );
         conn.out = prefixed(frame);
@@ -105,13 +103,14 @@ impl Conn {
         stream: TcpStream,
         peer: SocketAddr,
         conn: ConnId,
+        now: Instant,
         deadline: Instant,
     ) -> Self {
         Self::new(
             stream,
             peer,
             Kind::Inbound { conn },
-            deadline,
+            (now, deadline),
             State::Receiving,
         )
     }
@@ -121,7 +120,7 @@ impl Conn {
         stream: TcpStream,
         peer: SocketAddr,
         kind: Kind,
-        deadline: Instant,
+        (opened, deadline): (Instant, Instant),
         state: State,
     ) -> Self {
         // One request, one response: Nagle would only delay the last partial segment.
@@ -133,11 +132,9 @@ impl Conn {
             peer,
             kind,
             deadline,
+            opened,
             state,
-            len_buf: [0; 4],
-            len_have: 0,
-            body_len: 0,
-            body: Vec::new(),
+            reader: FrameReader::default(),
             out: Vec::new(),
             written: 0,
         }
@@ -146,6 +143,21 @@ impl Conn {
     /// True while an inbound request waits for the application's answer.
     pub(super) fn is_waiting(&self) -> bool {
         self.state == State::Waiting
+    }
+
+    /// True while an inbound connection has not delivered its whole request.
+    pub(super) fn is_inbound_receiving(&self) -> bool {
+        matches!(self.kind, Kind::Inbound { .. }) && self.state == State::Receiving
+    }
+
+    /// True once the frame being read has shown a head of this cluster's.
+    pub(super) fn head_admitted(&self) -> bool {
+        self.reader.admitted()
+    }
+
+    /// Bytes held in buffers (the frame being read, the one being written).
+    pub(super) fn held(&self) -> usize {
+        self.reader.held() + self.out.capacity()
     }
 
     /// Queues the reply of an inbound connection; the caller then drives it with `ready`.
@@ -164,21 +176,24 @@ impl Conn {
     pub(super) fn ready(
         &mut self,
         scratch: &mut [u8],
-        max_frame: usize,
+        rules: &ReadRules<'_>,
         counters: &Counters,
     ) -> Outcome {
-        match self.step(scratch, max_frame, counters) {
+        match self.step(scratch, rules, counters) {
             Ok(outcome) => outcome,
             Err(err) => match self.kind {
                 Kind::Outbound { .. } => Outcome::Response(Err(err)),
                 Kind::Inbound { conn } => {
-                    let partial = self.state == State::Receiving && self.len_have > 0;
-                    if matches!(err, ExchangeError::Oversized(_)) {
-                        counters.dropped(DropReason::Oversized);
-                    } else if partial {
+                    let partial = self.state == State::Receiving && self.reader.started();
+                    match err {
+                        ExchangeError::Oversized(_) => counters.dropped(DropReason::Oversized),
+                        ExchangeError::Overloaded => counters.dropped(DropReason::TcpLimit),
+                        // The gate counted why it refused the head.
+                        ExchangeError::Unusable(_) => {}
                         // A request cut short (hangup or error mid-frame) is a truncated
                         // frame; a clean close before any byte is not counted.
-                        counters.dropped(DropReason::Malformed);
+                        _ if partial => counters.dropped(DropReason::Malformed),
+                        _ => {}
                     }
                     log::debug!("tcp {} (conn {}): closing: {err}", self.peer, conn.0);
                     Outcome::Close
@@ -191,7 +206,7 @@ impl Conn {
     fn step(
         &mut self,
         scratch: &mut [u8],
-        max_frame: usize,
+        rules: &ReadRules<'_>,
         counters: &Counters,
     ) -> Result<Outcome, ExchangeError> {
         loop {
@@ -214,7 +229,7 @@ impl Conn {
                     }
                 }
                 State::Receiving => {
-                    let Some(frame) = self.read_frame(scratch, max_frame)? else {
+                    let Some(frame) = self.reader.read(&mut self.stream, scratch, rules)? else {
                         return Ok(Outcome::Pending);
                     };
                     return Ok(match self.kind {
@@ -265,61 +280,6 @@ impl Conn {
         Ok(true)
     }
 
-    /// Reads until one whole frame is in (`Some`) or the socket is empty (`None`).
-    ///
-    /// Reads never go past the end of the frame, and the body grows with what actually
-    /// arrives (capped at the checked length), so a peer announcing 16 MiB and sending
-    /// nothing costs nothing.
-    fn read_frame(
-        &mut self,
-        scratch: &mut [u8],
-        max_frame: usize,
-    ) -> Result<Option<Vec<u8>>, ExchangeError> {
-        loop {
-            if self.len_have < self.len_buf.len() {
-                let n = match self.stream.read(&mut self.len_buf[self.len_have..]) {
-                    Ok(0) => return Err(ExchangeError::Closed),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(io_error(e)),
-                };
-                self.len_have += n;
-                if self.len_have == self.len_buf.len() {
-                    let len = u32::from_be_bytes(self.len_buf) as usize;
-                    if len > max_frame {
-                        return Err(ExchangeError::Oversized(len));
-                    }
-                    self.body_len = len;
-                    self.body = Vec::new();
-                }
-                continue;
-            }
-            let missing = self.body_len - self.body.len();
-            if missing == 0 {
-                self.len_have = 0;
-                return Ok(Some(std::mem::take(&mut self.body)));
-            }
-            let want = missing.min(scratch.len());
-            match self.stream.read(&mut scratch[..want]) {
-                Ok(0) => return Err(ExchangeError::Closed),
-                Ok(n) => {
-                    if self.body.capacity() - self.body.len() < n {
-                        // Double like Vec would, but never past the announced length.
-                        let target = (self.body.capacity() * 2)
-                            .max(self.body.len() + n)
-                            .min(self.body_len);
-                        self.body.reserve_exact(target - self.body.len());
-                    }
-                    self.body.extend_from_slice(&scratch[..n]);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(e)),
-            }
-        }
-    }
-
     /// While waiting for the reply: a peer that hangs up or sends more is given up on.
     fn check_hangup(&mut self, scratch: &mut [u8]) -> Result<(), ExchangeError> {
         loop {
@@ -346,16 +306,6 @@ fn prefixed(frame: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(frame);
     out
-}
-
-/// A socket error as an exchange error; a reset is the peer closing on us.
-fn io_error(e: io::Error) -> ExchangeError {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::UnexpectedEof => ExchangeError::Closed,
-        kind => ExchangeError::Io(kind),
-    }
 }
 
 /// `EINPROGRESS`, which `peer_addr` may report for a connect still under way (mio's docs);

@@ -7,7 +7,7 @@ use std::net::{TcpListener as StdListener, TcpStream as StdStream};
 use std::thread;
 
 use super::super::reactor::NetCommand;
-use super::super::reactor::tests::{Got, TestNode, WAIT, id, load, loopback};
+use super::super::reactor::tests::{Got, REFUSED_HEAD, TestNode, WAIT, id, load, loopback};
 use super::*;
 use crate::protocol::NetOutput;
 
@@ -134,6 +134,7 @@ fn an_oversized_request_is_closed_and_counted() {
 #[test]
 fn a_slow_request_is_closed_at_the_inbound_timeout() {
     let limits = ReactorLimits {
+        head_timeout: Duration::from_millis(200),
         inbound_timeout: Duration::from_millis(200),
         ..ReactorLimits::default()
     };
@@ -190,17 +191,95 @@ fn a_reply_reaches_a_plain_client() {
 }
 
 #[test]
-fn the_connection_limit_refuses_accepts_and_exchanges() {
+fn outbound_slots_are_their_own() {
     let node = TestNode::start(ReactorLimits {
-        max_connections: 1,
+        max_outbound: 1,
+        max_inbound: 1,
         ..ReactorLimits::default()
     });
     let silent = StdListener::bind(loopback()).expect("bind");
     let to = silent.local_addr().expect("addr");
-    // The first exchange holds the only slot; commands run in order.
+    // An idle stranger holds the only inbound slot: exchanges do not care.
+    let _idle = client(&node);
+    // The first exchange holds the only outbound slot; commands run in order.
     assert!(node.handle.send(exchange(1, to, Duration::from_secs(60))));
     assert!(node.handle.send(exchange(2, to, Duration::from_secs(60))));
     assert_eq!(node.response(), (id(2), Err(ExchangeError::Overloaded)));
+}
+
+#[test]
+fn a_full_inbound_table_evicts_the_oldest_unfinished_request() {
+    let node = TestNode::start(ReactorLimits {
+        max_inbound: 2,
+        ..ReactorLimits::default()
+    });
+    let mut idle = client(&node);
+    // Wait until the reactor holds it: a request behind it shows it was accepted first.
+    let mut answered = client(&node);
+    answered.write_all(&[0, 0, 0, 0]).expect("an empty request");
+    let Got::Request(..) = node.next() else {
+        panic!("expected a request")
+    };
+    // Both slots taken: a newcomer evicts the idle stranger, not the one being answered.
+    let mut newcomer = client(&node);
+    newcomer.write_all(&[0, 0, 0, 1, 7]).expect("a request");
+    let Got::Request(_, _, body) = node.next() else {
+        panic!("expected the newcomer's request")
+    };
+    assert_eq!(body, [7]);
+    assert_closed(&mut idle);
+    assert_eq!(load(&node.counters.dropped_tcp_limit), 1);
+    // Now both are being answered: one more is refused.
     let mut refused = client(&node);
     assert_closed(&mut refused);
+    assert_eq!(load(&node.counters.dropped_tcp_limit), 2);
+}
+
+#[test]
+fn a_stranger_must_show_a_head_in_time_and_a_bad_one_is_never_buffered() {
+    let mut node = TestNode::start(ReactorLimits {
+        head_timeout: Duration::from_millis(200),
+        ..ReactorLimits::default()
+    });
+    let mut silent = client(&node);
+    assert_closed(&mut silent);
+    // 16 MiB announced, a head the sink refuses: closed at once, counted by its reason.
+    let mut bad = client(&node);
+    let mut bytes = (16u32 << 20).to_be_bytes().to_vec();
+    bytes.extend_from_slice(REFUSED_HEAD);
+    bytes.extend_from_slice(&[0; 10]);
+    bad.write_all(&bytes).expect("write");
+    assert_closed(&mut bad);
+    node.stop();
+    assert_eq!(load(&node.counters.dropped_wrong_cluster), 1);
+    assert!(node.quiet());
+}
+
+#[test]
+fn requests_over_the_rate_and_frames_over_the_byte_budget_are_closed() {
+    let node = TestNode::start(ReactorLimits {
+        requests_per_sec: 1,
+        max_buffered: 64,
+        ..ReactorLimits::default()
+    });
+    // A bucket of two: the third request in a burst is closed unanswered.
+    for _ in 0..2 {
+        let mut stream = client(&node);
+        stream.write_all(&[0, 0, 0, 0]).expect("write");
+        let Got::Request(..) = node.next() else {
+            panic!("expected a request")
+        };
+    }
+    let mut third = client(&node);
+    third.write_all(&[0, 0, 0, 0]).expect("write");
+    assert_closed(&mut third);
+    assert_eq!(load(&node.counters.dropped_tcp_limit), 1);
+    // 100 bytes do not fit the 64 the table may hold.
+    let mut big = client(&node);
+    let mut bytes = 100u32.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&[1; 100]);
+    big.write_all(&bytes).expect("write");
+    assert_closed(&mut big);
+    assert_eq!(load(&node.counters.dropped_tcp_limit), 2);
+    assert!(node.quiet());
 }
