@@ -69,6 +69,7 @@ mod health;
 pub mod member;
 mod node;
 pub(crate) mod protocol;
+mod rate;
 mod runtime;
 pub mod sim;
 mod stats;

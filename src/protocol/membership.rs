@@ -45,6 +45,7 @@ mod refute;
 mod sync;
 
 use lifeguard::SuspicionReports;
+use probe::ProbeRates;
 
 /// Distinct conflicting claims reported, at most (then the set is cleared).
 const MAX_CONFLICTS_REPORTED: usize = 256;
@@ -62,6 +63,8 @@ pub(crate) struct Membership {
     awareness: Awareness,
     /// Who reported each running suspicion, for Lifeguard's confirmations.
     reports: SuspicionReports,
+    /// Bounds on the probe traffic others can draw from this node.
+    rates: ProbeRates,
     sync: AntiEntropy,
     rng: ChaCha8Rng,
     counters: Arc<Counters>,
@@ -154,6 +157,7 @@ impl Membership {
                 0
             }),
             reports: SuspicionReports::default(),
+            rates: ProbeRates::default(),
             sync: AntiEntropy::new(first_sync),
             config,
             rng,
@@ -215,7 +219,7 @@ impl Membership {
     fn on_packet(&mut self, now: Instant, from: SocketAddr, messages: Vec<Message>) {
         for message in messages {
             match message {
-                Message::Ping(ping) => self.on_ping(from, ping),
+                Message::Ping(ping) => self.on_ping(now, from, ping),
                 Message::PingReq(req) => self.on_ping_req(now, from, req),
                 Message::Ack(ack) => self.on_ack(now, ack.seq),
                 Message::Nack(nack) => self.on_nack(&nack),

@@ -242,8 +242,9 @@ pub struct Stats {
     pub refused_state: u64,
     /// Newcomers refused because the member table held `Config::max_members` already.
     pub refused_members: u64,
-    /// Ping-reqs refused: not from a live member at its recorded address, or for a target
-    /// not known at the address named.
+    /// Probe traffic refused: ping-reqs not from a live member at its recorded address,
+    /// for a target not known at the address named, or over the relay rate; acks to
+    /// addresses that are no live member there over their rate.
     pub refused_probes: u64,
     /// Lifeguard's local health score now (a gauge, `0..=Config::awareness_max`): 0 is
     /// healthy; the probe interval and timeout run `local_health + 1` times longer.

@@ -20,12 +20,39 @@ use crate::codec::{self, Message, Nack, Ping, PingReq, Suspect};
 use crate::member::MemberState;
 use crate::protocol::failure_detector::{AckMatch, Probe, Relay};
 use crate::protocol::rules::Source;
+use crate::rate::TokenBucket;
 use crate::stats::Counters;
 use crate::time::Instant;
 
+/// Acks a second to addresses that are no live member there (a member joining through
+/// another seed, not yet heard of here, or a spoofed source), in bursts of twice that.
+/// Each is a bare ack, no bigger than the ping: the bound keeps a node flooded with
+/// spoofed pings from becoming a reflector of volume.
+const STRANGER_ACKS_PER_SEC: u32 = 128;
+/// Ping-reqs relayed a second, in bursts of twice that: honest ones come from probes
+/// that failed, a few a second for the whole cluster spread over its helpers.
+const RELAYS_PER_SEC: u32 = 64;
+
+/// Bounds on the probe traffic others can draw from this node.
+#[derive(Debug)]
+pub(super) struct ProbeRates {
+    stranger_acks: TokenBucket,
+    relays: TokenBucket,
+}
+
+impl Default for ProbeRates {
+    fn default() -> Self {
+        ProbeRates {
+            stranger_acks: TokenBucket::new(STRANGER_ACKS_PER_SEC, 2 * STRANGER_ACKS_PER_SEC),
+            relays: TokenBucket::new(RELAYS_PER_SEC, 2 * RELAYS_PER_SEC),
+        }
+    }
+}
+
 impl Membership {
-    /// `A -> ping -> B`: B answers only for its own name.
-    pub(super) fn on_ping(&mut self, from: SocketAddr, ping: Ping) {
+    /// `A -> ping -> B`: B answers only for its own name; strangers get a bare ack, at a
+    /// bounded rate.
+    pub(super) fn on_ping(&mut self, now: Instant, from: SocketAddr, ping: Ping) {
         if ping.target != *self.table.local() {
             log::debug!(
                 "ping for {} reached {}; ignored",
@@ -40,6 +67,15 @@ impl Membership {
         });
         // A stranger (or a spoofed source) gets the bare ack: never more than it sent.
         let member = self.is_live_member_at(&ping.source, from);
+        if !member
+            && !self
+                .rates
+                .stranger_acks
+                .take(now.saturating_since(Instant::ZERO))
+        {
+            Counters::bump(&self.counters.refused_probes);
+            return;
+        }
         self.send_probe(from, vec![ack], member);
     }
 
@@ -47,13 +83,16 @@ impl Membership {
     ///
     /// Only for a live member asking from its recorded address, about a member at its
     /// recorded address: otherwise a stranger could make this node ping any address it
-    /// names (a reflection). Refused ones are counted.
+    /// names (a reflection); and at most [`RELAYS_PER_SEC`]. Refused ones are counted.
     pub(super) fn on_ping_req(&mut self, now: Instant, from: SocketAddr, req: PingReq) {
         let target_known = self
             .table
             .get(&req.target)
             .is_some_and(|r| r.addr == req.target_addr);
-        if !self.is_live_member_at(&req.source, from) || !target_known {
+        let allowed = self.is_live_member_at(&req.source, from)
+            && target_known
+            && self.rates.relays.take(now.saturating_since(Instant::ZERO));
+        if !allowed {
             Counters::bump(&self.counters.refused_probes);
             log::debug!("ping-req from {from} for {} refused", req.target_addr);
             return;

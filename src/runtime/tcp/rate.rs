@@ -7,6 +7,8 @@ use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::time::Instant;
 
+use crate::rate::TokenBucket;
+
 /// Most sources given a bucket of their own; beyond it, idle ones are forgotten.
 const MAX_SOURCES: usize = 1024;
 
@@ -14,9 +16,11 @@ const MAX_SOURCES: usize = 1024;
 /// spoofed, so one stranger's flood empties only its own) and one for the node.
 pub(super) struct RequestRates {
     /// The node's bucket.
-    all: Bucket,
+    all: TokenBucket,
     /// Each recent source's bucket.
-    sources: HashMap<IpAddr, Bucket>,
+    sources: HashMap<IpAddr, TokenBucket>,
+    /// The first request's time, which the buckets count from.
+    origin: Option<Instant>,
     /// The rate each source gets.
     per_source: u32,
 }
@@ -25,72 +29,36 @@ impl RequestRates {
     /// Full buckets: `all` requests a second for the node, `per_source` for each source.
     pub(super) fn new(all: u32, per_source: u32) -> RequestRates {
         RequestRates {
-            all: Bucket::new(all),
+            all: bucket(all),
             sources: HashMap::new(),
+            origin: None,
             per_source,
         }
     }
 
     /// Takes a token from `from`'s bucket and the node's, if both have one.
     pub(super) fn take(&mut self, from: IpAddr, now: Instant) -> bool {
+        let at = now.saturating_duration_since(*self.origin.get_or_insert(now));
         if self.sources.len() >= MAX_SOURCES && !self.sources.contains_key(&from) {
             // Sources whose bucket has refilled owe nothing: forget them.
-            self.sources.retain(|_, b| !b.refill(now));
+            self.sources.retain(|_, b| !b.refill(at));
         }
         let room = self.sources.len() < MAX_SOURCES;
         let source = match self.sources.entry(from) {
             Entry::Occupied(e) => Some(e.into_mut()),
-            Entry::Vacant(e) if room => Some(e.insert(Bucket::new(self.per_source))),
+            Entry::Vacant(e) if room => Some(e.insert(bucket(self.per_source))),
             Entry::Vacant(_) => None, // too many busy sources: the node's bucket decides
         };
-        if source.is_some_and(|b| !b.take(now)) {
+        if source.is_some_and(|b| !b.take(at)) {
             return false;
         }
-        self.all.take(now)
+        self.all.take(at)
     }
 }
 
-/// A token bucket: `per_sec` tokens a second, holding twice that for bursts.
-struct Bucket {
-    /// Tokens added per second.
-    per_sec: f64,
-    /// Tokens now.
-    tokens: f64,
-    /// When `tokens` was last brought up to date.
-    last: Option<Instant>,
-}
-
-impl Bucket {
-    /// A full bucket.
-    fn new(per_sec: u32) -> Bucket {
-        Bucket {
-            per_sec: f64::from(per_sec),
-            tokens: 2.0 * f64::from(per_sec),
-            last: None,
-        }
-    }
-
-    /// Brings the tokens up to `now`; true if the bucket is full.
-    fn refill(&mut self, now: Instant) -> bool {
-        let burst = 2.0 * self.per_sec;
-        if let Some(last) = self.last {
-            let elapsed = now.saturating_duration_since(last).as_secs_f64();
-            self.tokens = (self.tokens + elapsed * self.per_sec).min(burst);
-        }
-        self.last = Some(now);
-        self.tokens >= burst
-    }
-
-    /// Takes a token if there is one.
-    fn take(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+/// `per_sec` a second, bursts of twice that.
+fn bucket(per_sec: u32) -> TokenBucket {
+    TokenBucket::new(per_sec, per_sec.saturating_mul(2))
 }
 
 #[cfg(test)]

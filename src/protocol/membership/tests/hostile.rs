@@ -223,3 +223,70 @@ fn an_ack_carries_gossip_only_to_a_live_member_at_its_address() {
     )));
     assert!(!piggyback_of(&packet(&mut m, at(3), 9, vec![ping("b")])));
 }
+
+/// Acks drawn (one output to dissemination each) by `pings` pings from port `from`.
+fn acks_for(m: &mut Membership, now: Instant, from: u16, source: &str, pings: usize) -> usize {
+    let ping = Message::Ping(Ping {
+        seq: 1,
+        target: name("me"),
+        source: name(source),
+    });
+    (0..pings)
+        .map(|_| packet(m, now, from, vec![ping.clone()]))
+        .filter(|out| {
+            out.iter().any(|o| {
+                matches!(
+                    o,
+                    Output::To(ComponentInput::Dissemination(
+                        DisseminationInput::Probe { .. }
+                    ))
+                )
+            })
+        })
+        .count()
+}
+
+#[test]
+fn a_flood_of_spoofed_pings_draws_acks_at_a_bounded_rate_and_members_are_always_answered() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("b", 2, 0)]);
+    let burst = acks_for(&mut m, at(10), 9, "spoofed", 1_000);
+    assert_eq!(burst, 256, "a burst of twice the rate");
+    assert_eq!(
+        acks_for(&mut m, at(1_010), 9, "spoofed", 1_000),
+        128,
+        "then the rate"
+    );
+    assert_eq!(
+        acks_for(&mut m, at(1_010), 2, "b", 500),
+        500,
+        "a member, always"
+    );
+    assert!(
+        m.counters
+            .refused_probes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1_616
+    );
+}
+
+#[test]
+fn ping_reqs_are_relayed_at_a_bounded_rate() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("b", 2, 0), alive("c", 3, 0)]);
+    let req = |seq| {
+        Message::PingReq(PingReq {
+            seq,
+            target: name("c"),
+            target_addr: addr(3),
+            source: name("b"),
+        })
+    };
+    let relayed = (0..1_000)
+        .filter(|&seq| {
+            let out = packet(&mut m, at(5), 2, vec![req(seq)]);
+            sends(&out).iter().any(|(to, _)| *to == addr(3))
+        })
+        .count();
+    assert_eq!(relayed, 128, "a burst of twice the rate");
+}
