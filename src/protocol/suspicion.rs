@@ -58,7 +58,9 @@ impl Timer {
         let c = f64::from(self.confirmed);
         let k = f64::from(self.expected);
         let fraction = ((c + 1.0).ln() / (k + 1.0).ln()).clamp(0.0, 1.0);
-        let shrink = (self.max - self.min).mul_f64(fraction);
+        let span = self.max - self.min;
+        // `mul_f64` panics when rounding takes a span near `Duration::MAX` past it.
+        let shrink = Duration::try_from_secs_f64(span.as_secs_f64() * fraction).unwrap_or(span);
         self.max.saturating_sub(shrink).max(self.min)
     }
 }
@@ -206,6 +208,40 @@ mod tests {
                 confirmations,
             },
         );
+    }
+
+    #[test]
+    fn edge_values_neither_panic_nor_lose_the_timer() {
+        let durations = [Duration::ZERO, Duration::from_micros(1), Duration::MAX];
+        let counts = [0, 1, u32::MAX - 1, u32::MAX];
+        for (min, max) in durations
+            .iter()
+            .flat_map(|a| durations.iter().map(move |b| (*a, *b)))
+        {
+            for k in counts {
+                let mut s = Suspicion::new();
+                let now = ms(5);
+                s.handle(
+                    now,
+                    SuspicionInput::Start {
+                        name: name("b"),
+                        incarnation: u64::MAX,
+                        token: u64::MAX,
+                        min_timeout: min,
+                        max_timeout: max,
+                        confirmations: k,
+                    },
+                );
+                let deadline = s.poll_timeout().unwrap();
+                assert!(deadline >= now);
+                for c in counts {
+                    confirm(&mut s, now, u64::MAX, c);
+                    assert!(s.poll_timeout().is_some_and(|d| d >= now && d <= deadline));
+                }
+                s.handle_timeout(Instant::from_micros(u64::MAX));
+                assert_eq!(expired_token(&mut s), Some(u64::MAX), "{min:?} {max:?} {k}");
+            }
+        }
     }
 
     fn expired_token(s: &mut Suspicion) -> Option<u64> {

@@ -253,3 +253,41 @@ fn remembered_ids_stay_bounded_and_recent_duplicates_are_refused() {
     assert!(delivered(&drain(&mut d)).is_empty());
     assert_eq!(d.user.seen.len(), SEEN_CAPACITY);
 }
+
+/// Well-formed but hostile broadcasts and feedback: sequence numbers at every edge from a
+/// thousand unknown origins, and ids of broadcasts never sent, from strangers. Nothing
+/// panics or grows past its bound, and an honest broadcast after them is still delivered
+/// exactly once.
+#[test]
+fn edge_sequence_numbers_and_unknown_ids_stay_bounded() {
+    const EDGES: [u64; 4] = [0, 1, u64::MAX - 1, u64::MAX];
+    let mut d = feedback(3);
+    let capacity = Config::lan().broadcast_queue;
+    for origin in 0..1_000 {
+        let batch = EDGES
+            .iter()
+            .map(|&seq| user(&format!("o{origin}"), seq))
+            .collect();
+        d.handle(Instant::ZERO, packet(9, batch));
+        let ids = EDGES
+            .iter()
+            .map(|&seq| (name(&format!("ghost{origin}")), seq))
+            .collect();
+        let known = Message::Known(crate::codec::Known { ids });
+        d.handle(
+            Instant::ZERO,
+            packet(10 + (origin % 50) as u16, vec![known]),
+        );
+        drain(&mut d);
+    }
+    assert!(d.user.known_by.len() <= capacity);
+    assert!(d.user.seen.len() <= SEEN_CAPACITY);
+    d.handle(
+        Instant::ZERO,
+        packet(2, vec![user("honest", 7), user("honest", 7)]),
+    );
+    assert_eq!(
+        delivered(&drain(&mut d)),
+        [("honest".to_string(), b"hi".to_vec())]
+    );
+}
