@@ -52,8 +52,8 @@ fn a_claim_beyond_the_ceiling_is_refused_about_anyone() {
         // About this node: no refutation to i + 1.
         packet(&mut m, at(2), 9, vec![dead("me", i), suspect("me", i)]);
         assert_eq!(m.local_incarnation(), 0);
-        // About a stranger: not admitted.
-        packet(&mut m, at(3), 9, vec![alive("stranger", 7, i)]);
+        // About a stranger introducing itself: not admitted.
+        packet(&mut m, at(3), 7, vec![alive("stranger", 7, i)]);
         assert_eq!(held(&m, "stranger"), None);
         assert_eq!(m.counters.snapshot().refused_incarnations, 7);
     }
@@ -167,7 +167,8 @@ fn a_full_table_refuses_newcomers_and_keeps_its_members() {
     let mut config = Config::lan();
     config.max_members = 4;
     let mut m = node_with_config(config);
-    // Thousands of names nobody ever heard of, from anyone.
+    // Thousands of names nobody ever heard of, from a member.
+    packet(&mut m, at(0), 9, vec![alive("relay", 9, 0)]);
     let flood: Vec<Message> = (0..3000)
         .map(|i| alive(&format!("fake-{i}"), 2000 + (i % 60000) as u16, 0))
         .collect();
@@ -175,19 +176,19 @@ fn a_full_table_refuses_newcomers_and_keeps_its_members() {
         packet(&mut m, at(0), 9, chunk.to_vec());
     }
     assert_eq!(m.members().len(), 4, "this node and three others");
-    assert_eq!(m.counters.snapshot().refused_members, 2997);
+    assert_eq!(m.counters.snapshot().refused_members, 2998);
     // Those admitted stay; once one is forgotten, a newcomer fits again.
     let admitted: Vec<_> = m.members().into_iter().map(|m| m.name).collect();
-    packet(&mut m, at(1), 9, vec![alive("late", 7, 0)]);
+    packet(&mut m, at(1), 7, vec![alive("late", 7, 0)]);
     assert_eq!(held(&m, "late"), None);
     let victim = admitted
         .iter()
-        .find(|n| n.as_str() != "me")
+        .find(|n| n.as_str() != "me" && n.as_str() != "relay")
         .unwrap()
         .clone();
     packet(&mut m, at(2), 9, vec![dead(victim.as_str(), 0)]);
     run_until(&mut m, at(120_000)); // past reap_after
-    packet(&mut m, at(121_000), 9, vec![alive("late", 7, 0)]);
+    packet(&mut m, at(121_000), 7, vec![alive("late", 7, 0)]);
     assert!(held(&m, "late").is_some());
 }
 
@@ -222,4 +223,34 @@ fn an_ack_carries_gossip_only_to_a_live_member_at_its_address() {
         vec![ping("stranger")]
     )));
     assert!(!piggyback_of(&packet(&mut m, at(3), 9, vec![ping("b")])));
+}
+
+/// Only members introduce members: a stranger's `alive`s about names nobody holds are
+/// refused and counted (they would fill the table with ghosts and dilute every random
+/// choice); a member's, a node's about itself, and anyone's about a name held here (the
+/// precedence rules decide) are taken in.
+#[test]
+fn only_members_introduce_members() {
+    let mut m = node();
+    let out = packet(
+        &mut m,
+        at(0),
+        9,
+        vec![alive("ghost", 7, 0), alive("g2", 8, 0)],
+    );
+    assert!(events(&out).is_empty() && gossiped(&out).is_empty());
+    assert_eq!(m.counters.snapshot().refused_members, 2);
+    assert!(held(&m, "ghost").is_none());
+    // A node introducing itself, then the others it knows.
+    let out = packet(&mut m, at(1), 2, vec![alive("b", 2, 0), alive("c", 3, 0)]);
+    assert_eq!(events(&out), ["join b", "join c"]);
+    // A stranger may still speak about a member held here: the rules decide.
+    let out = packet(&mut m, at(2), 9, vec![alive("c", 3, 1)]);
+    assert_eq!(held(&m, "c"), Some((MemberState::Alive, 1)));
+    assert_eq!(events(&out), ["update c"]);
+    // Once b is dead, its address introduces nobody.
+    packet(&mut m, at(3), 2, vec![dead("b", 0)]);
+    packet(&mut m, at(4), 2, vec![alive("d", 4, 0)]);
+    assert!(held(&m, "d").is_none());
+    assert_eq!(m.counters.snapshot().refused_members, 3);
 }
