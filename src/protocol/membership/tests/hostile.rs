@@ -254,3 +254,49 @@ fn only_members_introduce_members() {
     assert!(held(&m, "d").is_none());
     assert_eq!(m.counters.snapshot().refused_members, 3);
 }
+
+/// A node restarted at a new address (fresh, at incarnation 0) meets the claims the
+/// cluster still holds about its name at the old one. An `alive` from there is a conflict
+/// (never refuted: that would flap); a suspicion or death it refutes above; and another
+/// node takes the new address only once the old record has failed.
+#[test]
+fn a_node_moved_to_a_new_address_refutes_and_wins_once_the_old_record_fails() {
+    let old = 50;
+    // The restarted node: "me" at addr(1).
+    let mut me = node();
+    packet(&mut me, at(0), 2, vec![alive("b", 2, 0)]);
+    let out = packet(&mut me, at(1), 2, vec![alive("me", old, 5)]);
+    assert_eq!(events(&out), ["conflict me"]);
+    assert_eq!(me.local_incarnation(), 0);
+    let out = packet(&mut me, at(2), 2, vec![suspect("me", 5)]);
+    assert_eq!(me.local_incarnation(), 6);
+    let refuted = gossiped(&out);
+    assert!(
+        matches!(&refuted[..], [Message::Alive(a)] if a.addr == addr(1) && a.incarnation == 6),
+        "{refuted:?}"
+    );
+    packet(&mut me, at(3), 2, vec![dead("me", 7)]);
+    assert_eq!(me.local_incarnation(), 8);
+
+    // Another node, holding "x" alive at the old address.
+    let mut other = node();
+    packet(&mut other, at(0), old, vec![alive("x", old, 5)]);
+    let moved = |inc| alive("x", 1, inc);
+    assert_eq!(
+        events(&packet(&mut other, at(1), 1, vec![moved(6)])),
+        ["conflict x"]
+    );
+    packet(&mut other, at(2), 3, vec![suspect("x", 5)]);
+    assert!(events(&packet(&mut other, at(3), 1, vec![moved(7)])).is_empty());
+    assert_eq!(other.table.get(&name("x")).unwrap().addr, addr(old));
+    packet(&mut other, at(4), 3, vec![dead("x", 5)]);
+    assert_eq!(
+        events(&packet(&mut other, at(5), 1, vec![moved(8)])),
+        ["join x"]
+    );
+    let x = other.table.get(&name("x")).unwrap();
+    assert_eq!(
+        (x.addr, x.incarnation, x.state),
+        (addr(1), 8, MemberState::Alive)
+    );
+}
