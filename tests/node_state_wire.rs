@@ -109,14 +109,18 @@ fn state_datagrams_and_frames_are_routed_and_bad_ones_dropped() {
     let stranger = leg_of("stranger", "k", b"0");
     let packet = encode_packet(&ours, &[Message::State(stranger)]).unwrap();
     send_datagram(to, &packet);
-    // `ghost` becomes a member (it never answers a probe, but it is known until reaped).
+    // `ghost` introduces itself and becomes a member (it never answers a probe, but it is
+    // known until reaped); only members introduce others.
+    let ghost = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let alive = Message::Alive(Alive {
         name: name("ghost"),
         incarnation: 1,
-        addr: "127.0.0.1:9".parse().unwrap(),
+        addr: ghost.local_addr().unwrap(),
         metadata: Arc::from(&[][..]),
     });
-    send_datagram(to, &encode_packet(&ours, &[alive]).unwrap());
+    ghost
+        .send_to(&encode_packet(&ours, &[alive]).unwrap(), to)
+        .unwrap();
     wait_until(
         WAIT,
         || "ghost admitted".into(),

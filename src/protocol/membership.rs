@@ -207,6 +207,17 @@ impl Membership {
             .is_some_and(|r| r.addr == addr && r.state.is_live())
     }
 
+    /// Whether a datagram from `from` may bring in `alive`. Only members introduce
+    /// members: a name not held here is taken from the address of a live member, or
+    /// about the sender itself (a node introducing itself, as joining over TCP lets
+    /// anyone do). A stranger's `alive`s about names nobody holds would otherwise fill
+    /// the table with ghosts, and every random choice (probe order, gossip fanout) would
+    /// go to them until honest updates stopped spreading. Known names go on to the
+    /// precedence rules.
+    fn may_introduce(&self, from: SocketAddr, alive: &Alive) -> bool {
+        alive.addr == from || self.table.get(&alive.name).is_some() || self.table.is_live_addr(from)
+    }
+
     fn emit(&mut self, event: Event) {
         self.outputs.push_back(Output::from(Delivery::Event(event)));
     }
@@ -219,6 +230,10 @@ impl Membership {
     fn on_packet(&mut self, now: Instant, from: SocketAddr, messages: Vec<Message>) {
         for message in messages {
             match message {
+                Message::Alive(m) if !self.may_introduce(from, &m) => {
+                    Counters::bump(&self.counters.refused_members);
+                    log::debug!("{from}, no member, introduced {}; refused", m.name);
+                }
                 Message::Ping(ping) => self.on_ping(now, from, ping),
                 Message::PingReq(req) => self.on_ping_req(now, from, req),
                 Message::Ack(ack) => self.on_ack(now, ack.seq),

@@ -4,7 +4,7 @@
 //! Records live in a `BTreeMap` so every iteration is in name order: a simulated run must
 //! not depend on hash seeds.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +43,9 @@ pub(crate) struct MemberTable {
     /// looks at the oldest few instead of scanning every record each protocol period
     /// (that scan was a third of a simulated 1,500-node cluster's run time).
     departed: BTreeSet<(Instant, NodeName)>,
+    /// How many live members (never this node) are recorded at each address: whether a
+    /// datagram comes from a member (`Membership::on_packet`) without a scan.
+    live_addrs: HashMap<SocketAddr, u32>,
 }
 
 impl MemberTable {
@@ -55,6 +58,7 @@ impl MemberTable {
             records,
             live: PeerView::new(),
             departed: BTreeSet::new(),
+            live_addrs: HashMap::new(),
         }
     }
 
@@ -66,6 +70,11 @@ impl MemberTable {
     /// This node's name.
     pub(crate) fn local(&self) -> &NodeName {
         &self.local
+    }
+
+    /// Whether a live member other than this node is recorded at `addr`.
+    pub(crate) fn is_live_addr(&self, addr: SocketAddr) -> bool {
+        self.live_addrs.contains_key(&addr)
     }
 
     /// The record of `name`.
@@ -103,6 +112,12 @@ impl MemberTable {
             (!record.state.is_live() && name != self.local).then_some(record.changed_at);
         if let Some(old) = self.records.insert(name.clone(), record) {
             self.departed.remove(&(old.changed_at, name.clone()));
+            if old.live_slot != NOT_LIVE {
+                self.addr_out(old.addr);
+            }
+        }
+        if live {
+            self.addr_in(peer.addr);
         }
         if let Some(at) = departed_at {
             self.departed.insert((at, name.clone()));
@@ -131,6 +146,7 @@ impl MemberTable {
             .count();
         let mut live = Vec::with_capacity(crate::protocol::peers::with_headroom(live_count));
         self.departed.clear();
+        self.live_addrs.clear();
         for (name, record) in &mut all {
             record.live_slot = NOT_LIVE;
             if !record.state.is_live() && *name != self.local {
@@ -138,6 +154,7 @@ impl MemberTable {
             }
             if record.state.is_live() && *name != self.local {
                 record.live_slot = live.len() as u32;
+                *self.live_addrs.entry(record.addr).or_default() += 1;
                 live.push(Peer {
                     name: name.clone(),
                     addr: record.addr,
@@ -153,6 +170,10 @@ impl MemberTable {
     pub(crate) fn remove(&mut self, name: &NodeName) -> Option<Record> {
         if *name == self.local {
             return None;
+        }
+        if let Some(r) = self.records.get(name).filter(|r| r.live_slot != NOT_LIVE) {
+            let addr = r.addr;
+            self.addr_out(addr);
         }
         self.unmark_live(name);
         let record = self.records.remove(name)?;
@@ -210,6 +231,19 @@ impl MemberTable {
             .iter()
             .map(|(name, record)| member_of(name, record))
             .collect()
+    }
+
+    fn addr_in(&mut self, addr: SocketAddr) {
+        *self.live_addrs.entry(addr).or_default() += 1;
+    }
+
+    fn addr_out(&mut self, addr: SocketAddr) {
+        if let Some(count) = self.live_addrs.get_mut(&addr) {
+            *count -= 1;
+            if *count == 0 {
+                self.live_addrs.remove(&addr);
+            }
+        }
     }
 
     fn mark_live(&mut self, peer: Peer) {
@@ -291,6 +325,27 @@ mod tests {
         assert_eq!(t.live_names(), [name("c")]);
         assert_eq!(t.len(), 3);
         assert!(t.remove(&name("me")).is_none());
+    }
+
+    #[test]
+    fn live_addresses_follow_state_and_address_changes() {
+        let at = |port: u16, state| Record {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            ..record(state)
+        };
+        let live = |t: &MemberTable, port| t.is_live_addr(SocketAddr::from(([127, 0, 0, 1], port)));
+        let mut t = MemberTable::new(name("me"), at(9, MemberState::Alive));
+        assert!(!live(&t, 9), "this node is not indexed");
+        t.upsert(name("a"), at(2, MemberState::Alive));
+        t.upsert(name("b"), at(2, MemberState::Suspect));
+        t.upsert(name("a"), at(3, MemberState::Alive));
+        assert!(live(&t, 2) && live(&t, 3));
+        t.upsert(name("b"), at(2, MemberState::Dead));
+        assert!(!live(&t, 2));
+        t.remove(&name("a"));
+        assert!(!live(&t, 3));
+        t.bulk_insert(vec![(name("c"), at(4, MemberState::Alive))]);
+        assert!(live(&t, 4) && !live(&t, 2));
     }
 
     #[test]

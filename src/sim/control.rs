@@ -141,7 +141,8 @@ impl Simulation {
                     n.faulted = true;
                 }
             }
-            Fault::Restart(id) => self.restart(id.0),
+            Fault::Restart(id) => self.restart(id.0, None),
+            Fault::RestartAt(id, addr) => self.restart(id.0, Some(addr)),
             Fault::Pause(id, pause) => {
                 let until = self.now + pause;
                 if let Some(n) = self.nodes.get_mut(id.0) {
@@ -175,14 +176,23 @@ impl Simulation {
         }
     }
 
-    fn restart(&mut self, node: usize) {
+    /// Restarts a stopped node, at `at` if given (and free), else where it was.
+    fn restart(&mut self, node: usize, at: Option<SocketAddr>) {
         let Some(old) = self.nodes.get(node) else {
             return;
         };
         if old.status != Status::Down {
             return;
         }
-        let (name, addr, generation) = (old.name.clone(), old.addr, old.generation + 1);
+        let (name, old_addr, generation) = (old.name.clone(), old.addr, old.generation + 1);
+        let addr = at.unwrap_or(old_addr);
+        if addr != old_addr {
+            if self.by_addr.contains_key(&addr) {
+                return;
+            }
+            self.by_addr.remove(&old_addr);
+            self.by_addr.insert(addr, node);
+        }
         let seed = self.rng.random();
         let names = &self.names;
         self.nodes[node] =

@@ -1,5 +1,6 @@
 //! Faults a simulation can inject, scripted at times or drawn from a seed.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use rand::seq::SliceRandom;
@@ -16,6 +17,10 @@ pub enum Fault {
     /// A crashed (or departed) node's process starts again with the same name and address
     /// and fresh state, and joins through a live node.
     Restart(NodeId),
+    /// Like [`Fault::Restart`], at a new address (a container rescheduled elsewhere):
+    /// datagrams to the old one are lost from then on. Ignored if another node has the
+    /// address.
+    RestartAt(NodeId, SocketAddr),
     /// The node processes nothing for the duration, then resumes with its backlog (a GC
     /// pause).
     Pause(NodeId, Duration),

@@ -21,6 +21,11 @@ impl Simulation {
         &self.nodes[node.0].name
     }
 
+    /// The address a node's process runs at (its latest, after a [`super::Fault::RestartAt`]).
+    pub fn addr(&self, node: NodeId) -> std::net::SocketAddr {
+        self.nodes[node.0].addr
+    }
+
     /// Whether a node's process runs (not crashed, not departed; paused counts as up).
     pub fn is_up(&self, node: NodeId) -> bool {
         self.nodes[node.0].status != Status::Down

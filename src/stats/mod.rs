@@ -240,7 +240,9 @@ pub struct Stats {
     /// a generation more than an hour beyond this node's clock, a value over
     /// `Config::state_max_value_len`, or ill-formed deltas (`protocol/kv/trust.rs`).
     pub refused_state: u64,
-    /// Newcomers refused because the member table held `Config::max_members` already.
+    /// Newcomers refused: the member table held `Config::max_members` already, or a
+    /// datagram introduced a name not held here from an address that is no live member's
+    /// (only members introduce members; a node may introduce itself).
     pub refused_members: u64,
     /// Probe traffic refused: ping-reqs not from a live member at its recorded address,
     /// for a target not known at the address named, or over the relay rate; acks to

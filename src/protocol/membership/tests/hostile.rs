@@ -52,8 +52,8 @@ fn a_claim_beyond_the_ceiling_is_refused_about_anyone() {
         // About this node: no refutation to i + 1.
         packet(&mut m, at(2), 9, vec![dead("me", i), suspect("me", i)]);
         assert_eq!(m.local_incarnation(), 0);
-        // About a stranger: not admitted.
-        packet(&mut m, at(3), 9, vec![alive("stranger", 7, i)]);
+        // About a stranger introducing itself: not admitted.
+        packet(&mut m, at(3), 7, vec![alive("stranger", 7, i)]);
         assert_eq!(held(&m, "stranger"), None);
         assert_eq!(m.counters.snapshot().refused_incarnations, 7);
     }
@@ -167,7 +167,8 @@ fn a_full_table_refuses_newcomers_and_keeps_its_members() {
     let mut config = Config::lan();
     config.max_members = 4;
     let mut m = node_with_config(config);
-    // Thousands of names nobody ever heard of, from anyone.
+    // Thousands of names nobody ever heard of, from a member.
+    packet(&mut m, at(0), 9, vec![alive("relay", 9, 0)]);
     let flood: Vec<Message> = (0..3000)
         .map(|i| alive(&format!("fake-{i}"), 2000 + (i % 60000) as u16, 0))
         .collect();
@@ -175,19 +176,19 @@ fn a_full_table_refuses_newcomers_and_keeps_its_members() {
         packet(&mut m, at(0), 9, chunk.to_vec());
     }
     assert_eq!(m.members().len(), 4, "this node and three others");
-    assert_eq!(m.counters.snapshot().refused_members, 2997);
+    assert_eq!(m.counters.snapshot().refused_members, 2998);
     // Those admitted stay; once one is forgotten, a newcomer fits again.
     let admitted: Vec<_> = m.members().into_iter().map(|m| m.name).collect();
-    packet(&mut m, at(1), 9, vec![alive("late", 7, 0)]);
+    packet(&mut m, at(1), 7, vec![alive("late", 7, 0)]);
     assert_eq!(held(&m, "late"), None);
     let victim = admitted
         .iter()
-        .find(|n| n.as_str() != "me")
+        .find(|n| n.as_str() != "me" && n.as_str() != "relay")
         .unwrap()
         .clone();
     packet(&mut m, at(2), 9, vec![dead(victim.as_str(), 0)]);
     run_until(&mut m, at(120_000)); // past reap_after
-    packet(&mut m, at(121_000), 9, vec![alive("late", 7, 0)]);
+    packet(&mut m, at(121_000), 7, vec![alive("late", 7, 0)]);
     assert!(held(&m, "late").is_some());
 }
 
@@ -289,4 +290,80 @@ fn ping_reqs_are_relayed_at_a_bounded_rate() {
         })
         .count();
     assert_eq!(relayed, 128, "a burst of twice the rate");
+}
+
+/// Only members introduce members: a stranger's `alive`s about names nobody holds are
+/// refused and counted (they would fill the table with ghosts and dilute every random
+/// choice); a member's, a node's about itself, and anyone's about a name held here (the
+/// precedence rules decide) are taken in.
+#[test]
+fn only_members_introduce_members() {
+    let mut m = node();
+    let out = packet(
+        &mut m,
+        at(0),
+        9,
+        vec![alive("ghost", 7, 0), alive("g2", 8, 0)],
+    );
+    assert!(events(&out).is_empty() && gossiped(&out).is_empty());
+    assert_eq!(m.counters.snapshot().refused_members, 2);
+    assert!(held(&m, "ghost").is_none());
+    // A node introducing itself, then the others it knows.
+    let out = packet(&mut m, at(1), 2, vec![alive("b", 2, 0), alive("c", 3, 0)]);
+    assert_eq!(events(&out), ["join b", "join c"]);
+    // A stranger may still speak about a member held here: the rules decide.
+    let out = packet(&mut m, at(2), 9, vec![alive("c", 3, 1)]);
+    assert_eq!(held(&m, "c"), Some((MemberState::Alive, 1)));
+    assert_eq!(events(&out), ["update c"]);
+    // Once b is dead, its address introduces nobody.
+    packet(&mut m, at(3), 2, vec![dead("b", 0)]);
+    packet(&mut m, at(4), 2, vec![alive("d", 4, 0)]);
+    assert!(held(&m, "d").is_none());
+    assert_eq!(m.counters.snapshot().refused_members, 3);
+}
+
+/// A node restarted at a new address (fresh, at incarnation 0) meets the claims the
+/// cluster still holds about its name at the old one. An `alive` from there is a conflict
+/// (never refuted: that would flap); a suspicion or death it refutes above; and another
+/// node takes the new address only once the old record has failed.
+#[test]
+fn a_node_moved_to_a_new_address_refutes_and_wins_once_the_old_record_fails() {
+    let old = 50;
+    // The restarted node: "me" at addr(1).
+    let mut me = node();
+    packet(&mut me, at(0), 2, vec![alive("b", 2, 0)]);
+    let out = packet(&mut me, at(1), 2, vec![alive("me", old, 5)]);
+    assert_eq!(events(&out), ["conflict me"]);
+    assert_eq!(me.local_incarnation(), 0);
+    let out = packet(&mut me, at(2), 2, vec![suspect("me", 5)]);
+    assert_eq!(me.local_incarnation(), 6);
+    let refuted = gossiped(&out);
+    assert!(
+        matches!(&refuted[..], [Message::Alive(a)] if a.addr == addr(1) && a.incarnation == 6),
+        "{refuted:?}"
+    );
+    packet(&mut me, at(3), 2, vec![dead("me", 7)]);
+    assert_eq!(me.local_incarnation(), 8);
+
+    // Another node, holding "x" alive at the old address.
+    let mut other = node();
+    packet(&mut other, at(0), old, vec![alive("x", old, 5)]);
+    let moved = |inc| alive("x", 1, inc);
+    assert_eq!(
+        events(&packet(&mut other, at(1), 1, vec![moved(6)])),
+        ["conflict x"]
+    );
+    packet(&mut other, at(2), 3, vec![suspect("x", 5)]);
+    assert!(events(&packet(&mut other, at(3), 1, vec![moved(7)])).is_empty());
+    assert_eq!(other.table.get(&name("x")).unwrap().addr, addr(old));
+    packet(&mut other, at(4), 3, vec![dead("x", 5)]);
+    assert_eq!(
+        events(&packet(&mut other, at(5), 1, vec![moved(8)])),
+        ["join x"]
+    );
+    let x = other.table.get(&name("x")).unwrap();
+    assert_eq!(
+        (x.addr, x.incarnation, x.state),
+        (addr(1), 8, MemberState::Alive)
+    );
 }
