@@ -223,3 +223,43 @@ fn an_ack_carries_gossip_only_to_a_live_member_at_its_address() {
     )));
     assert!(!piggyback_of(&packet(&mut m, at(3), 9, vec![ping("b")])));
 }
+
+#[test]
+fn a_member_moved_to_a_forged_address_refutes_from_its_real_one_once_suspected() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("x", 2, 3)]);
+    // A forged death, then a forged alive at another address: taken (x was down here).
+    packet(&mut m, at(1), 9, vec![dead("x", 3), alive("x", 66, 4)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Alive, 4)));
+    // While x is held alive there, its real address is a conflict, as before.
+    packet(&mut m, at(2), 2, vec![alive("x", 2, 5)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Alive, 4)));
+    // Probes to the forged address fail: x is suspected, and its refutation from its
+    // real address is taken.
+    packet(&mut m, at(3), 9, vec![suspect("x", 4)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Suspect, 4)));
+    packet(&mut m, at(4), 2, vec![alive("x", 2, 5)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Alive, 5)));
+    let peers = m.peer_view();
+    assert_eq!(peers.name_at(addr(2)), Some(name("x")));
+}
+
+#[test]
+fn a_refutation_far_beyond_a_lagging_holder_is_taken_at_the_jump() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("x", 2, 3)]);
+    packet(&mut m, at(1), 9, vec![suspect("x", 3)]);
+    // x refuted many forged claims this node missed: it is far above what is held here.
+    let far = 3 + 10 * MAX_GOSSIP_JUMP;
+    packet(&mut m, at(2), 2, vec![alive("x", 2, far)]);
+    assert_eq!(
+        held(&m, "x"),
+        Some((MemberState::Alive, 3 + MAX_GOSSIP_JUMP))
+    );
+    // A death that far ahead is still refused.
+    packet(&mut m, at(3), 9, vec![dead("x", far + 5 * MAX_GOSSIP_JUMP)]);
+    assert_eq!(
+        held(&m, "x"),
+        Some((MemberState::Alive, 3 + MAX_GOSSIP_JUMP))
+    );
+}
