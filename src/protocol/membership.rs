@@ -114,6 +114,14 @@ impl Update {
 }
 
 impl Membership {
+    /// Adds what membership holds to `f`: members, Lifeguard's reports, relays, exchanges.
+    pub(crate) fn add_footprint(&self, f: &mut crate::protocol::Footprint) {
+        f.members = self.table.len();
+        f.suspicion_reports = self.reports.len();
+        f.relays = self.fd.relays();
+        f.exchanges += self.sync.in_flight();
+    }
+
     /// A node that knows only itself, alive at incarnation 0.
     pub(crate) fn new(
         config: Config,

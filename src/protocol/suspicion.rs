@@ -70,7 +70,6 @@ impl Suspicion {
     }
 
     /// Timers running.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.timers.len()
     }
