@@ -92,6 +92,11 @@ pub(crate) struct Aggregation {
 }
 
 impl Aggregation {
+    /// Aggregates tracked: published here, in the current epoch, and settled.
+    pub(crate) fn tracked(&self) -> usize {
+        self.published.len() + self.states.len() + self.settled.len()
+    }
+
     /// Epoch 0, no peers and nothing published; the first round is due one interval after
     /// `now`.
     pub(crate) fn new(

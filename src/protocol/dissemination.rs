@@ -96,6 +96,11 @@ impl Dissemination {
         (self.members.len(), self.user.queued())
     }
 
+    /// Broadcast ids remembered as delivered.
+    pub(crate) fn seen_len(&self) -> usize {
+        self.user.seen.len()
+    }
+
     /// Bounds of the two queues.
     pub(crate) fn queue_bounds(&self) -> (usize, usize) {
         (MEMBER_QUEUE_CAPACITY, self.config.broadcast_queue)

@@ -142,6 +142,11 @@ impl FailureDetector {
         }
     }
 
+    /// Ping-req relays running for others.
+    pub(crate) fn relays(&self) -> usize {
+        self.relays.len()
+    }
+
     /// The next deadline: probe period, indirect probe, or relay expiry.
     pub(crate) fn poll_timeout(&self) -> Instant {
         let mut at = self.next_probe_at;

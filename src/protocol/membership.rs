@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use self::push_pull::{AntiEntropy, Purpose, scaled_interval};
 use super::awareness::Awareness;
 use super::failure_detector::FailureDetector;
-use super::rules::{Source, overrides, plausible};
+use super::rules::{Source, admitted, overrides};
 use super::table::{MemberTable, Record, member_of};
 use super::{
     Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply,
@@ -117,6 +117,14 @@ impl Update {
 }
 
 impl Membership {
+    /// Adds what membership holds to `f`: members, Lifeguard's reports, relays, exchanges.
+    pub(crate) fn add_footprint(&self, f: &mut crate::protocol::Footprint) {
+        f.members = self.table.len();
+        f.suspicion_reports = self.reports.len();
+        f.relays = self.fd.relays();
+        f.exchanges += self.sync.in_flight();
+    }
+
     /// A node that knows only itself, alive at incarnation 0.
     pub(crate) fn new(
         config: Config,

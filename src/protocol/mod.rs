@@ -54,6 +54,7 @@ pub(crate) use dissemination::Dissemination;
 pub(crate) use inputs::{AggregationInput, DisseminationInput, MembershipInput, SuspicionInput};
 pub(crate) use kv::{KvState, StateChange, StateConfig, StateInput, check_key, check_value_len};
 pub(crate) use membership::Membership;
+pub use node::Footprint;
 pub(crate) use node::{Components, Inbound, Interner, NodeCore, NodeSetup, SharedNames};
 pub(crate) use outputs::{Delivery, NetOutput, Reply};
 pub(crate) use suspicion::Suspicion;

@@ -39,6 +39,18 @@
 //! So a member can always refute any claim about itself that anyone took in: the claim is
 //! at most 2⁴⁸, and the refutation one above. Refused claims are counted in
 //! `Stats::refused_incarnations`.
+//!
+//! **A refutation reaches a holder that fell behind** ([`admitted`]). A member refutes
+//! each claim about itself one above the claim, so a member under a stream of forged
+//! accusations climbs by up to a jump per claim, and a holder that missed some of those
+//! refutations can hold it more than a jump below its own incarnation. Refusing the next
+//! refutation outright would leave that holder with a stale record for good (found by the
+//! simulator's adversary: a forged `left` then a forged `alive` at a wrong address, then
+//! a death at that holder the member could never refute there). So gossip `alive` beyond
+//! the jump is not refused but taken *at* `held + MAX_GOSSIP_JUMP`: it still overrides the
+//! holder's suspicion or death, and a forged one moves a member no further than a forged
+//! `alive` within the jump already could. Suspicions, deaths and departures beyond the
+//! jump are refused, as before.
 
 use crate::member::{Incarnation, MemberState};
 
@@ -69,6 +81,26 @@ pub(crate) fn plausible(held: Option<Incarnation>, i: Incarnation, source: Sourc
     match (source, held) {
         (Source::Gossip, Some(c)) => i <= c.saturating_add(MAX_GOSSIP_JUMP),
         _ => true,
+    }
+}
+
+/// The incarnation a claim `(state, i)` about a member held at `held` is taken at when it
+/// comes from `source`, or `None` if it is refused: `i` itself when [`plausible`], and a
+/// gossip `alive` beyond the jump at `held + MAX_GOSSIP_JUMP` (see the module docs).
+pub(crate) fn admitted(
+    held: Option<Incarnation>,
+    state: MemberState,
+    i: Incarnation,
+    source: Source,
+) -> Option<Incarnation> {
+    if plausible(held, i, source) {
+        return Some(i);
+    }
+    match (state, source, held) {
+        (MemberState::Alive, Source::Gossip, Some(c)) if i <= MAX_INCARNATION => {
+            Some(c.saturating_add(MAX_GOSSIP_JUMP).min(MAX_INCARNATION))
+        }
+        _ => None,
     }
 }
 
@@ -160,6 +192,38 @@ mod tests {
             MAX_INCARNATION,
             Gossip
         ));
+    }
+
+    #[test]
+    fn an_alive_beyond_the_jump_is_taken_at_the_jump_and_nothing_else_is() {
+        use MemberState::{Alive, Dead, Left, Suspect};
+        use Source::{Exchange, Gossip};
+        let far = 5 + MAX_GOSSIP_JUMP + 10_000;
+        assert_eq!(
+            admitted(Some(5), Alive, far, Gossip),
+            Some(5 + MAX_GOSSIP_JUMP)
+        );
+        assert_eq!(admitted(Some(5), Alive, 7, Gossip), Some(7));
+        assert_eq!(admitted(Some(5), Alive, far, Exchange), Some(far));
+        for state in [Suspect, Dead, Left] {
+            assert_eq!(admitted(Some(5), state, far, Gossip), None, "{state}");
+        }
+        // Above the ceiling nothing is taken, and the jump never passes it.
+        assert_eq!(admitted(Some(5), Alive, MAX_INCARNATION + 1, Gossip), None);
+        let low = MAX_INCARNATION - 2 * MAX_GOSSIP_JUMP;
+        assert_eq!(
+            admitted(Some(low), Alive, MAX_INCARNATION, Gossip),
+            Some(low + MAX_GOSSIP_JUMP)
+        );
+        assert_eq!(
+            admitted(Some(MAX_INCARNATION - 3), Alive, MAX_INCARNATION, Gossip),
+            Some(MAX_INCARNATION)
+        );
+        assert_eq!(admitted(None, Alive, far, Gossip), Some(far));
+        // The clamped alive still overrides the stale record it refutes.
+        let taken = admitted(Some(5), Alive, far, Gossip).unwrap_or_default();
+        assert!(overrides(Dead, 5, Alive, taken));
+        assert!(overrides(Suspect, 5, Alive, taken));
     }
 
     #[test]

@@ -32,7 +32,6 @@ impl SeenSet {
     }
 
     /// Ids remembered.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
     }

@@ -72,7 +72,6 @@ impl Suspicion {
     }
 
     /// Timers running.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.timers.len()
     }

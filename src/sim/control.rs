@@ -16,6 +16,27 @@ use crate::protocol::{ComponentInput, ConnId, ExchangeId, MembershipInput};
 use crate::stats::Counters;
 use crate::time::Instant;
 
+/// Exchanges a node's process opened that were answered (a frame came back), by kind:
+/// what stops rising when exchanges wedge.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Answered {
+    /// Membership push-pull exchanges (joins included).
+    pub membership: u64,
+    /// Key-value state exchanges.
+    pub state: u64,
+}
+
+impl Answered {
+    /// Counts the end of `exchange` if it was answered.
+    pub(super) fn count(&mut self, exchange: ExchangeId, result: &Result<Vec<u8>, ExchangeError>) {
+        match (exchange, result) {
+            (ExchangeId::Membership(_), Ok(_)) => self.membership += 1,
+            (ExchangeId::State(_), Ok(_)) => self.state += 1,
+            (_, Err(_)) => {}
+        }
+    }
+}
+
 /// How long a leaving node waits for its `left` to go out before stopping anyway.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -86,6 +107,7 @@ impl Simulation {
         let Some(pending) = self.exchanges.remove(&conn) else {
             return;
         };
+        let frame = self.forge_answer(node, frame);
         self.totals.frame_bytes += frame.len() as u64;
         Counters::bump(&self.nodes[node].counters().frames_out);
         let arrives = self.now + self.network.stream_delay();
@@ -173,6 +195,10 @@ impl Simulation {
                 }
             }
             Fault::Leave(id) => self.leave(id.0),
+            Fault::Attack(adversary) => self.start_attack(adversary),
+            Fault::LoseExchangeAnswers(duration) => {
+                self.answers_lost_until = self.now + duration;
+            }
         }
     }
 

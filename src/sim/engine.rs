@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::adversary::{Attack, AttackTotals};
 use super::aggregate::Settled;
 use super::faults::Fault;
 use super::invariants::{Invariants, Violation};
@@ -91,6 +92,10 @@ pub struct Simulation {
     pub(super) settled: Vec<Settled>,
     pub(super) state_changes: Vec<StateChanged>,
     pub(super) totals: NetworkTotals,
+    pub(super) attack: Option<Attack>,
+    pub(super) attack_totals: AttackTotals,
+    /// Until then, the ends of exchanges are lost (`Fault::LoseExchangeAnswers`).
+    pub(super) answers_lost_until: Instant,
 }
 
 impl Simulation {
@@ -123,6 +128,9 @@ impl Simulation {
             settled: Vec::new(),
             state_changes: Vec::new(),
             totals: NetworkTotals::default(),
+            attack: None,
+            attack_totals: AttackTotals::default(),
+            answers_lost_until: Instant::ZERO,
         };
         for _ in 0..b.nodes {
             sim.spawn_node();
@@ -292,6 +300,9 @@ impl Simulation {
     }
 
     fn dispatch(&mut self, event: Event) {
+        if matches!(event, Event::SyncResponse { .. }) && self.now < self.answers_lost_until {
+            return; // lost on its way back (`Fault::LoseExchangeAnswers`)
+        }
         let (node, generation) = match &event {
             Event::Datagram { to, generation, .. }
             | Event::SyncRequest { to, generation, .. }
@@ -304,6 +315,7 @@ impl Simulation {
             }
             | Event::LeaveDeadline { node, generation } => (*node, *generation),
             Event::SyncTimeout { conn } => return self.exchange_timeout(*conn),
+            Event::Attack => return self.attack_tick(),
             Event::Fault(_) => {
                 if let Event::Fault(fault) = event {
                     self.apply_fault(fault);
@@ -331,12 +343,15 @@ impl Simulation {
             Event::SyncRequest { conn, frame, .. } => n.core.request(now, conn, &frame),
             Event::SyncResponse {
                 exchange, result, ..
-            } => n.core.response(now, exchange, result),
+            } => {
+                n.answered.count(exchange, &result);
+                n.core.response(now, exchange, result);
+            }
             Event::LeaveDeadline { .. } => {
                 n.status = Status::Down;
                 return;
             }
-            Event::SyncTimeout { .. } | Event::Fault(_) => return,
+            Event::SyncTimeout { .. } | Event::Attack | Event::Fault(_) => return,
         }
         self.drain(node);
     }

@@ -8,6 +8,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::NodeId;
+use super::adversary::Adversary;
 
 /// Something that happens to the cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +43,13 @@ pub enum Fault {
     },
     /// The node leaves gracefully.
     Leave(NodeId),
+    /// A hostile peer sends forged, well-formed traffic until the attack's duration is
+    /// over (see [`Adversary`]).
+    Attack(Adversary),
+    /// For the duration, the end of every TCP exchange (the peer's answer, a reset, a
+    /// timeout) is lost before it reaches the node that opened it, as an answer dropped
+    /// in a full inbox: only the node's own deadlines free the exchange's slot.
+    LoseExchangeAnswers(Duration),
 }
 
 /// A random fault script over `duration` for `nodes` nodes, a pure function of `seed`:

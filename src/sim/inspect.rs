@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use super::NodeId;
+use super::control::Answered;
 use super::engine::{Delivered, NetworkTotals, Simulation};
 use super::node::Status;
 use super::trace::TraceEvent;
+use super::{Footprint, NodeId};
 use crate::member::{Incarnation, Member, MemberState, NodeName};
 use crate::stats::{MemberCounts, Stats};
 
@@ -48,6 +49,16 @@ impl Simulation {
         let mut stats = n.counters().snapshot();
         stats.members = MemberCounts::of(&n.parts().membership.members());
         stats
+    }
+
+    /// What `node` holds now, container by container (see [`Footprint`]).
+    pub fn footprint(&self, node: NodeId) -> Footprint {
+        self.nodes[node.0].parts().footprint()
+    }
+
+    /// Exchanges `node`'s process opened that were answered, by kind.
+    pub fn answered(&self, node: NodeId) -> Answered {
+        self.nodes[node.0].answered
     }
 
     /// Datagram and exchange totals.

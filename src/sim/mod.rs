@@ -18,6 +18,7 @@
 //! assert!(sim.check_converged().is_ok()); // every live node now holds node 3 as failed
 //! ```
 
+mod adversary;
 mod aggregate;
 mod control;
 mod engine;
@@ -34,6 +35,8 @@ mod trace;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+pub use adversary::{Adversary, AttackTotals, Attacker};
+pub use control::Answered;
 pub use faults::{Fault, random_faults};
 pub use invariants::Violation;
 pub use network::NetworkModel;
@@ -44,6 +47,7 @@ pub use engine::{Delivered, NetworkTotals, Simulation};
 pub use kv::{StateChanged, StateTraffic};
 
 use crate::config::Config;
+pub use crate::protocol::Footprint;
 
 /// Index of a simulated node (`0..nodes`); node `i` is named `node-i`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

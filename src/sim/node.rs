@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::control::Answered;
 use crate::config::Config;
 use crate::member::{Incarnation, NodeName};
 use crate::protocol::{Components, NodeCore, NodeSetup, SharedNames};
@@ -41,6 +42,8 @@ pub(crate) struct SimNode {
     pub(crate) wake: Option<Instant>,
     /// Highest own incarnation seen in this generation (must never fall).
     pub(crate) incarnation_floor: Incarnation,
+    /// Exchanges this process opened that were answered.
+    pub(crate) answered: Answered,
 }
 
 impl SimNode {
@@ -76,6 +79,7 @@ impl SimNode {
             core: NodeCore::new(setup, Some(names.clone())),
             wake: None,
             incarnation_floor: 0,
+            answered: Answered::default(),
         }
     }
 

@@ -50,6 +50,8 @@ pub(crate) enum Event {
     SyncTimeout { conn: ConnId },
     /// A scripted fault.
     Fault(Fault),
+    /// An adversary's next forged packet.
+    Attack,
     /// A leaving node that never confirmed its `left` stops anyway.
     LeaveDeadline { node: usize, generation: u32 },
 }

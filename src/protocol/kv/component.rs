@@ -80,9 +80,15 @@ impl KvState {
     }
 
     /// This node's digest (one entry per owner held, in name order).
-    #[cfg(test)]
     pub(crate) fn digest(&self) -> Vec<StateDigest> {
         self.store.digest()
+    }
+
+    /// Adds what the state holds to `f`: owners, entries, exchanges in flight.
+    pub(crate) fn add_footprint(&self, f: &mut crate::protocol::Footprint) {
+        f.state_owners = self.store.replicas.len();
+        f.state_entries = self.store.replicas.values().map(|r| r.len()).sum();
+        f.exchanges += self.in_flight.len();
     }
 
     /// `(entries, tombstones)` held for `owner`.

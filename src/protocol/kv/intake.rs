@@ -53,6 +53,14 @@ impl KvState {
         }
         let refused = taken.iter().filter(|t| **t == Taken::Refused).count();
         Counters::add(&self.counters.refused_state, refused);
+        let forged = taken.iter().filter_map(|t| match t {
+            Taken::Forged(generation) => Some(*generation),
+            _ => None,
+        });
+        if let Some(claimed) = forged.max() {
+            Counters::bump(&self.counters.refused_state);
+            self.store.refute(now, claimed);
+        }
         for change in changes {
             let delivery = Delivery::StateChange(change);
             self.outputs.push_back(Output::from(delivery));

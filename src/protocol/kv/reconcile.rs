@@ -63,6 +63,9 @@ pub(super) enum Taken {
     Refused,
     /// The owner said it holds less than this replica: the replica was replaced.
     Corrected,
+    /// A claim that someone holds more of this node's own state than it wrote (a forgery
+    /// taken somewhere), at this generation: this node must refute it (see `trust.rs`).
+    Forged(u64),
 }
 
 impl Store {
@@ -157,12 +160,13 @@ impl Store {
             return Taken::Refused;
         }
         if *owner == self.local {
-            if let Some(me) = self.replicas.get(owner) {
-                if generation > me.generation
-                    || (generation == me.generation && max_version > me.max_version)
-                {
-                    log::debug!("a peer holds newer state of ours than we do: forged or stale");
-                }
+            let Some(me) = self.replicas.get(owner) else {
+                return Taken::Yes;
+            };
+            let more = max_version > me.max_version || watermark > me.watermark;
+            if generation > me.generation || (generation == me.generation && more) {
+                log::debug!("a peer holds more of our state than we wrote: refuting");
+                return Taken::Forged(generation);
             }
             return Taken::Yes;
         }
@@ -202,9 +206,6 @@ impl Store {
         may_create: impl FnOnce(&NodeName) -> bool,
         changes: &mut Vec<StateChange>,
     ) -> Taken {
-        if d.owner == self.local {
-            return Taken::Yes;
-        }
         let plausible = plausible_deltas(&d, leg.latest_generation, self.max_value_len);
         if !well_formed(&d) || !plausible {
             return Taken::Refused;
@@ -216,6 +217,9 @@ impl Store {
             watermark: d.watermark,
         };
         let observed = self.observe(&header, leg, changes);
+        if d.owner == self.local {
+            return observed;
+        }
         if !self.replicas.contains_key(&d.owner) {
             if d.from != 0 || self.replicas.len() >= self.max_owners || !may_create(&d.owner) {
                 return Taken::Yes;
@@ -250,6 +254,28 @@ impl Store {
         }
         mine.finish_resync(&d.owner, changes);
         observed
+    }
+
+    /// Refutes a forged claim about this node's own state at `claimed` generation (see
+    /// `trust.rs`): its map moves to a generation above both the claim and its own, every
+    /// value rewritten at versions `1..=n` (tombstones are not needed: a newer generation
+    /// replaces each replica wholesale), so every replica drops what was planted and
+    /// copies the map afresh.
+    pub(super) fn refute(&mut self, now: Instant, claimed: u64) {
+        let Some(own) = self.replicas.get(&self.local) else {
+            return;
+        };
+        let generation = claimed.max(own.generation).saturating_add(1);
+        let mut fresh = Replica::new(generation);
+        let values: Vec<_> = own
+            .after(0)
+            .filter_map(|(k, e)| e.value.clone().map(|v| (k.clone(), v)))
+            .collect();
+        for (version, (key, value)) in (1..).zip(values) {
+            fresh.write(&self.local, key, version, Some(value), now, None);
+            fresh.max_version = version;
+        }
+        self.replicas.insert(self.local.clone(), fresh);
     }
 
     /// Frees the replica of `owner` (a member forgotten), reporting its values deleted.

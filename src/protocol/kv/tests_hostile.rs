@@ -176,3 +176,33 @@ fn owners_must_be_members_values_must_fit_and_forgotten_owners_are_freed() {
     });
     assert!(gone, "the freed keys are reported deleted");
 }
+
+#[test]
+fn a_claim_to_hold_more_of_an_owner_than_it_wrote_is_refuted_by_the_owner() {
+    let mut net = Net::new(2, &config(StateMode::PushPull), 15);
+    net.nodes[0].set(net.now, "k", b"a".to_vec()).unwrap();
+    net.rounds_to_converge(5);
+    let generation = net.nodes[0].digest()[0].generation;
+    // A stranger plants the owner's next version at the replica: a forged "k2".
+    let mut forged = deltas("n0", generation, 2, vec![entry("k2", 2, 1)]);
+    forged.from = 1;
+    let sync = leg(vec![forged], Vec::new());
+    let from = stranger();
+    net.nodes[1].handle(net.now, StateInput::Message { from, sync });
+    assert_eq!(max_of(&net.nodes[1], "n0"), 2);
+    assert_eq!(net.value(1, 0, "k2").as_deref(), Some(&b"x"[..]));
+    // The owner sees the replica's digest claim version 2, which it never wrote: it moves
+    // to a newer generation, and the replica drops the forgery and copies it afresh.
+    net.rounds_to_converge(20);
+    let now = net.nodes[0].digest()[0].clone();
+    assert!(
+        now.generation > generation,
+        "refuted with a newer generation"
+    );
+    assert_eq!(net.value(1, 0, "k2"), None);
+    assert_eq!(net.value(1, 0, "k").as_deref(), Some(&b"a"[..]));
+    // Its next write reaches the replica.
+    net.nodes[0].set(net.now, "k3", b"c".to_vec()).unwrap();
+    net.rounds_to_converge(20);
+    assert_eq!(net.value(1, 0, "k3").as_deref(), Some(&b"c"[..]));
+}

@@ -19,7 +19,18 @@
 //! - **owners are members**: a replica is made only for an owner the member table knows
 //!   (live, or down and not yet forgotten), at most [`NEW_OWNERS_PER_SECOND`] checks a
 //!   second (each is a scan of the live peers), and a forgotten member's replica is freed;
-//! - **values within the configured limit** (`state_max_value_len`, not just the codec's).
+//! - **values within the configured limit** (`state_max_value_len`, not just the codec's);
+//! - **the owner refutes**: a digest or deltas saying someone holds more of this node's
+//!   own state than it wrote (a newer generation, a higher max or watermark) is a forgery
+//!   some replica took, and would hide this node's next writes at those versions there.
+//!   The node moves its map to a generation above the claim, every value rewritten
+//!   (`Store::refute`), so every replica replaces what it holds with the owner's map —
+//!   as an incarnation refutes a forged death. Found by the simulator's adversary.
+//!
+//! What no check here can undo without authentication: a forged write at exactly the
+//! version the owner writes next, taken by a replica before the owner's own write. The
+//! replica's numbers then match the owner's, and it holds the forged value (until the
+//! owner writes that key again, or refutes a later claim).
 //!
 //! Refused legs are counted in `Stats::refused_state`.
 

@@ -13,15 +13,15 @@ use super::*;
 impl Membership {
     /// Applies an update about any member, from `source`; an implausible one is refused
     /// and counted (see `rules.rs`).
-    pub(super) fn apply(&mut self, now: Instant, update: Update, source: Source) {
-        let (_, claimed) = update.state_and_incarnation();
+    pub(super) fn apply(&mut self, now: Instant, mut update: Update, source: Source) {
+        let (claimed_state, claimed) = update.state_and_incarnation();
         let is_self = update.name() == self.table.local();
         let held = if is_self {
             Some(self.table.local_record().incarnation)
         } else {
             self.table.get(update.name()).map(|r| r.incarnation)
         };
-        if !plausible(held, claimed, source) {
+        let Some(taken) = admitted(held, claimed_state, claimed, source) else {
             Counters::bump(&self.counters.refused_incarnations);
             log::debug!(
                 "refused {:?} about {} at incarnation {claimed} (held {held:?})",
@@ -29,6 +29,13 @@ impl Membership {
                 update.name()
             );
             return;
+        };
+        if taken != claimed {
+            // Taken at the jump (see `rules.rs`): counted as refused beyond it.
+            Counters::bump(&self.counters.refused_incarnations);
+        }
+        if let Update::Alive(alive) = &mut update {
+            alive.incarnation = taken;
         }
         if is_self {
             self.about_self(now, update);
@@ -44,7 +51,10 @@ impl Membership {
         };
         let (state, incarnation) = update.state_and_incarnation();
         if let Update::Alive(alive) = &update {
-            if alive.addr != held.addr && held.state.is_live() {
+            // Only an address we believe works is kept against another: a suspect's could
+            // be a forgery (an `alive` at a wrong address after a forged death), and the
+            // member's refutation from its real one must be taken.
+            if alive.addr != held.addr && held.state == MemberState::Alive {
                 self.conflict(&name, &held, alive.addr);
                 return;
             }

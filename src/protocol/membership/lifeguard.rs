@@ -78,7 +78,6 @@ impl SuspicionReports {
     }
 
     /// Suspicions tracked.
-    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.by_member.len()
     }

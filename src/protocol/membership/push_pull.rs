@@ -92,6 +92,11 @@ impl AntiEntropy {
         }
     }
 
+    /// Exchanges and joins in flight.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.len() + self.joins.len()
+    }
+
     /// When the next periodic exchange is due.
     pub(crate) fn next_at(&self) -> Instant {
         self.next_at

@@ -24,6 +24,7 @@
 //! decoding and routing included, by construction.
 
 mod core;
+mod footprint;
 mod inbound;
 mod names;
 
@@ -34,6 +35,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub(crate) use self::core::NodeCore;
+pub use self::footprint::Footprint;
 pub(crate) use self::inbound::Inbound;
 pub(crate) use self::names::{Interner, SharedNames};
 use super::{Aggregation, Dissemination, KvState, Membership, Suspicion};

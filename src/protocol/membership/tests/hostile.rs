@@ -325,7 +325,7 @@ fn only_members_introduce_members() {
 /// A node restarted at a new address (fresh, at incarnation 0) meets the claims the
 /// cluster still holds about its name at the old one. An `alive` from there is a conflict
 /// (never refuted: that would flap); a suspicion or death it refutes above; and another
-/// node takes the new address only once the old record has failed.
+/// node takes the new address once the old record is no longer held alive.
 #[test]
 fn a_node_moved_to_a_new_address_refutes_and_wins_once_the_old_record_fails() {
     let old = 50;
@@ -353,17 +353,54 @@ fn a_node_moved_to_a_new_address_refutes_and_wins_once_the_old_record_fails() {
         events(&packet(&mut other, at(1), 1, vec![moved(6)])),
         ["conflict x"]
     );
+    // Once the old record is suspect (its probes fail), the refutation from the new
+    // address wins.
     packet(&mut other, at(2), 3, vec![suspect("x", 5)]);
-    assert!(events(&packet(&mut other, at(3), 1, vec![moved(7)])).is_empty());
-    assert_eq!(other.table.get(&name("x")).unwrap().addr, addr(old));
-    packet(&mut other, at(4), 3, vec![dead("x", 5)]);
-    assert_eq!(
-        events(&packet(&mut other, at(5), 1, vec![moved(8)])),
-        ["join x"]
-    );
+    let out = packet(&mut other, at(3), 1, vec![moved(7)]);
+    assert_eq!(events(&out), ["update x"], "{:?}", events(&out));
     let x = other.table.get(&name("x")).unwrap();
     assert_eq!(
         (x.addr, x.incarnation, x.state),
-        (addr(1), 8, MemberState::Alive)
+        (addr(1), 7, MemberState::Alive)
+    );
+}
+
+#[test]
+fn a_member_moved_to_a_forged_address_refutes_from_its_real_one_once_suspected() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("x", 2, 3)]);
+    // A forged death, then a forged alive at another address: taken (x was down here).
+    packet(&mut m, at(1), 9, vec![dead("x", 3), alive("x", 66, 4)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Alive, 4)));
+    // While x is held alive there, its real address is a conflict, as before.
+    packet(&mut m, at(2), 2, vec![alive("x", 2, 5)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Alive, 4)));
+    // Probes to the forged address fail: x is suspected, and its refutation from its
+    // real address is taken.
+    packet(&mut m, at(3), 9, vec![suspect("x", 4)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Suspect, 4)));
+    packet(&mut m, at(4), 2, vec![alive("x", 2, 5)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Alive, 5)));
+    let peers = m.peer_view();
+    assert_eq!(peers.name_at(addr(2)), Some(name("x")));
+}
+
+#[test]
+fn a_refutation_far_beyond_a_lagging_holder_is_taken_at_the_jump() {
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("x", 2, 3)]);
+    packet(&mut m, at(1), 9, vec![suspect("x", 3)]);
+    // x refuted many forged claims this node missed: it is far above what is held here.
+    let far = 3 + 10 * MAX_GOSSIP_JUMP;
+    packet(&mut m, at(2), 2, vec![alive("x", 2, far)]);
+    assert_eq!(
+        held(&m, "x"),
+        Some((MemberState::Alive, 3 + MAX_GOSSIP_JUMP))
+    );
+    // A death that far ahead is still refused.
+    packet(&mut m, at(3), 9, vec![dead("x", far + 5 * MAX_GOSSIP_JUMP)]);
+    assert_eq!(
+        held(&m, "x"),
+        Some((MemberState::Alive, 3 + MAX_GOSSIP_JUMP))
     );
 }
