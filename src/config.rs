@@ -71,10 +71,11 @@ pub struct Config {
     pub mtu: usize,
     /// Dead and left members are forgotten this long after their last change.
     pub reap_after: Duration,
-    /// Most members this node holds, itself included. A newcomer beyond it is refused
-    /// (counted in `Stats::refused_members`) until a departed member is forgotten; the
-    /// members already held are unaffected. Bounds what forged `alive`s can make a node
-    /// hold.
+    /// Most members this node holds, itself included. A newcomer beyond it takes the place
+    /// of the member dead or departed the longest (forgotten early, as reaping would
+    /// later), or is refused if every member held is alive or suspect (counted in
+    /// `Stats::refused_members`); the live members held are never affected. Bounds what
+    /// forged `alive`s can make a node hold.
     pub max_members: usize,
     /// Largest user broadcast payload; must fit in one datagram.
     pub max_broadcast_bytes: usize,

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use self::push_pull::{AntiEntropy, Purpose, scaled_interval};
 use super::awareness::Awareness;
 use super::failure_detector::FailureDetector;
-use super::rules::{Source, admitted, overrides};
+use super::rules::{MAX_INCARNATION, Source, admitted, overrides};
 use super::table::{MemberTable, Record, member_of};
 use super::{
     Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply,

@@ -36,8 +36,14 @@
 //!   refutes its old death with the next one;
 //! - the node's own timers (a suspicion expired) are trusted.
 //!
+//! - a suspicion, death or leave at the ceiling itself is refused, about anyone, and so
+//!   is any claim about this node at the ceiling: each would need a refutation above it;
+//!   only an `alive` (a member's refutation) may reach 2⁴⁸.
+//!
 //! So a member can always refute any claim about itself that anyone took in: the claim is
-//! at most 2⁴⁸, and the refutation one above. Refused claims are counted in
+//! below 2⁴⁸, and the refutation, one above, at most 2⁴⁸. (The residue: an `alive`
+//! forged at exactly 2⁴⁸, by a member answering an exchange, cannot be outbid; it can
+//! only repeat what the table already allows at that address.) Refused claims are counted in
 //! `Stats::refused_incarnations`.
 //!
 //! **A refutation reaches a holder that fell behind** ([`admitted`]). A member refutes
@@ -93,6 +99,10 @@ pub(crate) fn admitted(
     i: Incarnation,
     source: Source,
 ) -> Option<Incarnation> {
+    if state != MemberState::Alive && i >= MAX_INCARNATION {
+        // Its member would have to refute above the ceiling, where nobody takes it in.
+        return None;
+    }
     if plausible(held, i, source) {
         return Some(i);
     }
@@ -192,6 +202,26 @@ mod tests {
             MAX_INCARNATION,
             Gossip
         ));
+    }
+
+    #[test]
+    fn only_an_alive_may_reach_the_ceiling() {
+        use MemberState::{Alive, Dead, Left, Suspect};
+        for source in [Source::Local, Source::Exchange, Source::Gossip] {
+            let held = Some(MAX_INCARNATION - 1);
+            assert_eq!(
+                admitted(held, Alive, MAX_INCARNATION, source),
+                Some(MAX_INCARNATION)
+            );
+            for state in [Suspect, Dead, Left] {
+                assert_eq!(admitted(held, state, MAX_INCARNATION, source), None);
+                assert_eq!(
+                    admitted(held, state, MAX_INCARNATION - 1, source),
+                    Some(MAX_INCARNATION - 1),
+                    "{state} below the ceiling, refutable at it"
+                );
+            }
+        }
     }
 
     #[test]

@@ -181,6 +181,11 @@ impl MemberTable {
         Some(record)
     }
 
+    /// The member that has been dead or departed the longest, if any.
+    pub(crate) fn oldest_departed(&self) -> Option<&NodeName> {
+        self.departed.first().map(|(_, name)| name)
+    }
+
     /// Dead or departed members that became so at least `after` before `now`, oldest
     /// first.
     pub(crate) fn departed_before(&self, now: Instant, after: Duration) -> Vec<NodeName> {

@@ -21,7 +21,10 @@ impl Membership {
         } else {
             self.table.get(update.name()).map(|r| r.incarnation)
         };
-        let Some(taken) = admitted(held, claimed_state, claimed, source) else {
+        // About this node, nothing at the ceiling: it could not refute it (rules.rs).
+        let refutable = !is_self || claimed < MAX_INCARNATION;
+        let Some(taken) = admitted(held, claimed_state, claimed, source).filter(|_| refutable)
+        else {
             Counters::bump(&self.counters.refused_incarnations);
             log::debug!(
                 "refused {:?} about {} at incarnation {claimed} (held {held:?})",
@@ -163,7 +166,7 @@ impl Membership {
 
     /// A member we did not know is alive: admit it.
     pub(super) fn admit(&mut self, now: Instant, alive: Alive) {
-        if self.table.len() >= self.config.max_members {
+        if self.table.len() >= self.config.max_members && !self.make_room() {
             Counters::bump(&self.counters.refused_members);
             log::debug!("{} members held; {} refused", self.table.len(), alive.name);
             return;

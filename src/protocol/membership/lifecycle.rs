@@ -12,11 +12,29 @@ impl Membership {
     /// Forgets dead and departed members after `reap_after`.
     pub(super) fn reap(&mut self, now: Instant) {
         for name in self.table.departed_before(now, self.config.reap_after) {
-            if let Some(record) = self.table.remove(&name) {
-                self.sync.remember_lost(record.addr);
-                self.snapshot_dirty = true;
-                self.table.peer_view().forget_down(&name);
-            }
+            self.forget(&name);
+        }
+    }
+
+    /// A full table makes room for a newcomer by forgetting the member dead or departed
+    /// the longest, as reaping would later; false if every member is alive or suspect
+    /// (then the newcomer is refused and the members are untouched). Without it, a table
+    /// once filled with names that never answer (forged ones, say) would refuse an honest
+    /// member coming back until those were reaped, and gossip could keep re-filling it.
+    pub(super) fn make_room(&mut self) -> bool {
+        let Some(oldest) = self.table.oldest_departed().cloned() else {
+            return false;
+        };
+        self.forget(&oldest);
+        true
+    }
+
+    /// Drops a dead or departed member's record, remembering its address for anti-entropy.
+    fn forget(&mut self, name: &NodeName) {
+        if let Some(record) = self.table.remove(name) {
+            self.sync.remember_lost(record.addr);
+            self.snapshot_dirty = true;
+            self.table.peer_view().forget_down(name);
         }
     }
 
@@ -81,7 +99,7 @@ impl Membership {
     pub(super) fn leave(&mut self, now: Instant, request: crate::protocol::RequestId) {
         self.leaving = true;
         let record = self.table.local_record_mut();
-        record.incarnation = record.incarnation.saturating_add(1);
+        record.incarnation = record.incarnation.saturating_add(1).min(MAX_INCARNATION);
         record.state = MemberState::Left;
         record.changed_at = now;
         let update = Message::Left(Left {

@@ -79,7 +79,10 @@ impl Membership {
     /// Raises this node's incarnation to `to` and gossips `alive`.
     pub(super) fn bump_incarnation(&mut self, to: Incarnation) {
         let record = self.table.local_record_mut();
-        record.incarnation = to.max(record.incarnation.saturating_add(1));
+        // Never past the ceiling, where nobody would take it in (rules.rs).
+        record.incarnation = to
+            .max(record.incarnation.saturating_add(1))
+            .min(MAX_INCARNATION);
         let alive = Alive {
             name: self.table.local().clone(),
             incarnation: self.table.local_record().incarnation,

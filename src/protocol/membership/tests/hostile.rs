@@ -81,6 +81,8 @@ fn gossip_raises_an_incarnation_by_a_bounded_step_and_the_member_refutes_each() 
 #[test]
 fn this_node_refutes_every_plausible_claim_about_itself_even_at_the_ceiling() {
     for i in [0, 1, MAX_GOSSIP_JUMP, MAX_INCARNATION - 1, MAX_INCARNATION] {
+        // A claim at the ceiling could not be refused above it: it is refused instead.
+        let expected = if i < MAX_INCARNATION { i + 1 } else { 0 };
         let mut m = node();
         // An exchange this node opened carries the claim (a restart learns its old
         // incarnation this way), then gossip repeats it.
@@ -118,12 +120,22 @@ fn this_node_refutes_every_plausible_claim_about_itself_even_at_the_ceiling() {
                 result: Ok(state),
             },
         );
-        assert_eq!(m.local_incarnation(), i + 1, "refuted {i}");
-        // The refutation is gossiped, and others may take it: within the ceiling + 1.
+        assert_eq!(m.local_incarnation(), expected, "refuted {i}");
+        if i == MAX_INCARNATION {
+            continue;
+        }
+        // The refutation is gossiped, and others take it: it is within the ceiling.
         let out = drain(&mut m);
         assert!(gossiped(&out).iter().any(
             |g| matches!(g, Message::Alive(a) if a.name == name("me") && a.incarnation == i + 1)
         ));
+        let taken = crate::protocol::rules::admitted(
+            Some(i),
+            MemberState::Alive,
+            i + 1,
+            crate::protocol::rules::Source::Gossip,
+        );
+        assert_eq!(taken, Some(i + 1));
     }
 }
 
@@ -163,7 +175,7 @@ fn every_edge_value_in_every_claim_leaves_the_node_consistent() {
 }
 
 #[test]
-fn a_full_table_refuses_newcomers_and_keeps_its_members() {
+fn a_full_table_refuses_newcomers_keeps_its_live_members_and_recycles_the_dead() {
     let mut config = Config::lan();
     config.max_members = 4;
     let mut m = node_with_config(config);
@@ -177,19 +189,30 @@ fn a_full_table_refuses_newcomers_and_keeps_its_members() {
     }
     assert_eq!(m.members().len(), 4, "this node and three others");
     assert_eq!(m.counters.snapshot().refused_members, 2998);
-    // Those admitted stay; once one is forgotten, a newcomer fits again.
+    // Those admitted stay while alive or suspect; once one is dead, a newcomer takes its
+    // place at once instead of waiting for it to be reaped.
     let admitted: Vec<_> = m.members().into_iter().map(|m| m.name).collect();
     packet(&mut m, at(1), 7, vec![alive("late", 7, 0)]);
     assert_eq!(held(&m, "late"), None);
-    let victim = admitted
+    let fakes: Vec<_> = admitted
         .iter()
-        .find(|n| n.as_str() != "me" && n.as_str() != "relay")
-        .unwrap()
-        .clone();
-    packet(&mut m, at(2), 9, vec![dead(victim.as_str(), 0)]);
-    run_until(&mut m, at(120_000)); // past reap_after
-    packet(&mut m, at(121_000), 7, vec![alive("late", 7, 0)]);
+        .filter(|n| n.as_str() != "me" && n.as_str() != "relay")
+        .cloned()
+        .collect();
+    packet(&mut m, at(2), 9, vec![suspect(fakes[0].as_str(), 0)]);
+    packet(&mut m, at(3), 7, vec![alive("late", 7, 0)]);
+    assert_eq!(held(&m, "late"), None, "a suspect keeps its place");
+    packet(&mut m, at(4), 9, vec![dead(fakes[1].as_str(), 0)]);
+    packet(&mut m, at(5), 9, vec![dead(fakes[0].as_str(), 0)]);
+    packet(&mut m, at(6), 7, vec![alive("late", 7, 0)]);
     assert!(held(&m, "late").is_some());
+    assert_eq!(
+        held(&m, fakes[1].as_str()),
+        None,
+        "the longest dead made room"
+    );
+    assert_eq!(held(&m, fakes[0].as_str()), Some((MemberState::Dead, 0)));
+    assert_eq!(m.members().len(), 4);
 }
 
 #[test]
