@@ -168,6 +168,17 @@ impl PeerView {
             .map(|p| p.name.clone())
     }
 
+    /// Whether the live member `name` is recorded at `addr` (a scan of the live list: for
+    /// rare questions). Unlike [`PeerView::name_at`], an address that two records claim
+    /// (a forged one among them) still answers for the member truly there.
+    pub(crate) fn is_at(&self, name: &NodeName, addr: SocketAddr) -> bool {
+        let inner = self.0.read();
+        inner
+            .peers
+            .iter()
+            .any(|p| p.addr == addr && p.name == *name)
+    }
+
     /// Whether the member table knows `name`: live, or down and not yet forgotten (a scan
     /// of the live list: callers bound how often they ask).
     pub(crate) fn knows(&self, name: &NodeName) -> bool {

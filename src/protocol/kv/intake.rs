@@ -2,8 +2,8 @@
 //! plausible, answer; and free the replicas of members the table forgot.
 //!
 //! ```text
-//! leg from addr ─ sender = the member at addr, if any ─┬─ digest entries ─> observe
-//!                                                      └─ deltas ────────> apply
+//! leg from addr ─ from an owner's own address? ─┬─ digest entries ─> observe
+//!                                               └─ deltas ────────> apply
 //!     refused: counted (Stats::refused_state)     an owner's own "I hold less": replaced
 //! ```
 
@@ -32,12 +32,14 @@ impl KvState {
             self.activate(now);
         }
         // A leg from a member's own address speaks for that member (see trust.rs).
-        let sender = match back {
-            Back::To(addr) => self.peers.name_at(addr),
+        let from = match back {
+            Back::To(addr) => Some(addr),
             Back::Conn(_) => None,
         };
+        let peers = &self.peers;
+        let from_owner = |owner: &NodeName| from.is_some_and(|addr| peers.is_at(owner, addr));
         let leg = Leg {
-            sender: sender.as_ref(),
+            from_owner: &from_owner,
             latest_generation: self.latest_generation(now),
         };
         let mut changes = Vec::new();
@@ -73,7 +75,10 @@ impl KvState {
         let lacks = matches!(want, StateWant::Deltas | StateWant::DeltasAndDigest);
         // A datagram is answered only to a live member at its address: a stranger's small
         // digest must not draw deltas up to the MTU (a reflection). TCP proved its address.
-        let answerable = sender.is_some() || matches!(back, Back::Conn(_));
+        let answerable = match back {
+            Back::To(addr) => self.peers.name_at(addr).is_some(),
+            Back::Conn(_) => true,
+        };
         if !answerable && want != StateWant::Nothing {
             Counters::bump(&self.counters.refused_state);
         } else if want != StateWant::Nothing || matches!(back, Back::Conn(_)) {

@@ -46,10 +46,10 @@ pub(super) struct Store {
 }
 
 /// What the receiver of a leg knows about it, to judge its claims (see `trust.rs`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub(super) struct Leg<'a> {
-    /// The owner the leg comes from, when it came from a member's own address.
-    pub(super) sender: Option<&'a NodeName>,
+    /// Whether the leg came from `owner`'s own address (it speaks for that owner).
+    pub(super) from_owner: &'a dyn Fn(&NodeName) -> bool,
     /// The highest generation anyone can hold now.
     pub(super) latest_generation: u64,
 }
@@ -176,7 +176,7 @@ impl Store {
         let owner_holds_less = generation < mine.generation
             || (generation == mine.generation
                 && (max_version < mine.max_version || watermark < mine.watermark));
-        if leg.sender == Some(owner) && owner_holds_less {
+        if owner_holds_less && (leg.from_owner)(owner) {
             log::debug!("{owner} holds less of itself than we do; replacing our replica");
             mine.drain_values(owner, changes);
             *mine = Replica::new(generation);
@@ -290,8 +290,12 @@ impl Store {
 }
 
 /// The version above which a peer with digest entry `theirs` lacks our replica `mine`,
-/// or `None` if it lacks nothing (or holds a newer generation).
+/// or `None` if it lacks nothing (or holds a newer generation), or ours is resyncing.
 fn from_version(mine: &Replica, theirs: Option<&StateDigest>) -> Option<u64> {
+    if mine.watermark > mine.max_version {
+        // Resyncing: what it holds is not yet a prefix of the owner's writes.
+        return None;
+    }
     let from = match theirs {
         None => 0,
         Some(d) if d.generation < mine.generation => 0,

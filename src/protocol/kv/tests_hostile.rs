@@ -6,10 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::tests_harness::{Net, config, max_of, name};
+use super::tests_harness::{Net, addr, config, max_of, name};
 use super::trust::{GENERATION_AHEAD, MAX_VERSION};
 use super::*;
 use crate::codec::{StateDeltas, StateEntry};
+use crate::protocol::peers::Peer;
 
 const EDGES: [u64; 4] = [0, 1, u64::MAX - 1, u64::MAX];
 
@@ -205,4 +206,81 @@ fn a_claim_to_hold_more_of_an_owner_than_it_wrote_is_refuted_by_the_owner() {
     net.nodes[0].set(net.now, "k3", b"c".to_vec()).unwrap();
     net.rounds_to_converge(20);
     assert_eq!(net.value(1, 0, "k3").as_deref(), Some(&b"c"[..]));
+}
+
+/// Plants a forged generation of n0 at n1, then a forged watermark above its max: the
+/// replica resyncs, its digest says `watermark > max_version`.
+fn plant_resyncing_forgery(net: &mut Net) -> u64 {
+    let generation = net.nodes[0].digest()[0].generation + 1_000;
+    let from = stranger();
+    let forged = deltas("n0", generation, 1, vec![entry("k", 1, 1)]);
+    let resync = StateDigest {
+        owner: name("n0"),
+        generation,
+        max_version: 0,
+        watermark: 3,
+    };
+    for sync in [leg(vec![forged], Vec::new()), leg(Vec::new(), vec![resync])] {
+        net.nodes[1].handle(net.now, StateInput::Message { from, sync });
+    }
+    let held = net.nodes[1].digest();
+    let planted = held.iter().find(|d| d.owner == name("n0")).unwrap();
+    assert!(planted.generation == generation && planted.watermark > planted.max_version);
+    generation
+}
+
+#[test]
+fn a_forgery_held_by_a_resyncing_replica_is_still_refuted() {
+    // Values too large for a datagram: every leg goes over TCP, where no leg speaks for
+    // its owner, so only the owner's refutation can undo the forgery (found by the
+    // simulator's adversary: the owner refused the resyncing digest that shows it).
+    let mut net = Net::new(2, &config(StateMode::PushPull), 16);
+    for key in ["a", "b", "c"] {
+        net.nodes[0].set(net.now, key, vec![b'v'; 900]).unwrap();
+    }
+    net.rounds_to_converge(5);
+    assert!(net.tcp_exchanges > 0);
+    let forged = plant_resyncing_forgery(&mut net);
+    net.rounds_to_converge(20);
+    assert!(
+        net.nodes[0].digest()[0].generation > forged,
+        "the owner refuted"
+    );
+    assert_eq!(net.value(1, 0, "a"), Some(vec![b'v'; 900]));
+    assert_eq!(net.value(1, 0, "k"), None);
+}
+
+#[test]
+fn an_owner_speaks_for_itself_even_where_a_forged_member_claims_its_address() {
+    let mut net = Net::new(2, &config(StateMode::PushPull), 17);
+    net.nodes[0].set(net.now, "k", b"a".to_vec()).unwrap();
+    net.rounds_to_converge(5);
+    let owners = net.nodes[0].digest();
+    plant_resyncing_forgery(&mut net);
+    // A fabricated member at n0's address, listed before n0.
+    let ghost = Peer {
+        name: name("ghost"),
+        addr: addr(0),
+        suspect: false,
+    };
+    let own = Peer {
+        name: name("n0"),
+        addr: addr(0),
+        suspect: false,
+    };
+    net.views[1].replace(vec![ghost, own]);
+    // n0's own digest, from its own address: it holds an older generation, so the
+    // replica is replaced at once (no refutation needed).
+    let sync = leg(Vec::new(), owners);
+    net.nodes[1].handle(
+        net.now,
+        StateInput::Message {
+            from: addr(0),
+            sync,
+        },
+    );
+    assert_eq!(net.value(1, 0, "k"), None, "the forgery is dropped");
+    let held = net.nodes[1].digest();
+    let replica = held.iter().find(|d| d.owner == name("n0")).unwrap();
+    assert_eq!(replica.generation, net.nodes[0].digest()[0].generation);
 }

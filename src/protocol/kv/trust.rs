@@ -47,10 +47,13 @@ pub(super) const NEW_OWNERS_PER_SECOND: u32 = 64;
 
 /// Whether a digest entry's numbers are plausible, given the highest generation anyone
 /// can hold now.
+///
+/// A watermark above the max is plausible: a replica resyncing after a garbage collection
+/// it missed holds exactly that (see `store.rs`), and its digest must still be heard — a
+/// forged generation held by a resyncing replica is refuted by its owner only if the owner
+/// takes the digest that shows it.
 pub(super) fn plausible_digest(d: &StateDigest, latest_generation: u64) -> bool {
-    d.max_version <= MAX_VERSION
-        && d.watermark <= d.max_version
-        && d.generation <= latest_generation
+    d.max_version <= MAX_VERSION && d.watermark <= MAX_VERSION && d.generation <= latest_generation
 }
 
 /// Whether deltas are plausible: numbers within the ceilings and the latest generation,
