@@ -25,22 +25,28 @@ use crate::time::Instant;
 
 impl Membership {
     /// `A -> ping -> B`: B answers only for its own name.
-    pub(super) fn on_ping(&mut self, from: SocketAddr, ping: Ping) {
+    ///
+    /// A live member at its recorded address gets the ack with gossip packed alongside. For
+    /// anyone else (a stranger, a spoofed source) the bare ack is returned: the caller sends
+    /// every bare ack of one datagram in one reply, never more than the datagram was.
+    pub(super) fn on_ping(&mut self, from: SocketAddr, ping: Ping) -> Option<Message> {
         if ping.target != *self.table.local() {
             log::debug!(
                 "ping for {} reached {}; ignored",
                 ping.target,
                 self.table.local()
             );
-            return;
+            return None;
         }
         let ack = Message::Ack(codec::Ack {
             seq: ping.seq,
             source: self.local(),
         });
-        // A stranger (or a spoofed source) gets the bare ack: never more than it sent.
-        let member = self.is_live_member_at(&ping.source, from);
-        self.send_probe(from, vec![ack], member);
+        if !self.is_live_member_at(&ping.source, from) {
+            return Some(ack);
+        }
+        self.send_probe(from, vec![ack], true);
+        None
     }
 
     /// `A -> ping-req(B) -> C`: C pings B with its own sequence number and remembers A.

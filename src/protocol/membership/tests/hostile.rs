@@ -223,3 +223,32 @@ fn an_ack_carries_gossip_only_to_a_live_member_at_its_address() {
     )));
     assert!(!piggyback_of(&packet(&mut m, at(3), 9, vec![ping("b")])));
 }
+
+#[test]
+fn the_acks_of_one_datagram_from_a_stranger_leave_in_one_reply() {
+    // Found by the `node` fuzz target: two pings in one 39-byte datagram from a stranger
+    // were answered with two 23-byte datagrams, 46 bytes reflected for 39.
+    let mut m = node();
+    let pings = (0..3)
+        .map(|seq| {
+            Message::Ping(Ping {
+                seq,
+                target: name("me"),
+                source: name("stranger"),
+            })
+        })
+        .collect();
+    let out = packet(&mut m, at(1), 9, pings);
+    let replies: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::To(ComponentInput::Dissemination(DisseminationInput::Probe {
+                to,
+                messages,
+                piggyback,
+            })) => Some((*to, messages.len(), *piggyback)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, [(addr(9), 3, false)]);
+}
