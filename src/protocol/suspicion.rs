@@ -70,7 +70,7 @@ impl Suspicion {
     }
 
     /// Timers running.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "unstable-internals"))]
     pub(crate) fn len(&self) -> usize {
         self.timers.len()
     }

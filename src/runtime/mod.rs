@@ -50,6 +50,8 @@ use parking_lot::{Mutex, RwLock};
 
 pub(crate) use calls::{Refused, Snapshot, Unanswered};
 pub(crate) use dispatcher::Callbacks;
+#[cfg(feature = "unstable-internals")]
+pub(crate) use tcp::FrameReader;
 
 use self::clock::Clock;
 use self::dispatcher::DispatchMsg;

@@ -28,8 +28,11 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
 mod conn;
+mod frame_reader;
 
 use self::conn::{Conn, Kind, Outcome};
+#[cfg(feature = "unstable-internals")]
+pub(crate) use self::frame_reader::FrameReader;
 use super::reactor::{NetSink, ReactorLimits};
 use crate::error::ExchangeError;
 use crate::protocol::{ConnId, ExchangeId};

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use super::frame_reader::FrameReader;
 use crate::error::ExchangeError;
 use crate::protocol::{ConnId, ExchangeId};
 use crate::stats::{Counters, DropReason};
@@ -64,14 +65,8 @@ pub(super) struct Conn {
     pub(super) deadline: Instant,
     /// Where the exchange is.
     state: State,
-    /// The length prefix being read, and how many of its bytes have arrived.
-    len_buf: [u8; 4],
-    /// Bytes of `len_buf` filled so far.
-    len_have: usize,
-    /// The announced body length, valid once `len_have == 4`.
-    body_len: usize,
-    /// The body read so far; never allocated beyond `body_len`.
-    body: Vec<u8>,
+    /// The frame being read (request or response).
+    reader: FrameReader,
     /// The frame being written, length prefix included.
     out: Vec<u8>,
     /// Bytes of `out` already written.
@@ -134,10 +129,7 @@ impl Conn {
             kind,
             deadline,
             state,
-            len_buf: [0; 4],
-            len_have: 0,
-            body_len: 0,
-            body: Vec::new(),
+            reader: FrameReader::new(),
             out: Vec::new(),
             written: 0,
         }
@@ -172,7 +164,7 @@ impl Conn {
             Err(err) => match self.kind {
                 Kind::Outbound { .. } => Outcome::Response(Err(err)),
                 Kind::Inbound { conn } => {
-                    let partial = self.state == State::Receiving && self.len_have > 0;
+                    let partial = self.state == State::Receiving && self.reader.started();
                     if matches!(err, ExchangeError::Oversized(_)) {
                         counters.dropped(DropReason::Oversized);
                     } else if partial {
@@ -214,7 +206,10 @@ impl Conn {
                     }
                 }
                 State::Receiving => {
-                    let Some(frame) = self.read_frame(scratch, max_frame)? else {
+                    let read = self
+                        .reader
+                        .read_from(&mut self.stream, scratch, max_frame)?;
+                    let Some(frame) = read else {
                         return Ok(Outcome::Pending);
                     };
                     return Ok(match self.kind {
@@ -265,61 +260,6 @@ impl Conn {
         Ok(true)
     }
 
-    /// Reads until one whole frame is in (`Some`) or the socket is empty (`None`).
-    ///
-    /// Reads never go past the end of the frame, and the body grows with what actually
-    /// arrives (capped at the checked length), so a peer announcing 16 MiB and sending
-    /// nothing costs nothing.
-    fn read_frame(
-        &mut self,
-        scratch: &mut [u8],
-        max_frame: usize,
-    ) -> Result<Option<Vec<u8>>, ExchangeError> {
-        loop {
-            if self.len_have < self.len_buf.len() {
-                let n = match self.stream.read(&mut self.len_buf[self.len_have..]) {
-                    Ok(0) => return Err(ExchangeError::Closed),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(io_error(e)),
-                };
-                self.len_have += n;
-                if self.len_have == self.len_buf.len() {
-                    let len = u32::from_be_bytes(self.len_buf) as usize;
-                    if len > max_frame {
-                        return Err(ExchangeError::Oversized(len));
-                    }
-                    self.body_len = len;
-                    self.body = Vec::new();
-                }
-                continue;
-            }
-            let missing = self.body_len - self.body.len();
-            if missing == 0 {
-                self.len_have = 0;
-                return Ok(Some(std::mem::take(&mut self.body)));
-            }
-            let want = missing.min(scratch.len());
-            match self.stream.read(&mut scratch[..want]) {
-                Ok(0) => return Err(ExchangeError::Closed),
-                Ok(n) => {
-                    if self.body.capacity() - self.body.len() < n {
-                        // Double like Vec would, but never past the announced length.
-                        let target = (self.body.capacity() * 2)
-                            .max(self.body.len() + n)
-                            .min(self.body_len);
-                        self.body.reserve_exact(target - self.body.len());
-                    }
-                    self.body.extend_from_slice(&scratch[..n]);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(e)),
-            }
-        }
-    }
-
     /// While waiting for the reply: a peer that hangs up or sends more is given up on.
     fn check_hangup(&mut self, scratch: &mut [u8]) -> Result<(), ExchangeError> {
         loop {
@@ -349,7 +289,7 @@ fn prefixed(frame: &[u8]) -> Vec<u8> {
 }
 
 /// A socket error as an exchange error; a reset is the peer closing on us.
-fn io_error(e: io::Error) -> ExchangeError {
+pub(super) fn io_error(e: io::Error) -> ExchangeError {
     match e.kind() {
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::BrokenPipe

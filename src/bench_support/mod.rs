@@ -1,5 +1,8 @@
-//! Entry points for the crate's own criterion benches (`benches/protocol.rs`). Not part of
-//! the API: hidden from the docs and free to change.
+//! Entry points for the crate's own criterion benches (`benches/protocol.rs`) and fuzz
+//! targets (`fuzz/`, see [`fuzz`]). Not part of the API: hidden from the docs and free to
+//! change.
+
+pub mod fuzz;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
