@@ -236,13 +236,16 @@ impl Membership {
     }
 
     fn on_packet(&mut self, now: Instant, from: SocketAddr, messages: Vec<Message>) {
+        // Acks for an address that has not shown it receives leave in one datagram: one
+        // each would reflect a datagram of many pings as many datagrams, more bytes in all.
+        let mut bare_acks = Vec::new();
         for message in messages {
             match message {
                 Message::Alive(m) if !self.may_introduce(from, &m) => {
                     Counters::bump(&self.counters.refused_members);
                     log::debug!("{from}, no member, introduced {}; refused", m.name);
                 }
-                Message::Ping(ping) => self.on_ping(now, from, ping),
+                Message::Ping(ping) => bare_acks.extend(self.on_ping(now, from, ping)),
                 Message::PingReq(req) => self.on_ping_req(now, from, req),
                 Message::Ack(ack) => self.on_ack(now, ack.seq),
                 Message::Nack(nack) => self.on_nack(&nack),
@@ -255,6 +258,9 @@ impl Membership {
                 | Message::Aggregate(_)
                 | Message::State(_) => {}
             }
+        }
+        if !bare_acks.is_empty() {
+            self.send_probe(from, bare_acks, false);
         }
     }
 }

@@ -51,6 +51,8 @@ use parking_lot::{Mutex, RwLock};
 
 pub(crate) use calls::{Refused, Snapshot, Unanswered};
 pub(crate) use dispatcher::Callbacks;
+#[cfg(feature = "unstable-internals")]
+pub(crate) use tcp::{FrameReader, ReadRules};
 
 use self::actor::Placement;
 use self::clock::Clock;

@@ -39,7 +39,9 @@ mod reader;
 
 use self::conn::{Conn, Kind, Outcome};
 use self::rate::RequestRates;
-use self::reader::ReadRules;
+#[cfg(feature = "unstable-internals")]
+pub(crate) use self::reader::FrameReader;
+pub(crate) use self::reader::ReadRules;
 use super::reactor::{NetSink, ReactorLimits};
 use crate::error::ExchangeError;
 use crate::protocol::{ConnId, ExchangeId};

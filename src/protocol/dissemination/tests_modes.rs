@@ -152,6 +152,20 @@ fn duplicates_are_answered_with_known_to_their_sender() {
     );
 }
 
+/// A stranger (no live member at its address) pushing duplicates gets no feedback: found
+/// by the `node` fuzz target, where a ping and a duplicate in one 46-byte datagram drew an
+/// ack and a `known`, 51 bytes in two datagrams.
+#[test]
+fn duplicates_from_a_stranger_draw_no_feedback() {
+    let mut d = feedback(2);
+    d.handle(Instant::ZERO, packet(9, vec![user("x", 1), user("me", 5)]));
+    let out = drain(&mut d);
+    assert_eq!(delivered(&out).len(), 1);
+    assert!(datagrams(&out).is_empty());
+    let stats = d.counters.snapshot();
+    assert_eq!((stats.broadcast_duplicates, stats.known_ids_out), (1, 0));
+}
+
 /// Point-to-point: the origin sends one datagram to each live member at once, with
 /// membership updates riding along; nothing is queued, so no gossip round repeats it.
 /// Receivers deliver and stay silent.

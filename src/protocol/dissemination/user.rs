@@ -218,7 +218,9 @@ impl Dissemination {
         if !flood.is_empty() {
             self.send_to_all_live(&flood);
         }
-        if !known.is_empty() {
+        // Feedback only to a live member: a stranger's pushes are not ours to stop, and an
+        // answer beside the ack its pings draw would reflect more bytes than it sent.
+        if !known.is_empty() && self.peers.name_at(from).is_some() {
             self.send_known(from, known);
         }
     }
@@ -255,7 +257,7 @@ impl Dissemination {
         }
     }
 
-    /// Tells `to` which of the broadcasts it pushed were already known here: one
+    /// Tells the live member `to` which of the broadcasts it pushed were already known here: one
     /// datagram, as many ids as fit (feedback is best effort), membership updates in the
     /// room left. No rumors ride along: two nodes that both know a rumor would otherwise
     /// bounce it and their feedback back and forth.
@@ -280,10 +282,8 @@ impl Dissemination {
             share.bytes += message.encoded_len();
             writer.push(&message);
         }
-        // Gossip rides along only to a live member: a stranger gets no more than it sent.
-        if self.peers.name_at(to).is_some() {
-            self.piggyback(&mut writer, true, false);
-        }
+        // `to` is a live member (strangers get no feedback), so gossip rides along.
+        self.piggyback(&mut writer, true, false);
         if !writer.is_empty() {
             self.transmit(to, writer, share, false);
         }

@@ -50,33 +50,40 @@ impl Default for ProbeRates {
 }
 
 impl Membership {
-    /// `A -> ping -> B`: B answers only for its own name; strangers get a bare ack, at a
-    /// bounded rate.
-    pub(super) fn on_ping(&mut self, now: Instant, from: SocketAddr, ping: Ping) {
+    /// `A -> ping -> B`: B answers only for its own name.
+    ///
+    /// A live member at its recorded address gets the ack with gossip packed alongside.
+    /// Anyone else (a stranger, a spoofed source) gets the bare ack, at a bounded rate:
+    /// it is returned, and the caller sends every bare ack of one datagram in one reply,
+    /// never more than the datagram was.
+    pub(super) fn on_ping(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        ping: Ping,
+    ) -> Option<Message> {
         if ping.target != *self.table.local() {
             log::debug!(
                 "ping for {} reached {}; ignored",
                 ping.target,
                 self.table.local()
             );
-            return;
+            return None;
         }
         let ack = Message::Ack(codec::Ack {
             seq: ping.seq,
             source: self.local(),
         });
-        // A stranger (or a spoofed source) gets the bare ack: never more than it sent.
-        let member = self.is_live_member_at(&ping.source, from);
-        if !member
-            && !self
-                .rates
-                .stranger_acks
-                .take(now.saturating_since(Instant::ZERO))
-        {
-            Counters::bump(&self.counters.refused_probes);
-            return;
+        if self.is_live_member_at(&ping.source, from) {
+            self.send_probe(from, vec![ack], true);
+            return None;
         }
-        self.send_probe(from, vec![ack], member);
+        let since_start = now.saturating_since(Instant::ZERO);
+        if !self.rates.stranger_acks.take(since_start) {
+            Counters::bump(&self.counters.refused_probes);
+            return None;
+        }
+        Some(ack)
     }
 
     /// `A -> ping-req(B) -> C`: C pings B with its own sequence number and remembers A.

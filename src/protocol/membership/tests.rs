@@ -14,7 +14,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::Membership;
-use crate::codec::{Ack, Alive, MemberRecord, Message, Ping, PingReq, PushPull, Suspect};
+use crate::codec::{
+    Ack, Alive, Dead, Left, MemberRecord, Message, Ping, PingReq, PushPull, Suspect,
+};
 use crate::config::Config;
 use crate::error::JoinError;
 use crate::event::Event;
@@ -42,6 +44,7 @@ mod hostile;
 mod lifecycle;
 mod lifeguard;
 mod probe;
+mod strangers;
 
 fn node() -> Membership {
     node_with_config(Config::lan())
@@ -69,6 +72,32 @@ fn alive(n: &str, port: u16, incarnation: u64) -> Message {
         incarnation,
         addr: addr(port),
         metadata: Arc::from(&[][..]),
+    })
+}
+
+/// A `dead` claim, by a liar.
+fn dead(n: &str, incarnation: u64) -> Message {
+    Message::Dead(Dead {
+        name: name(n),
+        incarnation,
+        from: name("liar"),
+    })
+}
+
+/// A `left` claim.
+fn left(n: &str, incarnation: u64) -> Message {
+    Message::Left(Left {
+        name: name(n),
+        incarnation,
+    })
+}
+
+/// A `suspect` claim, by a liar.
+fn suspect(n: &str, incarnation: u64) -> Message {
+    Message::Suspect(Suspect {
+        name: name(n),
+        incarnation,
+        from: name("liar"),
     })
 }
 

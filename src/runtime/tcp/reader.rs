@@ -23,18 +23,18 @@ use crate::stats::DropReason;
 pub(crate) type Gate<'a> = &'a dyn Fn(&[u8]) -> Result<(), DropReason>;
 
 /// The limits one read works under.
-pub(super) struct ReadRules<'a> {
+pub(crate) struct ReadRules<'a> {
     /// The largest frame accepted.
-    pub(super) max_frame: usize,
+    pub(crate) max_frame: usize,
     /// The most bytes this reader's body may hold (what the table can still lend it).
-    pub(super) budget: usize,
+    pub(crate) budget: usize,
     /// The head check.
-    pub(super) gate: Gate<'a>,
+    pub(crate) gate: Gate<'a>,
 }
 
 /// One frame being read (see the module docs).
 #[derive(Debug, Default)]
-pub(super) struct FrameReader {
+pub(crate) struct FrameReader {
     /// The length prefix, and how many of its bytes have arrived.
     len_buf: [u8; 4],
     /// Bytes of `len_buf` filled so far.
@@ -49,23 +49,23 @@ pub(super) struct FrameReader {
 
 impl FrameReader {
     /// True once any byte of the frame arrived.
-    pub(super) fn started(&self) -> bool {
+    pub(crate) fn started(&self) -> bool {
         self.len_have > 0
     }
 
     /// True once the head passed the gate.
-    pub(super) fn admitted(&self) -> bool {
+    pub(crate) fn admitted(&self) -> bool {
         self.admitted
     }
 
     /// Bytes held for the body.
-    pub(super) fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.body.capacity()
     }
 
     /// Reads until one whole frame is in (`Some`, and the reader is ready for another) or
     /// the stream has nothing more now (`None`).
-    pub(super) fn read(
+    pub(crate) fn read(
         &mut self,
         stream: &mut impl Read,
         scratch: &mut [u8],
