@@ -304,7 +304,16 @@ fn a_flooded_node_stays_a_healthy_member_and_admits_a_newcomer() {
         counted > 10_000,
         "only {counted} forged datagrams were counted"
     );
-    assert_eq!(after.refutations, 0, "{flooded} had to refute a suspicion");
+    // Forged suspicions of the node far beyond its incarnation are each taken at the gossip
+    // jump and refuted, but at most a burst of four and then one a second
+    // (`JUMPS_ABOUT_SELF_*` in `src/protocol/membership.rs`); anything more would mean a
+    // blind forger could drive the node's incarnation up a jump per datagram.
+    let refutations = after.refutations - before.refutations;
+    let allowed = 4 + wall1.elapsed().as_secs() + 1;
+    assert!(
+        refutations <= allowed,
+        "{flooded} refuted {refutations} forged claims (at most {allowed} allowed)"
+    );
     for &i in &honest[1..] {
         let logs = &cluster.node(i).logs;
         assert_eq!(

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use self::push_pull::{AntiEntropy, Purpose, scaled_interval};
 use super::awareness::Awareness;
 use super::failure_detector::FailureDetector;
-use super::rules::{MAX_INCARNATION, Source, admitted, overrides};
+use super::rules::{MAX_INCARNATION, Source, admitted, admitted_about_self, overrides};
 use super::table::{MemberTable, Record, member_of};
 use super::{
     Component, Delivery, DisseminationInput, MembershipInput, NetOutput, Output, Reply,
@@ -32,6 +32,7 @@ use crate::config::Config;
 use crate::error::JoinError;
 use crate::event::Event;
 use crate::member::{Incarnation, Member, MemberState, NodeName};
+use crate::rate::TokenBucket;
 use crate::stats::Counters;
 use crate::time::Instant;
 
@@ -51,6 +52,11 @@ use probe::ProbeRates;
 const MAX_CONFLICTS_REPORTED: usize = 256;
 /// Accusers remembered for rate-limiting corrections, at most (then the oldest go).
 const MAX_CORRECTIONS: usize = 64;
+/// Claims about this node beyond the gossip jump taken (at the jump) per second, and in a
+/// burst (see `rules.rs`): a blind flood of them raises this node by at most a jump a
+/// second, 2³⁸ seconds to the ceiling.
+const JUMPS_ABOUT_SELF_PER_SEC: u32 = 1;
+const JUMPS_ABOUT_SELF_BURST: u32 = 4;
 
 /// The membership component (see the module docs).
 #[derive(Debug)]
@@ -65,6 +71,8 @@ pub(crate) struct Membership {
     reports: SuspicionReports,
     /// Bounds on the probe traffic others can draw from this node.
     rates: ProbeRates,
+    /// Claims about this node beyond the jump, taken at the jump (`rules.rs`).
+    jumps_about_self: TokenBucket,
     sync: AntiEntropy,
     rng: ChaCha8Rng,
     counters: Arc<Counters>,
@@ -103,6 +111,15 @@ impl Update {
             Update::Suspect(m) => (MemberState::Suspect, m.incarnation),
             Update::Dead(m) => (MemberState::Dead, m.incarnation),
             Update::Left(m) => (MemberState::Left, m.incarnation),
+        }
+    }
+
+    fn set_incarnation(&mut self, incarnation: Incarnation) {
+        match self {
+            Update::Alive(m) => m.incarnation = incarnation,
+            Update::Suspect(m) => m.incarnation = incarnation,
+            Update::Dead(m) => m.incarnation = incarnation,
+            Update::Left(m) => m.incarnation = incarnation,
         }
     }
 
@@ -166,6 +183,7 @@ impl Membership {
             }),
             reports: SuspicionReports::default(),
             rates: ProbeRates::default(),
+            jumps_about_self: TokenBucket::new(JUMPS_ABOUT_SELF_PER_SEC, JUMPS_ABOUT_SELF_BURST),
             sync: AntiEntropy::new(first_sync),
             config,
             rng,

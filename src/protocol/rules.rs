@@ -36,15 +36,20 @@
 //!   refutes its old death with the next one;
 //! - the node's own timers (a suspicion expired) are trusted.
 //!
-//! - a suspicion, death or leave at the ceiling itself is refused, about anyone, and so
+//! - a suspicion, death or leave at the ceiling itself is refused from anyone else, and so
 //!   is any claim about this node at the ceiling: each would need a refutation above it;
-//!   only an `alive` (a member's refutation) may reach 2⁴⁸.
+//!   only an `alive` (a member's refutation) may reach 2⁴⁸;
+//! - except this node's own probes: a member held at the ceiling that does not answer is
+//!   still suspected, and declared dead when the suspicion runs out (`Source::Local`).
 //!
 //! So a member can always refute any claim about itself that anyone took in: the claim is
-//! below 2⁴⁸, and the refutation, one above, at most 2⁴⁸. (The residue: an `alive`
-//! forged at exactly 2⁴⁸, by a member answering an exchange, cannot be outbid; it can
-//! only repeat what the table already allows at that address.) Refused claims are counted in
-//! `Stats::refused_incarnations`.
+//! below 2⁴⁸, and the refutation, one above, at most 2⁴⁸. The residue is an `alive` at
+//! exactly 2⁴⁸ — forged by a member answering an exchange, say, with a wrong address —
+//! which nothing can outbid. A holder's own probes undo it: pings to the wrong address go
+//! unanswered, the record is suspected, declared dead and forgotten after `reap_after`,
+//! and the member is then taken in afresh from its own address (found by the simulator's
+//! adversary: a holder that could not suspect such a record kept it for good). Refused
+//! claims are counted in `Stats::refused_incarnations`.
 //!
 //! **A refutation reaches a holder that fell behind** ([`admitted`]). A member refutes
 //! each claim about itself one above the claim, so a member under a stream of forged
@@ -56,7 +61,21 @@
 //! the jump is not refused but taken *at* `held + MAX_GOSSIP_JUMP`: it still overrides the
 //! holder's suspicion or death, and a forged one moves a member no further than a forged
 //! `alive` within the jump already could. Suspicions, deaths and departures beyond the
-//! jump are refused, as before.
+//! jump are refused, as before — except about this node itself
+//! ([`admitted_about_self`]).
+//!
+//! **This node outbids a holder that ran ahead of it.** A holder can hold this node far
+//! above its own incarnation (forged `alive`s taken at the jump, one after another). That
+//! holder's suspicion, at its incarnation, is then beyond the jump for this node, and
+//! refusing it would leave the suspicion unrefuted: the holder declares this node dead
+//! (found by the simulator's adversary, with the record at the holder's own address). So
+//! a claim about this node beyond the jump is taken *at* the jump, and refuted one above:
+//! each retransmission of the suspicion raises this node by up to a jump until its
+//! refutation outbids the holder. Such jumps are taken at most once a second (bursts of
+//! four; `Membership` counts the rest as refused): otherwise a blind stranger, who cannot
+//! know this node's incarnation and so cannot aim within the jump, could raise it a jump
+//! per datagram by sending claims far ahead (found by `tests/node_flood.rs`: 100,000
+//! refutations in 30 s).
 
 use crate::member::{Incarnation, MemberState};
 
@@ -99,7 +118,7 @@ pub(crate) fn admitted(
     i: Incarnation,
     source: Source,
 ) -> Option<Incarnation> {
-    if state != MemberState::Alive && i >= MAX_INCARNATION {
+    if state != MemberState::Alive && i >= MAX_INCARNATION && source != Source::Local {
         // Its member would have to refute above the ceiling, where nobody takes it in.
         return None;
     }
@@ -112,6 +131,24 @@ pub(crate) fn admitted(
         }
         _ => None,
     }
+}
+
+/// The incarnation a claim `(state, i)` about this node, which holds `own`, is taken at
+/// (and refuted one above) when it comes from `source`, or `None` if it is refused:
+/// nothing at the ceiling (no refutation could outbid it), `i` when [`plausible`], and
+/// anything beyond the jump at `own + MAX_GOSSIP_JUMP` (see the module docs).
+pub(crate) fn admitted_about_self(
+    own: Incarnation,
+    i: Incarnation,
+    source: Source,
+) -> Option<Incarnation> {
+    if i >= MAX_INCARNATION {
+        return None;
+    }
+    if plausible(Some(own), i, source) {
+        return Some(i);
+    }
+    Some(own.saturating_add(MAX_GOSSIP_JUMP).min(MAX_INCARNATION - 1))
 }
 
 /// Whether an update `(incoming, i)` overrides the record `(held, c)`.
@@ -205,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn only_an_alive_may_reach_the_ceiling() {
+    fn only_an_alive_may_reach_the_ceiling_but_own_probes_still_suspect() {
         use MemberState::{Alive, Dead, Left, Suspect};
         for source in [Source::Local, Source::Exchange, Source::Gossip] {
             let held = Some(MAX_INCARNATION - 1);
@@ -214,7 +251,9 @@ mod tests {
                 Some(MAX_INCARNATION)
             );
             for state in [Suspect, Dead, Left] {
-                assert_eq!(admitted(held, state, MAX_INCARNATION, source), None);
+                let own_probes = source == Source::Local;
+                let at_ceiling = own_probes.then_some(MAX_INCARNATION);
+                assert_eq!(admitted(held, state, MAX_INCARNATION, source), at_ceiling);
                 assert_eq!(
                     admitted(held, state, MAX_INCARNATION - 1, source),
                     Some(MAX_INCARNATION - 1),
@@ -222,6 +261,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_claim_about_this_node_below_the_ceiling_is_taken_at_most_a_jump_ahead() {
+        use Source::{Exchange, Gossip, Local};
+        assert_eq!(admitted_about_self(5, 7, Gossip), Some(7));
+        let far = 5 + MAX_GOSSIP_JUMP + 10_000;
+        assert_eq!(
+            admitted_about_self(5, far, Gossip),
+            Some(5 + MAX_GOSSIP_JUMP)
+        );
+        assert_eq!(admitted_about_self(5, far, Exchange), Some(far));
+        for source in [Local, Exchange, Gossip] {
+            assert_eq!(admitted_about_self(5, MAX_INCARNATION, source), None);
+            assert_eq!(admitted_about_self(5, u64::MAX, source), None);
+            // Refutable one above, within the ceiling, even from near it.
+            let near = admitted_about_self(MAX_INCARNATION - 2, MAX_INCARNATION - 1, source);
+            assert_eq!(near, Some(MAX_INCARNATION - 1));
+        }
+        let top = admitted_about_self(MAX_INCARNATION - 5, MAX_INCARNATION - 1, Gossip);
+        assert_eq!(top, Some(MAX_INCARNATION - 1));
+        assert_eq!(admitted_about_self(u64::MAX, 3, Gossip), Some(3));
     }
 
     #[test]

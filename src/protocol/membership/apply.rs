@@ -21,14 +21,18 @@ impl Membership {
         } else {
             self.table.get(update.name()).map(|r| r.incarnation)
         };
-        // About this node, nothing at the ceiling: it could not refute it (rules.rs).
-        let refutable = !is_self || claimed < MAX_INCARNATION;
-        let Some(taken) = admitted(held, claimed_state, claimed, source).filter(|_| refutable)
-        else {
+        let taken = match held {
+            Some(own) if is_self => {
+                let since_start = now.saturating_since(Instant::ZERO);
+                admitted_about_self(own, claimed, source)
+                    .filter(|&t| t == claimed || self.jumps_about_self.take(since_start))
+            }
+            _ => admitted(held, claimed_state, claimed, source),
+        };
+        let Some(taken) = taken else {
             Counters::bump(&self.counters.refused_incarnations);
             log::debug!(
-                "refused {:?} about {} at incarnation {claimed} (held {held:?})",
-                update.state_and_incarnation().0,
+                "refused {claimed_state:?} about {} at incarnation {claimed} (held {held:?})",
                 update.name()
             );
             return;
@@ -36,9 +40,7 @@ impl Membership {
         if taken != claimed {
             // Taken at the jump (see `rules.rs`): counted as refused beyond it.
             Counters::bump(&self.counters.refused_incarnations);
-        }
-        if let Update::Alive(alive) = &mut update {
-            alive.incarnation = taken;
+            update.set_incarnation(taken);
         }
         if is_self {
             self.about_self(now, update);

@@ -280,3 +280,80 @@ fn a_refutation_far_beyond_a_lagging_holder_is_taken_at_the_jump() {
         Some((MemberState::Alive, 3 + MAX_GOSSIP_JUMP))
     );
 }
+
+#[test]
+fn a_member_planted_alive_at_the_ceiling_at_a_wrong_address_is_still_suspected_and_replaced() {
+    // Found by the simulator's adversary: while x was suspected, a member answering an
+    // exchange planted x alive at 2^48, at another node's address. Nothing outbids the ceiling, and x's own alives
+    // from its real address are conflicts; if this node's probes could not suspect it
+    // either, x would be held at the wrong address for good.
+    let mut m = node();
+    packet(&mut m, at(0), 2, vec![alive("x", 2, 3), suspect("x", 3)]);
+    let planted = MemberRecord {
+        name: name("x"),
+        addr: addr(9),
+        incarnation: MAX_INCARNATION,
+        state: MemberState::Alive,
+        metadata: Arc::from(&[][..]),
+    };
+    answer_join(&mut m, at(1), vec![planted]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Alive, MAX_INCARNATION)));
+    packet(&mut m, at(2), 2, vec![alive("x", 2, 4)]);
+    assert_eq!(held(&m, "x"), Some((MemberState::Alive, MAX_INCARNATION)));
+    // Pings to addr(9) go unanswered: suspected, at the ceiling.
+    let out = run_until(&mut m, at(10_000));
+    let token = out
+        .iter()
+        .find_map(|o| match o {
+            Output::To(ComponentInput::Suspicion(SuspicionInput::Start {
+                name: n, token, ..
+            })) if *n == name("x") => Some(*token),
+            _ => None,
+        })
+        .expect("x suspected");
+    assert_eq!(held(&m, "x"), Some((MemberState::Suspect, MAX_INCARNATION)));
+    // The suspicion runs out: dead, and forgotten after `reap_after`.
+    let expired = MembershipInput::SuspicionExpired {
+        name: name("x"),
+        incarnation: MAX_INCARNATION,
+        token,
+    };
+    m.handle(at(12_000), expired);
+    assert_eq!(held(&m, "x"), Some((MemberState::Dead, MAX_INCARNATION)));
+    run_until(
+        &mut m,
+        at(12_000) + Config::lan().reap_after + Duration::from_secs(5),
+    );
+    assert_eq!(held(&m, "x"), None);
+    // x, from its own address, is taken in afresh there.
+    packet(&mut m, at(80_000), 2, vec![alive("x", 2, 4)]);
+    let x = m
+        .members()
+        .into_iter()
+        .find(|r| r.name == name("x"))
+        .unwrap();
+    assert_eq!((x.state, x.addr), (MemberState::Alive, addr(2)));
+}
+
+#[test]
+fn a_suspicion_from_a_holder_far_ahead_is_outbid_a_jump_at_a_time() {
+    // Found by the simulator's adversary: a holder took forged alives about this node, a
+    // jump at a time, and then suspected it at that incarnation. Refusing the suspicion as
+    // beyond the jump left it unrefuted, and the holder declared this node dead.
+    let mut m = node();
+    let ahead = 2 * MAX_GOSSIP_JUMP + 100;
+    packet(&mut m, at(0), 2, vec![suspect("me", ahead)]);
+    assert_eq!(
+        m.local_incarnation(),
+        MAX_GOSSIP_JUMP + 1,
+        "taken at the jump"
+    );
+    // The holder's suspicion is retransmitted: each time one more jump, until above it.
+    packet(&mut m, at(1), 3, vec![suspect("me", ahead)]);
+    assert_eq!(m.local_incarnation(), 2 * MAX_GOSSIP_JUMP + 2);
+    packet(&mut m, at(2), 4, vec![suspect("me", ahead)]);
+    assert_eq!(m.local_incarnation(), ahead + 1, "outbids the holder");
+    // Nothing at the ceiling is taken, and nothing wraps.
+    packet(&mut m, at(3), 4, vec![suspect("me", MAX_INCARNATION)]);
+    assert_eq!(m.local_incarnation(), ahead + 1);
+}
