@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use super::adversary::{Attack, AttackTotals};
 use super::aggregate::Settled;
 use super::faults::Fault;
+use super::inspect::{Delivered, NetworkTotals};
 use super::invariants::{Invariants, Violation};
 use super::kv::StateChanged;
 use super::network::Network;
@@ -30,34 +31,6 @@ use crate::protocol::{
     RequestId, SharedNames,
 };
 use crate::time::Instant;
-
-/// A user broadcast delivered to a node.
-#[derive(Clone, Debug)]
-pub struct Delivered {
-    /// When.
-    pub at: Duration,
-    /// The receiving node.
-    pub node: NodeId,
-    /// The node that broadcast it.
-    pub origin: NodeName,
-    /// The payload.
-    pub payload: Arc<[u8]>,
-}
-
-/// Datagram totals over the whole network.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NetworkTotals {
-    /// Datagrams sent.
-    pub datagrams: u64,
-    /// Bytes of datagrams sent.
-    pub bytes: u64,
-    /// Datagrams lost (loss or partition).
-    pub lost: u64,
-    /// Push-pull exchanges started.
-    pub exchanges: u64,
-    /// Bytes of push-pull frames sent (both directions).
-    pub frame_bytes: u64,
-}
 
 pub(super) struct PendingExchange {
     pub(super) requester: usize,

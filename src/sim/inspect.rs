@@ -1,15 +1,44 @@
 //! What a test or tool can read from a running simulation: nodes, views, counters, the
 //! trace, deliveries, and whether every view agrees.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::control::Answered;
-use super::engine::{Delivered, NetworkTotals, Simulation};
+use super::engine::Simulation;
 use super::node::Status;
 use super::trace::TraceEvent;
 use super::{Footprint, NodeId};
 use crate::member::{Incarnation, Member, MemberState, NodeName};
 use crate::stats::{MemberCounts, Stats};
+
+/// A user broadcast delivered to a node.
+#[derive(Clone, Debug)]
+pub struct Delivered {
+    /// When.
+    pub at: Duration,
+    /// The receiving node.
+    pub node: NodeId,
+    /// The node that broadcast it.
+    pub origin: NodeName,
+    /// The payload.
+    pub payload: Arc<[u8]>,
+}
+
+/// Datagram totals over the whole network.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetworkTotals {
+    /// Datagrams sent.
+    pub datagrams: u64,
+    /// Bytes of datagrams sent.
+    pub bytes: u64,
+    /// Datagrams lost (loss or partition).
+    pub lost: u64,
+    /// Push-pull exchanges started.
+    pub exchanges: u64,
+    /// Bytes of push-pull frames sent (both directions).
+    pub frame_bytes: u64,
+}
 
 impl Simulation {
     /// Number of nodes ever created.

@@ -43,7 +43,8 @@ pub use network::NetworkModel;
 pub use trace::{EventKind, TraceEvent};
 
 pub use aggregate::{Mass, Settled};
-pub use engine::{Delivered, NetworkTotals, Simulation};
+pub use engine::Simulation;
+pub use inspect::{Delivered, NetworkTotals};
 pub use kv::{StateChanged, StateTraffic};
 
 use crate::config::Config;

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 
 use super::NodeId;
 use super::aggregate::Settled;
-use super::engine::{Delivered, Simulation};
+use super::engine::Simulation;
+use super::inspect::Delivered;
 use super::network::Fate;
 use super::node::Status;
 use super::queue::Event as Scheduled;

@@ -98,13 +98,8 @@ impl NodeCore {
     /// An input for one component: a command from the application, or an inter-component
     /// message a driver holds back.
     pub(crate) fn handle(&mut self, now: Instant, input: ComponentInput) {
-        deliver(
-            &mut self.components,
-            &mut self.pending,
-            &mut self.egress,
-            now,
-            input,
-        );
+        // `run` leaves nothing pending, so this input is the first handled.
+        self.pending.push_back(input);
         self.run(now);
     }
 
