@@ -71,6 +71,10 @@ mod node;
 pub(crate) mod protocol;
 mod rate;
 mod runtime;
+#[cfg(feature = "unstable-internals")]
+pub mod seal;
+#[cfg(not(feature = "unstable-internals"))]
+mod seal;
 pub mod sim;
 mod stats;
 pub mod time;
@@ -88,6 +92,7 @@ pub use event::Event;
 pub use health::{Failure, FailureCause, Health};
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};
 pub use node::{Node, NodeBuilder, NodeHandle};
+pub use seal::{Cipher, KEY_LEN, Key, KeyError, KeyId, Keyring, KeyringError, MAX_KEYS};
 pub use stats::{DropReason, LatencySummary, MemberCounts, Stats};
 
 /// The README's examples, compiled as doctests so they stay true.
