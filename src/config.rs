@@ -185,6 +185,13 @@ impl Config {
         }
     }
 
+    /// Bytes a node packs into one datagram before sealing: the MTU less what sealing adds
+    /// (40 bytes), reserved whether or not the node seals, so that turning encryption on
+    /// at run time never makes a datagram larger than the MTU.
+    pub fn datagram_budget(&self) -> usize {
+        self.mtu.saturating_sub(crate::seal::SEALED_OVERHEAD)
+    }
+
     /// The 64-bit cluster identifier carried in every packet header (FNV-1a of the name).
     pub fn cluster_id(&self) -> u64 {
         crate::hash::fnv1a(self.cluster.as_bytes())

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::config::ConfigError;
 use crate::member::InvalidName;
+use crate::seal::EncryptionError;
 use crate::stats::DropReason;
 
 /// Why [`crate::NodeBuilder::start`] failed. Nothing was started: no thread, no socket.
@@ -35,6 +36,8 @@ pub enum StartError {
     Bind(io::Error),
     /// Spawning a thread failed.
     Spawn(io::Error),
+    /// The encryption settings are inconsistent (a mode that seals, without a keyring).
+    Encryption(EncryptionError),
 }
 
 impl fmt::Display for StartError {
@@ -53,6 +56,7 @@ impl fmt::Display for StartError {
             ),
             StartError::Bind(e) => write!(f, "cannot bind: {e}"),
             StartError::Spawn(e) => write!(f, "cannot spawn a thread: {e}"),
+            StartError::Encryption(e) => write!(f, "encryption: {e}"),
         }
     }
 }
@@ -81,6 +85,9 @@ pub enum ExchangeError {
     /// The answer arrived but is unusable (it did not decode, is of the wrong kind, or
     /// belongs to another cluster); counted in [`crate::Stats`] under this reason.
     Unusable(DropReason),
+    /// The request could not be sealed (the operating system's random source failed), so
+    /// it was never sent.
+    Seal,
 }
 
 impl fmt::Display for ExchangeError {
@@ -94,6 +101,7 @@ impl fmt::Display for ExchangeError {
             ExchangeError::Shutdown => f.write_str("the node is shutting down"),
             ExchangeError::Overloaded => f.write_str("too many open connections"),
             ExchangeError::Unusable(reason) => write!(f, "unusable answer ({reason:?})"),
+            ExchangeError::Seal => f.write_str("the request could not be sealed"),
         }
     }
 }

@@ -92,7 +92,10 @@ pub use event::Event;
 pub use health::{Failure, FailureCause, Health};
 pub use member::{InvalidName, MAX_METADATA_LEN, MAX_NAME_LEN, Member, MemberState, NodeName};
 pub use node::{Node, NodeBuilder, NodeHandle};
-pub use seal::{Cipher, KEY_LEN, Key, KeyError, KeyId, Keyring, KeyringError, MAX_KEYS};
+pub use seal::{
+    Cipher, EncryptionError, EncryptionMode, KEY_LEN, Key, KeyError, KeyId, Keyring, KeyringError,
+    MAX_KEYS,
+};
 pub use stats::{DropReason, LatencySummary, MemberCounts, Stats};
 
 /// The README's examples, compiled as doctests so they stay true.

@@ -49,6 +49,7 @@ impl NodeCore {
             seed: 1,
             generation: 1,
             now: Instant::ZERO,
+            seal: Arc::default(),
         };
         NodeCore {
             core: protocol::NodeCore::new(setup, None),

@@ -47,7 +47,7 @@ impl Config {
             max_keys: self.state_max_keys,
             max_value_len: self.state_max_value_len,
             tombstone_grace: self.state_tombstone_grace,
-            mtu: self.mtu,
+            mtu: self.datagram_budget(),
             sync_timeout: self.tcp_timeout,
             ..StateConfig::default()
         }
@@ -63,7 +63,7 @@ mod tests {
         for config in [Config::lan(), Config::wan(), Config::local()] {
             let state = config.state_config();
             assert_eq!((state.mode, state.fanout), (StateMode::PushPull, 1));
-            assert_eq!(state.mtu, config.mtu);
+            assert_eq!(state.mtu, config.datagram_budget());
             assert_eq!(state.sync_timeout, config.tcp_timeout);
             // What the component relies on: a whole datagram fits a frame, a frame the wire.
             assert!(state.mtu <= state.max_sync_frame);

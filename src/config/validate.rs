@@ -60,7 +60,7 @@ impl Config {
         if !(MIN_MTU..=MAX_MTU).contains(&self.mtu) {
             return Err(ConfigError::Mtu(self.mtu));
         }
-        let max = max_broadcast_for_mtu(self.mtu);
+        let max = max_broadcast_for_mtu(self.datagram_budget());
         if self.max_broadcast_bytes > max {
             return Err(ConfigError::BroadcastTooLarge {
                 max_broadcast_bytes: self.max_broadcast_bytes,

@@ -11,6 +11,7 @@ use crate::event::Event;
 use crate::health::Failure;
 use crate::member::{MAX_METADATA_LEN, Member, NodeName};
 use crate::runtime::{Callbacks, Runtime, Setup};
+use crate::seal::{EncryptionError, EncryptionMode, Keyring, SealControl};
 
 /// Configures and starts a [`Node`].
 ///
@@ -32,6 +33,8 @@ pub struct NodeBuilder {
     pub(super) metadata: Vec<u8>,
     pub(super) seed: Option<u64>,
     pub(super) callbacks: Callbacks,
+    pub(super) keyring: Option<Keyring>,
+    pub(super) encryption: Option<EncryptionMode>,
     /// The handle of the node this builder will start (see [`NodeBuilder::handle`]).
     pub(super) handle: NodeHandle,
 }
@@ -152,9 +155,41 @@ impl NodeBuilder {
         self
     }
 
+    /// Seals and opens with `keyring`: every datagram and frame is encrypted and
+    /// authenticated, and plaintext is refused (mode [`EncryptionMode::Required`] unless
+    /// [`encryption_mode`](NodeBuilder::encryption_mode) says otherwise). Every node of
+    /// the cluster needs the key.
+    ///
+    /// ```no_run
+    /// let key = epidemic::Key::from_file("/etc/epidemic/cluster.key")?;
+    /// let node = epidemic::Node::builder("alice")
+    ///     .keyring(epidemic::Keyring::new(key))
+    ///     .start()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keyring(mut self, keyring: Keyring) -> NodeBuilder {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// What the node does with sealed and plaintext packets (see [`EncryptionMode`]; the
+    /// default is `Required` with a keyring, `Off` without). Any mode but `Off` needs a
+    /// keyring.
+    pub fn encryption_mode(mut self, mode: EncryptionMode) -> NodeBuilder {
+        self.encryption = Some(mode);
+        self
+    }
+
     /// Validates the settings, binds the sockets and spawns the node's threads.
     pub fn start(self) -> Result<Node, StartError> {
         self.config.validate().map_err(StartError::Config)?;
+        let mode = self.encryption.unwrap_or(match self.keyring {
+            Some(_) => EncryptionMode::Required,
+            None => EncryptionMode::Off,
+        });
+        if mode != EncryptionMode::Off && self.keyring.is_none() {
+            return Err(StartError::Encryption(EncryptionError::NoKeyring));
+        }
         let name = NodeName::new(&self.name).map_err(StartError::Name)?;
         if self.metadata.len() > MAX_METADATA_LEN {
             let too_large = MetadataError::TooLarge(self.metadata.len());
@@ -173,6 +208,7 @@ impl NodeBuilder {
             metadata: Arc::from(self.metadata),
             seed,
             callbacks: self.callbacks,
+            seal: Arc::new(SealControl::new(self.keyring, mode)),
         })?;
         Ok(Node::new(Arc::new(runtime), self.handle))
     }

@@ -11,6 +11,7 @@
 mod aggregate;
 mod builder;
 mod handle;
+mod keys;
 mod kv;
 
 use std::net::SocketAddr;
@@ -56,6 +57,8 @@ impl Node {
             seed: None,
             callbacks: Callbacks::default(),
             handle: NodeHandle::default(),
+            keyring: None,
+            encryption: None,
         }
     }
 

@@ -112,7 +112,7 @@ impl Aggregation {
             interval: config.aggregation_interval,
             epoch_rounds: config.aggregation_epoch_rounds,
             fanout: config.aggregation_fanout,
-            mtu: config.mtu,
+            mtu: config.datagram_budget(),
             peers,
             published: BTreeMap::new(),
             epoch: 0,

@@ -173,7 +173,7 @@ impl Dissemination {
     /// `messages` to `to` in one datagram, with pending gossip packed alongside if
     /// `piggyback`.
     fn send(&mut self, to: SocketAddr, messages: Vec<Message>, urgent: bool, piggyback: bool) {
-        let mut writer = PacketWriter::new(&self.header, self.config.mtu);
+        let mut writer = PacketWriter::new(&self.header, self.config.datagram_budget());
         for message in &messages {
             if !writer.push(message) {
                 log::warn!("message to {to} does not fit one packet; dropped: {message:?}");
@@ -211,7 +211,7 @@ impl Dissemination {
         };
         let targets = self.pick_targets(member_fanout.max(rumor_fanout), dead);
         for (i, to) in targets.into_iter().enumerate() {
-            let mut writer = PacketWriter::new(&self.header, self.config.mtu);
+            let mut writer = PacketWriter::new(&self.header, self.config.datagram_budget());
             let share = self.piggyback(&mut writer, i < member_fanout, i < rumor_fanout);
             // Later targets are offered no more than earlier ones: an empty packet here
             // means nothing is left for them either.

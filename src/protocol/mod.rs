@@ -55,7 +55,9 @@ pub(crate) use inputs::{AggregationInput, DisseminationInput, MembershipInput, S
 pub(crate) use kv::{KvState, StateChange, StateConfig, StateInput, check_key, check_value_len};
 pub(crate) use membership::Membership;
 pub use node::Footprint;
-pub(crate) use node::{Components, Inbound, Interner, NodeCore, NodeSetup, SharedNames};
+pub(crate) use node::{
+    Components, Inbound, Interner, NodeCore, NodeSetup, SharedNames, Unsealed, WALL_ORIGIN_MS,
+};
 pub(crate) use outputs::{Delivery, NetOutput, Reply};
 pub(crate) use suspicion::Suspicion;
 

@@ -37,6 +37,15 @@ fn wall_now() -> std::time::Instant {
     std::time::Instant::now()
 }
 
+/// The wall clock now, ms since the Unix epoch: the time sealed packets carry and are
+/// checked against (read where they are sealed and opened, on the reactor).
+pub(crate) fn wall_ms() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// This process's generation: microseconds since the Unix epoch, so a node restarted under
 /// the same name starts a newer one. Its key-value writes then replace its old ones
 /// everywhere, and its broadcasts are numbered after every one it sent before. (A wall

@@ -68,6 +68,7 @@ use crate::event::Event;
 use crate::health::Health;
 use crate::member::NodeName;
 use crate::protocol::{Aggregation, Components, Inbound, Membership, NodeSetup};
+use crate::seal::{PrefixSource, SealControl};
 use crate::stats::Counters;
 
 /// Capacity of each actor's inbox (its normal lane).
@@ -90,6 +91,8 @@ pub(crate) struct Setup {
     pub(crate) metadata: Arc<[u8]>,
     pub(crate) seed: u64,
     pub(crate) callbacks: Callbacks,
+    /// Keys and encryption mode, shared with the node's handle.
+    pub(crate) seal: Arc<SealControl>,
 }
 
 /// The threads and shared state of one running node.
@@ -105,6 +108,8 @@ pub(crate) struct Runtime {
     estimates: Arc<RwLock<Estimates>>,
     pub(crate) events: Receiver<Event>,
     pub(crate) counters: Arc<Counters>,
+    /// Keys and encryption mode, shared with the reactor.
+    pub(crate) seal: Arc<SealControl>,
     /// Says when the node is stopping, and why if it failed.
     supervisor: Arc<Supervisor>,
     actors: Mutex<Vec<JoinHandle<()>>>,
@@ -146,7 +151,15 @@ impl Runtime {
         };
 
         let sink = ReactorSink {
-            inbound: Inbound::new(&setup.config, counters.clone(), None),
+            // Nonce prefixes from the OS, whatever seed the node was given: two nodes
+            // started with one seed must not seal under the same nonces.
+            inbound: Inbound::new(
+                &setup.config,
+                counters.clone(),
+                None,
+                setup.seal.clone(),
+                PrefixSource::Os,
+            ),
             inboxes: inboxes.clone(),
         };
         let (reactor, reactor_thread) = reactor::spawn(
@@ -169,6 +182,7 @@ impl Runtime {
         let runtime = Runtime {
             name: setup.name.clone(),
             config: setup.config.clone(),
+            seal: setup.seal.clone(),
             local_addr,
             router: router.clone(),
             snapshot: Arc::new(RwLock::new(Snapshot::default())),
@@ -209,6 +223,7 @@ impl Runtime {
                 seed: setup.seed,
                 generation: clock::generation(),
                 now: clock.now(),
+                seal: setup.seal.clone(),
             },
             &counters,
         );

@@ -36,7 +36,7 @@ use super::supervisor::Supervisor;
 use super::tcp::Conns;
 use crate::error::ExchangeError;
 use crate::health::{Failure, FailureCause};
-use crate::protocol::{ConnId, ExchangeId, NetOutput};
+use crate::protocol::{ConnId, ExchangeId, NetOutput, Unsealed};
 use crate::stats::{Counters, DropReason};
 
 mod handle;
@@ -92,6 +92,9 @@ pub(crate) trait NetSink: Send + 'static {
     /// Whether a TCP frame that begins with `head` (see `codec::check_frame_head`) may be
     /// read on; `Err` says why not, counted.
     fn admits_frame(&self, head: &[u8]) -> Result<(), DropReason>;
+    /// A network output about to leave, sealed as the node's encryption mode says; `Err`:
+    /// it could not be, and is not sent (an exchange it opened is owed its answer).
+    fn outgoing(&mut self, net: NetOutput) -> Result<NetOutput, Unsealed>;
 }
 
 /// Spawns the reactor thread named `thread_name` over `sockets`.
@@ -250,6 +253,15 @@ impl<S: NetSink> Reactor<S> {
 
     /// Carries out one network output.
     fn net(&mut self, net: NetOutput, now: Instant) {
+        let net = match self.sink.outgoing(net) {
+            Ok(net) => net,
+            Err(unsealed) => {
+                if let Some((exchange, error)) = unsealed.answer() {
+                    self.sink.response(exchange, Err(error));
+                }
+                return;
+            }
+        };
         let registry = self.poll.registry();
         match net {
             NetOutput::SendTo { to, bytes, .. } => self.send_to(to, &bytes),

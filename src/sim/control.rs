@@ -220,9 +220,17 @@ impl Simulation {
             self.by_addr.insert(addr, node);
         }
         let seed = self.rng.random();
-        let names = &self.names;
-        self.nodes[node] =
-            SimNode::new(&self.config, name, addr, self.now, seed, generation, names);
+        let (names, seal) = (&self.names, old.seal.clone());
+        self.nodes[node] = SimNode::new(
+            &self.config,
+            name,
+            addr,
+            self.now,
+            seed,
+            generation,
+            names,
+            seal,
+        );
         if let Some(peer) = self.random_live_node(node) {
             let peer_addr = self.nodes[peer].addr;
             self.queue_join(node, peer_addr, self.now);

@@ -30,6 +30,7 @@ use crate::protocol::{
     ComponentInput, ConnId, DisseminationInput, ExchangeId, Interner, MembershipInput, Reply,
     RequestId, SharedNames,
 };
+use crate::seal::{EncryptionMode, Key, Keyring, SealControl};
 use crate::time::Instant;
 
 pub(super) struct PendingExchange {
@@ -69,6 +70,8 @@ pub struct Simulation {
     pub(super) attack_totals: AttackTotals,
     /// Until then, the ends of exchanges are lost (`Fault::LoseExchangeAnswers`).
     pub(super) answers_lost_until: Instant,
+    /// The key every node starts with, if the cluster is encrypted.
+    pub(super) encryption: Option<Key>,
 }
 
 impl Simulation {
@@ -104,6 +107,7 @@ impl Simulation {
             attack: None,
             attack_totals: AttackTotals::default(),
             answers_lost_until: Instant::ZERO,
+            encryption: b.encryption.clone(),
         };
         for _ in 0..b.nodes {
             sim.spawn_node();
@@ -129,7 +133,22 @@ impl Simulation {
         let name = self.names.lock().name(&name);
         let addr = node_addr(NodeId(id));
         let seed = self.rng.random();
-        let node = SimNode::new(&self.config, name, addr, self.now, seed, 0, &self.names);
+        let keyring = self.encryption.clone().map(Keyring::new);
+        let mode = match keyring {
+            Some(_) => EncryptionMode::Required,
+            None => EncryptionMode::Off,
+        };
+        let seal = Arc::new(SealControl::new(keyring, mode));
+        let node = SimNode::new(
+            &self.config,
+            name,
+            addr,
+            self.now,
+            seed,
+            0,
+            &self.names,
+            seal,
+        );
         self.nodes.push(node);
         self.by_addr.insert(addr, id);
         id

@@ -25,6 +25,7 @@ mod engine;
 mod faults;
 mod inspect;
 mod invariants;
+mod keys;
 mod kv;
 mod network;
 mod node;
@@ -49,6 +50,7 @@ pub use kv::{StateChanged, StateTraffic};
 
 use crate::config::Config;
 pub use crate::protocol::Footprint;
+use crate::seal::Key;
 
 /// Index of a simulated node (`0..nodes`); node `i` is named `node-i`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,6 +67,7 @@ pub struct SimulationBuilder {
     pub(crate) join_spacing: Duration,
     pub(crate) record_trace: bool,
     pub(crate) invariants: bool,
+    pub(crate) encryption: Option<Key>,
 }
 
 impl SimulationBuilder {
@@ -117,6 +120,14 @@ impl SimulationBuilder {
         self
     }
 
+    /// Encrypts the cluster: every node starts with a keyring holding `key`, in
+    /// [`EncryptionMode::Required`](crate::EncryptionMode::Required). Nonces come from
+    /// the run's seed, so the run stays deterministic.
+    pub fn encrypted(mut self, key: Key) -> SimulationBuilder {
+        self.encryption = Some(key);
+        self
+    }
+
     /// Builds the simulation at time zero.
     pub fn build(self) -> Simulation {
         Simulation::new(self)
@@ -134,6 +145,7 @@ impl Default for SimulationBuilder {
             join_spacing: Duration::from_millis(1),
             record_trace: true,
             invariants: true,
+            encryption: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use super::control::Answered;
 use crate::config::Config;
 use crate::member::{Incarnation, NodeName};
 use crate::protocol::{Components, NodeCore, NodeSetup, SharedNames};
+use crate::seal::SealControl;
 use crate::stats::Counters;
 use crate::time::Instant;
 
@@ -38,6 +39,8 @@ pub(crate) struct SimNode {
     pub(crate) leaving: bool,
     /// The protocol node.
     pub(crate) core: NodeCore,
+    /// Its keys and encryption mode (kept across restarts, as a key file would be).
+    pub(crate) seal: Arc<SealControl>,
     /// The wake-up time scheduled for the core's next deadline.
     pub(crate) wake: Option<Instant>,
     /// Highest own incarnation seen in this generation (must never fall).
@@ -48,8 +51,9 @@ pub(crate) struct SimNode {
 
 impl SimNode {
     /// A fresh process named `name` at `addr`, seeded from `seed`; `generation` counts its
-    /// restarts. Its protocol generation is the virtual time in microseconds (+ 1), so it
-    /// grows across restarts as the runtime's wall clock does.
+    /// restarts, and `seal` holds its keys. Its protocol generation is the virtual time in
+    /// microseconds (+ 1), so it grows across restarts as the runtime's wall clock does.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: &Config,
         name: NodeName,
@@ -58,6 +62,7 @@ impl SimNode {
         seed: u64,
         generation: u32,
         names: &SharedNames,
+        seal: Arc<SealControl>,
     ) -> SimNode {
         let setup = NodeSetup {
             config: config.clone(),
@@ -67,6 +72,7 @@ impl SimNode {
             seed,
             generation: now.as_micros().saturating_add(1),
             now,
+            seal: seal.clone(),
         };
         SimNode {
             name,
@@ -77,6 +83,7 @@ impl SimNode {
             faulted: generation > 0,
             leaving: false,
             core: NodeCore::new(setup, Some(names.clone())),
+            seal,
             wake: None,
             incarnation_floor: 0,
             answered: Answered::default(),

@@ -27,6 +27,20 @@ pub enum DropReason {
     /// A TCP limit refused or closed the connection: every inbound slot busy, the bytes
     /// held across connections at their bound, or inbound requests over their rate.
     TcpLimit,
+    /// Not sealed, and this node takes only sealed input (encryption on, plaintext no
+    /// longer accepted).
+    Plaintext,
+    /// Sealed with a key this node does not hold, or sealed and this node has no keys.
+    UnknownKey,
+    /// Sealed, but it did not authenticate: tampered, forged, or another label's.
+    Forged,
+    /// Sealed further from this node's clock than the skew allowed.
+    Stale,
+    /// Sealed and authentic, but received before: a replay.
+    Replayed,
+    /// Sealed and authentic, from a new sender while the replay guard's table of senders
+    /// is full.
+    TooManySenders,
 }
 
 /// Lock-free counters shared by the actors of one node.
@@ -56,6 +70,12 @@ pub(crate) struct Counters {
     pub(crate) dropped_queue_full: AtomicU64,
     pub(crate) send_failed: AtomicU64,
     pub(crate) dropped_tcp_limit: AtomicU64,
+    pub(crate) dropped_plaintext: AtomicU64,
+    pub(crate) dropped_unknown_key: AtomicU64,
+    pub(crate) dropped_forged: AtomicU64,
+    pub(crate) dropped_stale: AtomicU64,
+    pub(crate) dropped_replayed: AtomicU64,
+    pub(crate) dropped_too_many_senders: AtomicU64,
     pub(crate) probes: AtomicU64,
     pub(crate) indirect_probes: AtomicU64,
     pub(crate) suspicions: AtomicU64,
@@ -102,6 +122,12 @@ impl Counters {
             DropReason::QueueFull => &self.dropped_queue_full,
             DropReason::SendFailed => &self.send_failed,
             DropReason::TcpLimit => &self.dropped_tcp_limit,
+            DropReason::Plaintext => &self.dropped_plaintext,
+            DropReason::UnknownKey => &self.dropped_unknown_key,
+            DropReason::Forged => &self.dropped_forged,
+            DropReason::Stale => &self.dropped_stale,
+            DropReason::Replayed => &self.dropped_replayed,
+            DropReason::TooManySenders => &self.dropped_too_many_senders,
         };
         Counters::bump(counter);
     }
@@ -134,6 +160,12 @@ impl Counters {
             dropped_queue_full: get(&self.dropped_queue_full),
             send_failed: get(&self.send_failed),
             dropped_tcp_limit: get(&self.dropped_tcp_limit),
+            dropped_plaintext: get(&self.dropped_plaintext),
+            dropped_unknown_key: get(&self.dropped_unknown_key),
+            dropped_forged: get(&self.dropped_forged),
+            dropped_stale: get(&self.dropped_stale),
+            dropped_replayed: get(&self.dropped_replayed),
+            dropped_too_many_senders: get(&self.dropped_too_many_senders),
             probes: get(&self.probes),
             indirect_probes: get(&self.indirect_probes),
             suspicions: get(&self.suspicions),
@@ -212,6 +244,18 @@ pub struct Stats {
     pub send_failed: u64,
     /// TCP connections refused or closed by a limit (see [`DropReason::TcpLimit`]).
     pub dropped_tcp_limit: u64,
+    /// Inputs dropped for not being sealed where sealing is required.
+    pub dropped_plaintext: u64,
+    /// Sealed inputs dropped for a key this node does not hold.
+    pub dropped_unknown_key: u64,
+    /// Sealed inputs dropped for failing authentication (tampered or forged).
+    pub dropped_forged: u64,
+    /// Sealed inputs dropped for a time further from this node's clock than the skew.
+    pub dropped_stale: u64,
+    /// Sealed inputs dropped as replays of ones received before.
+    pub dropped_replayed: u64,
+    /// Sealed inputs from new senders dropped while the replay guard was full.
+    pub dropped_too_many_senders: u64,
     /// Direct probes sent.
     pub probes: u64,
     /// Indirect probe requests sent.
@@ -303,5 +347,11 @@ impl Stats {
             + self.dropped_wrong_cluster
             + self.dropped_queue_full
             + self.dropped_tcp_limit
+            + self.dropped_plaintext
+            + self.dropped_unknown_key
+            + self.dropped_forged
+            + self.dropped_stale
+            + self.dropped_replayed
+            + self.dropped_too_many_senders
     }
 }

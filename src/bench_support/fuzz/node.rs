@@ -93,6 +93,7 @@ impl FuzzNode {
             seed: u64::from(flags),
             generation: 1,
             now: Instant::ZERO,
+            seal: Arc::default(),
         };
         let mut core = protocol::NodeCore::new(setup, None);
         let membership = &mut core.components_mut().membership;

@@ -230,14 +230,14 @@ impl Dissemination {
     /// none).
     fn send_to_all_live(&mut self, messages: &[Message]) {
         for to in self.peers.addrs(Pick::Live) {
-            let mut writer = PacketWriter::new(&self.header, self.config.mtu);
+            let mut writer = PacketWriter::new(&self.header, self.config.datagram_budget());
             let mut share = UserShare::default();
             for message in messages {
                 let mut pushed = writer.push(message);
                 if !pushed && !writer.is_empty() {
                     let full = std::mem::replace(
                         &mut writer,
-                        PacketWriter::new(&self.header, self.config.mtu),
+                        PacketWriter::new(&self.header, self.config.datagram_budget()),
                     );
                     self.transmit(to, full, std::mem::take(&mut share), false);
                     pushed = writer.push(message);
@@ -262,7 +262,7 @@ impl Dissemination {
     /// room left. No rumors ride along: two nodes that both know a rumor would otherwise
     /// bounce it and their feedback back and forth.
     fn send_known(&mut self, to: SocketAddr, ids: Vec<MessageId>) {
-        let mut writer = PacketWriter::new(&self.header, self.config.mtu);
+        let mut writer = PacketWriter::new(&self.header, self.config.datagram_budget());
         let mut share = UserShare::default();
         let mut ids = ids.into_iter().peekable();
         while ids.peek().is_some() {

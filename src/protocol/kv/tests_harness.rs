@@ -25,7 +25,15 @@ pub(super) fn cluster() -> u64 {
 fn inbound(mtu: usize) -> Inbound {
     let mut config = Config::lan();
     config.mtu = mtu;
-    Inbound::new(&config, Arc::new(Counters::default()), None)
+    // Plaintext: the harness tests the state component, not sealing.
+    let prefixes = crate::seal::PrefixSource::Os;
+    Inbound::new(
+        &config,
+        Arc::new(Counters::default()),
+        None,
+        Arc::default(),
+        prefixes,
+    )
 }
 
 pub(super) fn name(s: &str) -> NodeName {
@@ -164,7 +172,7 @@ impl Net {
                     return;
                 }
                 let mut inputs = Vec::new();
-                inbound(mtu).datagram(addr(from), &bytes, |input| inputs.push(input));
+                inbound(mtu).datagram(addr(from), &bytes, 0, |input| inputs.push(input));
                 for input in inputs {
                     let ComponentInput::State(input) = input else {
                         panic!("only state messages expected")
@@ -188,7 +196,7 @@ impl Net {
                     Err(ExchangeError::Timeout)
                 } else {
                     let conn = ConnId(1);
-                    let Ok(ComponentInput::State(request)) = inbound(mtu).request(conn, &frame)
+                    let Ok(ComponentInput::State(request)) = inbound(mtu).request(conn, &frame, 0)
                     else {
                         panic!("a state request expected")
                     };
@@ -212,7 +220,8 @@ impl Net {
                     self.drain(to, queue);
                     answer.ok_or(ExchangeError::Closed)
                 };
-                let ComponentInput::State(answer) = inbound(mtu).response(exchange, result) else {
+                let ComponentInput::State(answer) = inbound(mtu).response(exchange, result, 0)
+                else {
                     panic!("the answer goes back to the state")
                 };
                 self.nodes[from].handle(now, answer);

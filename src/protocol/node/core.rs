@@ -10,14 +10,22 @@
 //! Inputs between components are handled in the order they were produced (one FIFO, as
 //! the runtime's actors would see them if every thread ran at once), each to the end of
 //! its outputs, before the call returns.
+//!
+//! Its wall clock, for sealing, is protocol time after a fixed origin (a driver may set
+//! another, to skew a node's clock), and its nonce prefixes come from its seed: a core is
+//! for deterministic drivers, whose nodes have distinct seeds.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
 use super::{Components, Inbound, NodeSetup, SharedNames};
 use crate::error::ExchangeError;
 use crate::protocol::{Component, ComponentInput, ConnId, Egress, ExchangeId, NetOutput, Output};
+use crate::seal::PrefixSource;
 use crate::stats::Counters;
 use crate::time::Instant;
 
@@ -31,20 +39,51 @@ pub(crate) struct NodeCore {
     pending: VecDeque<ComponentInput>,
     /// What leaves the node, for the driver.
     egress: VecDeque<Egress>,
+    /// The latest protocol time the driver gave.
+    now: Instant,
+    /// This node's wall clock at protocol time zero, ms since the Unix epoch.
+    wall_origin_ms: u64,
 }
+
+/// The wall clock of a core at protocol time zero unless its driver says otherwise:
+/// 2026-01-01T00:00:00Z.
+pub(crate) const WALL_ORIGIN_MS: u64 = 1_767_225_600_000;
 
 impl NodeCore {
     /// The node `setup` describes; `names`, when given, interns every decoded name.
     pub(crate) fn new(setup: NodeSetup, names: Option<SharedNames>) -> NodeCore {
         let counters = Arc::new(Counters::default());
-        let inbound = Inbound::new(&setup.config, counters.clone(), names);
+        // Its own stream, apart from the components' (their draws stay as they were).
+        let prefixes = ChaCha8Rng::seed_from_u64(setup.seed ^ 0x5ea1_5ea1_5ea1_5ea1);
+        let inbound = Inbound::new(
+            &setup.config,
+            counters.clone(),
+            names,
+            setup.seal.clone(),
+            PrefixSource::Seeded(Box::new(prefixes)),
+        );
+        let now = setup.now;
         NodeCore {
             components: Components::new(setup, &counters),
             inbound,
             counters,
             pending: VecDeque::new(),
             egress: VecDeque::new(),
+            now,
+            wall_origin_ms: WALL_ORIGIN_MS,
         }
+    }
+
+    /// Sets this node's wall clock at protocol time zero (ms since the Unix epoch).
+    pub(crate) fn set_wall_origin(&mut self, ms: u64) {
+        self.wall_origin_ms = ms;
+    }
+
+    /// This node's wall clock at `now`, ms since the Unix epoch.
+    fn wall_ms(&mut self, now: Instant) -> u64 {
+        self.now = self.now.max(now);
+        self.wall_origin_ms
+            .saturating_add(now.saturating_since(Instant::ZERO).as_millis() as u64)
     }
 
     /// The components, to inspect.
@@ -64,10 +103,11 @@ impl NodeCore {
 
     /// A datagram arrived from `from`.
     pub(crate) fn datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let wall_ms = self.wall_ms(now);
         let components = &mut self.components;
         let pending = &mut self.pending;
         let egress = &mut self.egress;
-        self.inbound.datagram(from, bytes, |input| {
+        self.inbound.datagram(from, bytes, wall_ms, |input| {
             deliver(components, pending, egress, now, input);
         });
         self.run(now);
@@ -76,7 +116,8 @@ impl NodeCore {
     /// A request arrived on the inbound connection `conn`; an unusable one is counted and
     /// the connection closed ([`NetOutput::Close`]).
     pub(crate) fn request(&mut self, now: Instant, conn: ConnId, frame: &[u8]) {
-        match self.inbound.request(conn, frame) {
+        let wall_ms = self.wall_ms(now);
+        match self.inbound.request(conn, frame, wall_ms) {
             Ok(input) => self.handle(now, input),
             Err(_) => self
                 .egress
@@ -91,13 +132,15 @@ impl NodeCore {
         exchange: ExchangeId,
         result: Result<Vec<u8>, ExchangeError>,
     ) {
-        let input = self.inbound.response(exchange, result);
+        let wall_ms = self.wall_ms(now);
+        let input = self.inbound.response(exchange, result, wall_ms);
         self.handle(now, input);
     }
 
     /// An input for one component: a command from the application, or an inter-component
     /// message a driver holds back.
     pub(crate) fn handle(&mut self, now: Instant, input: ComponentInput) {
+        self.now = self.now.max(now);
         // `run` leaves nothing pending, so this input is the first handled.
         self.pending.push_back(input);
         self.run(now);
@@ -105,6 +148,7 @@ impl NodeCore {
 
     /// Fires every component's due deadlines (calling early does nothing).
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         let c = &mut self.components;
         fire(&mut c.membership, now);
         fire(&mut c.suspicion, now);
@@ -130,9 +174,25 @@ impl NodeCore {
         .min()
     }
 
-    /// The next thing that leaves the node, until `None`.
+    /// The next thing that leaves the node, until `None`; network outputs sealed as the
+    /// node's encryption mode says.
     pub(crate) fn poll_output(&mut self) -> Option<Egress> {
-        self.egress.pop_front()
+        loop {
+            let net = match self.egress.pop_front()? {
+                Egress::Net(net) => net,
+                other => return Some(other),
+            };
+            let now = self.now;
+            let wall_ms = self.wall_ms(now);
+            match self.inbound.outgoing(net, wall_ms) {
+                Ok(sealed) => return Some(Egress::Net(sealed)),
+                Err(unsealed) => {
+                    if let Some((exchange, error)) = unsealed.answer() {
+                        self.response(now, exchange, Err(error));
+                    }
+                }
+            }
+        }
     }
 
     /// Handles inputs between components until none is left.

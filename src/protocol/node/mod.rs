@@ -24,6 +24,7 @@
 //! decoding and routing included, by construction.
 
 mod core;
+mod edge;
 mod footprint;
 mod inbound;
 mod names;
@@ -34,7 +35,8 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-pub(crate) use self::core::NodeCore;
+pub(crate) use self::core::{NodeCore, WALL_ORIGIN_MS};
+pub(crate) use self::edge::Unsealed;
 pub use self::footprint::Footprint;
 pub(crate) use self::inbound::Inbound;
 pub(crate) use self::names::{Interner, SharedNames};
@@ -64,6 +66,8 @@ pub(crate) struct NodeSetup {
     pub(crate) generation: u64,
     /// Protocol time at start.
     pub(crate) now: Instant,
+    /// Its keys and encryption mode, shared with whoever changes them.
+    pub(crate) seal: Arc<crate::seal::SealControl>,
 }
 
 /// The five components of one node, constructed and seeded together.
@@ -94,6 +98,7 @@ impl Components {
             seed,
             generation,
             now,
+            seal: _,
         } = setup;
         let mut seeds = ChaCha8Rng::seed_from_u64(seed);
         let membership = Membership::new(

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::codec::MAX_FRAME_LEN;
+use crate::seal::SEALED_OVERHEAD;
 
 /// The reactor's bounds. Every phase of a connection has a deadline:
 ///
@@ -44,7 +45,9 @@ pub(crate) struct ReactorLimits {
 impl Default for ReactorLimits {
     fn default() -> Self {
         ReactorLimits {
-            max_frame: MAX_FRAME_LEN,
+            // A sealed frame carries its plain frame (at most the codec's limit) and the
+            // sealing overhead.
+            max_frame: MAX_FRAME_LEN + SEALED_OVERHEAD,
             head_timeout: Duration::from_secs(2),
             inbound_timeout: Duration::from_secs(10),
             max_inbound: 96,

@@ -46,6 +46,9 @@ impl NetSink for TestSink {
         }
         Ok(())
     }
+    fn outgoing(&mut self, net: NetOutput) -> Result<NetOutput, crate::protocol::Unsealed> {
+        Ok(net)
+    }
 }
 
 /// One reactor on loopback; stopped and joined on drop.
