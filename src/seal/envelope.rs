@@ -32,7 +32,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use super::key::{KEY_ID_LEN, KeyId};
 use super::keyring::Keyring;
 use super::replay::{Refusal, ReplayGuard};
-use crate::codec::{DecodeError, HEADER_LEN, decode_header};
+use crate::codec::{DecodeError, HEADER_LEN, MAGIC, PROTOCOL_VERSION, decode_header};
 
 /// Header flag: the packet is sealed.
 pub(crate) const SEALED: u8 = 0x01;
@@ -189,7 +189,10 @@ impl Envelope {
         bytes: &'a [u8],
         now_ms: u64,
     ) -> Result<Cow<'a, [u8]>, OpenError> {
-        let sealed = bytes.len() > 3 && bytes[3] & SEALED != 0;
+        // Only what starts as one of ours can be sealed; anything else is left to the
+        // codec, which says why it is not a packet.
+        let ours = bytes.get(..3) == Some(&[MAGIC[0], MAGIC[1], PROTOCOL_VERSION][..]);
+        let sealed = ours && bytes.get(3).is_some_and(|flags| flags & SEALED != 0);
         if !sealed {
             return match self.require_sealed {
                 true => Err(OpenError::Plaintext),

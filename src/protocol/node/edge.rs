@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::codec::{MAGIC, PROTOCOL_VERSION};
 use crate::config::Config;
 use crate::error::ExchangeError;
 use crate::protocol::{ExchangeId, NetOutput};
@@ -139,7 +140,9 @@ impl Edge {
     /// Whether a frame whose head (first bytes) is `head` is sealed: its clear header is
     /// all that can be checked before its body.
     pub(crate) fn is_sealed(head: &[u8]) -> bool {
-        head.get(3)
+        let ours = head.get(..3) == Some(&[MAGIC[0], MAGIC[1], PROTOCOL_VERSION][..]);
+        ours && head
+            .get(3)
             .is_some_and(|flags| flags & crate::seal::SEALED != 0)
     }
 }
