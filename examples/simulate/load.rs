@@ -24,6 +24,7 @@ fn delta(a: NetworkTotals, b: NetworkTotals) -> NetworkTotals {
         lost: b.lost - a.lost,
         exchanges: b.exchanges - a.exchanges,
         frame_bytes: b.frame_bytes - a.frame_bytes,
+        largest_datagram: b.largest_datagram,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct NetworkTotals {
     pub exchanges: u64,
     /// Bytes of push-pull frames sent (both directions).
     pub frame_bytes: u64,
+    /// The largest datagram sent, in bytes (never over the MTU: the simulator checks).
+    pub largest_datagram: usize,
 }
 
 impl Simulation {

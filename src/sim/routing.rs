@@ -104,6 +104,7 @@ impl Simulation {
         self.trace.mix(&bytes);
         self.totals.datagrams += 1;
         self.totals.bytes += len as u64;
+        self.totals.largest_datagram = self.totals.largest_datagram.max(len);
         let counters = self.nodes[node].counters();
         Counters::bump(&counters.packets_out);
         Counters::add(&counters.bytes_out, len);

@@ -76,6 +76,8 @@ pub(crate) struct Counters {
     pub(crate) dropped_stale: AtomicU64,
     pub(crate) dropped_replayed: AtomicU64,
     pub(crate) dropped_too_many_senders: AtomicU64,
+    pub(crate) sealed_in: AtomicU64,
+    pub(crate) sealed_out: AtomicU64,
     pub(crate) probes: AtomicU64,
     pub(crate) indirect_probes: AtomicU64,
     pub(crate) suspicions: AtomicU64,
@@ -166,6 +168,8 @@ impl Counters {
             dropped_stale: get(&self.dropped_stale),
             dropped_replayed: get(&self.dropped_replayed),
             dropped_too_many_senders: get(&self.dropped_too_many_senders),
+            sealed_in: get(&self.sealed_in),
+            sealed_out: get(&self.sealed_out),
             probes: get(&self.probes),
             indirect_probes: get(&self.indirect_probes),
             suspicions: get(&self.suspicions),
@@ -256,6 +260,11 @@ pub struct Stats {
     pub dropped_replayed: u64,
     /// Sealed inputs from new senders dropped while the replay guard was full.
     pub dropped_too_many_senders: u64,
+    /// Sealed datagrams and frames opened (taken as authentic). While turning encryption
+    /// on, this starts counting once peers seal.
+    pub sealed_in: u64,
+    /// Datagrams and frames sent sealed.
+    pub sealed_out: u64,
     /// Direct probes sent.
     pub probes: u64,
     /// Indirect probe requests sent.

@@ -85,6 +85,11 @@ impl Edge {
         let keys = keyring.as_ref().filter(|_| mode != EncryptionMode::Off);
         self.envelope
             .open(keys, transport, bytes, wall_ms)
+            .inspect(|plain| {
+                if let Cow::Owned(_) = plain {
+                    Counters::bump(&self.counters.sealed_in);
+                }
+            })
             .map_err(|e| {
                 log::debug!("refused a {transport:?} of {} bytes: {e:?}", bytes.len());
                 let reason = drop_reason(e);
@@ -103,10 +108,11 @@ impl Edge {
             // A mode that seals is only set with a keyring, and keyrings are never removed.
             return Ok(net);
         };
-        let envelope = &mut self.envelope;
+        let (envelope, counters) = (&mut self.envelope, &self.counters);
         let mut seal = |transport, plain: &[u8]| {
             envelope
                 .seal(keys, transport, plain, wall_ms)
+                .inspect(|_| Counters::bump(&counters.sealed_out))
                 .inspect_err(|e| log::warn!("could not seal a {transport:?}: {e:?}; not sent"))
         };
         let sealed = match net {
