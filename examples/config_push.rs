@@ -19,13 +19,26 @@
 //!
 //! It ends with one summary line. Every wait is bounded (20 s); a step that does not
 //! complete prints what was missing and the example exits with status 1.
+//!
+//! Every datagram and frame is sealed: with the key in `--key-file PATH` (64 hex digits
+//! or base64, as `chat --gen-key` prints), else with a key generated for the run.
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use crossbeam_channel::{Receiver, Sender, after, unbounded};
-use epidemic::{Config, MemberState, Node};
+use epidemic::{Config, Key, Keyring, MemberState, Node};
+
+/// Configuration pushed through the replicated key-value state of five nodes on loopback.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Seal with the key in this file (hex or base64); without it, a key generated for
+    /// the run.
+    #[arg(long, value_name = "PATH")]
+    key_file: Option<String>,
+}
 
 /// Bound on every wait.
 const WAIT: Duration = Duration::from_secs(20);
@@ -51,9 +64,23 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
+    let args = Args::parse();
+    let (key, origin) = match &args.key_file {
+        Some(path) => (
+            Key::from_file(path).map_err(|e| format!("cannot use --key-file {path}: {e}"))?,
+            path.as_str(),
+        ),
+        None => (
+            Key::generate().map_err(|e| format!("cannot generate a key: {e}"))?,
+            "generated for this run",
+        ),
+    };
     let (tx, seen) = unbounded();
-    let nodes = start_cluster(&tx)?;
-    println!("{NODES} nodes up: 0-2 on {SIDE_A}, 3-4 on {SIDE_B}");
+    let nodes = start_cluster(&tx, &key)?;
+    println!(
+        "{NODES} nodes up: 0-2 on {SIDE_A}, 3-4 on {SIDE_B}; sealed with key {} ({origin})",
+        key.id()
+    );
 
     println!("\nphase 1: node 0 sets {KEY}=debug");
     let slowest1 = push(&nodes, &seen, "debug", &[1, 2, 3, 4])?;
@@ -81,15 +108,16 @@ fn run() -> Result<(), String> {
         },
     );
     println!(
-        "\nsummary: 3 changes; slowest propagation {} ms (5 nodes), {} ms (4 nodes); {phase3}",
+        "\nsummary: 3 changes, sealed; slowest propagation {} ms (5 nodes), {} ms (4 nodes); {phase3}",
         slowest1.as_millis(),
         slowest2.as_millis()
     );
     Ok(())
 }
 
-/// Starts the nodes, each reporting node 0's key on `tx`, and joins them through node 0.
-fn start_cluster(tx: &Sender<Seen>) -> Result<Vec<Node>, String> {
+/// Starts the nodes, sealing with `key`, each reporting node 0's state key on `tx`, and
+/// joins them through node 0.
+fn start_cluster(tx: &Sender<Seen>, key: &Key) -> Result<Vec<Node>, String> {
     let mut config = Config::local();
     config.cluster = format!("config-push-{}", std::process::id());
     let mut nodes = Vec::new();
@@ -99,6 +127,7 @@ fn start_cluster(tx: &Sender<Seen>) -> Result<Vec<Node>, String> {
         let node = Node::builder(format!("node-{i}"))
             .bind(format!("{side}:0"))
             .config(config.clone())
+            .keyring(Keyring::new(key.clone()))
             .on_state_change(move |owner, key, value| {
                 if owner.as_str() == "node-0" && key == KEY {
                     let value = value.map(|v| String::from_utf8_lossy(v).into_owned());

@@ -5,9 +5,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
-use epidemic::{Config, Node};
+use epidemic::{Config, EncryptionMode, Key, Keyring, Node, NodeBuilder};
 
-use crate::{Args, LEAVE_TIMEOUT, Preset, Result};
+use crate::{Args, Encryption, LEAVE_TIMEOUT, Preset, Result};
 
 /// The settings of a single node run from the command line.
 pub(crate) struct NodeArgs {
@@ -16,6 +16,8 @@ pub(crate) struct NodeArgs {
     join: Vec<String>,
     pub(crate) config: Config,
     pub(crate) stats_every: Option<Duration>,
+    key_file: Option<String>,
+    encryption: Encryption,
 }
 
 impl NodeArgs {
@@ -34,7 +36,28 @@ impl NodeArgs {
             join: args.join.clone(),
             config,
             stats_every: args.stats_every.map(Duration::from_secs),
+            key_file: args.key_file.clone(),
+            encryption: args.encryption,
         }
+    }
+
+    /// A builder with the node's name, address, settings and, with `--key-file`, its
+    /// key and encryption mode; a key file that cannot be read is an error.
+    pub(crate) fn builder(&self) -> Result<NodeBuilder> {
+        let builder = Node::builder(&self.name)
+            .bind(&self.bind)
+            .config(self.config.clone());
+        let Some(path) = &self.key_file else {
+            return Ok(builder);
+        };
+        let key = Key::from_file(path).map_err(|e| format!("cannot use --key-file {path}: {e}"))?;
+        let mode = match self.encryption {
+            Encryption::Opening => EncryptionMode::Opening,
+            Encryption::Sealing => EncryptionMode::Sealing,
+            Encryption::Required => EncryptionMode::Required,
+        };
+        eprintln!("chat: sealing with key {} ({mode:?})", key.id());
+        Ok(builder.keyring(Keyring::new(key)).encryption_mode(mode))
     }
 
     /// The `--join` addresses, resolved; one that does not resolve is an error.

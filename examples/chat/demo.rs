@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, unbounded};
-use epidemic::{Event, Node};
+use epidemic::{Event, Key, Node};
 
 use crate::demo_nodes::{Observation, show, start_node};
 use crate::format::{describe, member_line, stats_line};
@@ -26,13 +26,13 @@ const CRASHES: usize = 3;
 /// The node that leaves gracefully.
 const LEAVES: usize = 4;
 /// Longest wait for any one step.
-const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to keep listening after the last expected chat line, to catch duplicates.
 const QUIET_PERIOD: Duration = Duration::from_millis(500);
 
 /// The running demo: its nodes and what their callbacks observed.
-struct Demo {
-    nodes: Vec<Node>,
+pub(crate) struct Demo {
+    pub(crate) nodes: Vec<Node>,
     /// Indices of the nodes the demo stopped.
     stopped: HashSet<usize>,
     observations: Receiver<Observation>,
@@ -48,6 +48,7 @@ pub(crate) fn run() -> Result<()> {
     let mut demo = Demo::start()?;
     demo.form_cluster()?;
     demo.chat()?;
+    demo.outsider()?;
     demo.crash(CRASHES)?;
     demo.leave(LEAVES)?;
     demo.summary(NARRATOR);
@@ -58,9 +59,15 @@ pub(crate) fn run() -> Result<()> {
 impl Demo {
     fn start() -> Result<Demo> {
         let (tx, observations) = unbounded();
+        let key = Key::generate().map_err(|e| format!("cannot generate a key: {e}"))?;
+        println!(
+            "  every datagram and frame sealed (AES-256-GCM) with key {}, generated for this run",
+            key.id()
+        );
         let mut nodes = Vec::new();
         for (name, _) in CAST {
-            let node = start_node(name, &tx).map_err(|e| format!("cannot start {name}: {e}"))?;
+            let node =
+                start_node(name, &key, &tx).map_err(|e| format!("cannot start {name}: {e}"))?;
             println!("  started {name} on {}", node.local_addr());
             nodes.push(node);
         }
@@ -260,7 +267,7 @@ impl Demo {
         self.observations.recv_deadline(deadline).ok()
     }
 
-    fn name(&self, index: usize) -> &str {
+    pub(crate) fn name(&self, index: usize) -> &str {
         self.nodes[index].name().as_str()
     }
 
@@ -332,11 +339,11 @@ fn list(names: &HashSet<String>) -> String {
 /// long detection takes. (The crate's clippy.toml forbids reading the clock so that the
 /// protocol code stays deterministic; an example timing itself is fine.)
 #[allow(clippy::disallowed_methods)]
-fn now() -> Instant {
+pub(crate) fn now() -> Instant {
     Instant::now()
 }
 
 /// Milliseconds from `start` until now.
-fn ms_since(start: Instant) -> u128 {
+pub(crate) fn ms_since(start: Instant) -> u128 {
     now().duration_since(start).as_millis()
 }

@@ -2,7 +2,7 @@
 //! it observes to the demo over a channel, as an [`Observation`].
 
 use crossbeam_channel::Sender;
-use epidemic::{Config, Event, Node};
+use epidemic::{Config, Event, Key, Keyring, Node};
 
 use crate::format::describe;
 
@@ -18,9 +18,10 @@ pub(crate) enum Observation {
     },
 }
 
-/// Starts a demo node whose callbacks report to `observations`.
+/// Starts a demo node sealing with `key` whose callbacks report to `observations`.
 pub(crate) fn start_node(
     name: &str,
+    key: &Key,
     observations: &Sender<Observation>,
 ) -> Result<Node, epidemic::StartError> {
     let events = observations.clone();
@@ -30,6 +31,7 @@ pub(crate) fn start_node(
     Node::builder(name)
         .bind("127.0.0.1:0")
         .config(Config::local())
+        .keyring(Keyring::new(key.clone()))
         .on_event(move |event| {
             let observer = observer.clone();
             // The demo stops listening only when it ends; nothing to do then.

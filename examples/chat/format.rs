@@ -48,7 +48,8 @@ pub(crate) fn stats_line(node: &Node) -> String {
     let stats = node.stats();
     format!(
         "stats of {}: {} packets in ({} bytes), {} packets out ({} bytes), \
-         {} probes ({} indirect), {} suspicions raised, {} refutations",
+         {} probes ({} indirect), {} suspicions raised, {} refutations, \
+         {} sealed in / {} out, {} refused",
         node.name(),
         stats.packets_in,
         stats.bytes_in,
@@ -57,6 +58,9 @@ pub(crate) fn stats_line(node: &Node) -> String {
         stats.probes,
         stats.indirect_probes,
         stats.suspicions,
-        stats.refutations
+        stats.refutations,
+        stats.sealed_in,
+        stats.sealed_out,
+        stats.dropped_total()
     )
 }

@@ -13,9 +13,8 @@ use crate::format::printable;
 /// Runs a node that prints events until SIGINT or SIGTERM, then leaves gracefully.
 pub(crate) fn run(args: &NodeArgs) -> Result<()> {
     let seeds = args.seeds()?;
-    let node = Node::builder(&args.name)
-        .bind(&args.bind)
-        .config(args.config.clone())
+    let node = args
+        .builder()?
         .on_event(print_event)
         .start()
         .map_err(|e| format!("cannot start {}: {e}", args.name))?;

@@ -14,9 +14,8 @@ use crate::format::{describe, member_line, stats_line};
 /// termination signal, then leaves gracefully.
 pub(crate) fn run(args: &NodeArgs) -> Result<()> {
     let seeds = args.seeds()?;
-    let node = Node::builder(&args.name)
-        .bind(&args.bind)
-        .config(args.config.clone())
+    let node = args
+        .builder()?
         .on_message(|from, line| println!("{from}: {}", String::from_utf8_lossy(line)))
         .on_event(|event| println!("* {}", describe(event)))
         .start()

@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Five nodes in this process, on loopback ports picked by the OS, with
-//! [`Config::local`]. They join through the first node, each broadcasts one chat line
-//! (checked to reach every other node exactly once), one stops silently and the others
+//! [`Config::local`], every packet sealed with a key generated for the run. They join
+//! through the first node, each broadcasts one chat line (checked to reach every other
+//! node exactly once), a node holding another key tries to join and is refused (the
+//! refusal counted), one stops silently and the others
 //! detect its failure (the detection times are printed), one leaves gracefully and the
 //! others report the leave (never a failure), then a summary of one survivor's view and
 //! counters is printed. Every wait is bounded: if a step does not complete within 20 s the demo says
@@ -26,6 +28,17 @@
 //! `<sender>: <line>`; membership events are printed as `* bob joined` and so on.
 //! Commands: `/members`, `/stats`, `/help`, `/quit`. `/quit`, end of input, Ctrl-C or
 //! SIGTERM leave the cluster gracefully and exit.
+//!
+//! # Encryption
+//!
+//! ```text
+//! cargo run --release --example chat -- --gen-key > cluster.key
+//! cargo run --release --example chat -- --name alice --key-file cluster.key
+//! ```
+//!
+//! `--gen-key` prints a new key; with `--key-file` every datagram and frame is sealed
+//! with it and plaintext is refused. `--encryption opening` or `sealing` are the first
+//! two steps of turning encryption on in a running plaintext cluster (README, "Security").
 //!
 //! # Headless (for scripts and benchmarks)
 //!
@@ -61,6 +74,7 @@
 mod cli_node;
 mod demo;
 mod demo_nodes;
+mod demo_outsider;
 mod format;
 mod headless;
 mod interactive;
@@ -85,9 +99,10 @@ const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 ///
 /// Three modes:
 ///
-///   demo         no arguments: five nodes in this process on loopback form a cluster,
-///                chat, see a node leave and detect a crashed one, then print a
-///                summary. Exits 0 on success, 1 if a step does not happen within 20 s.
+///   demo         no arguments: five nodes in this process on loopback, encrypted, form
+///                a cluster, chat, refuse a node with another key, see a node leave and
+///                detect a crashed one, then print a summary. Exits 0 on success, 1 if a
+///                step does not happen within 20 s.
 ///
 ///   interactive  --name NAME [--bind ADDR] [--join ADDR]...: stdin lines are broadcast
 ///                and other nodes' lines printed as `<sender>: <line>`, with membership
@@ -99,6 +114,8 @@ const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 ///                `<unix_ms> join|leave|fail|suspect|update|conflict <member>`, and
 ///                nothing else (a stable format). Leaves gracefully and exits 0 on SIGINT
 ///                or SIGTERM.
+///
+///   --gen-key    prints a new key for --key-file, and exits.
 ///
 /// A failed --join is reported and the node keeps running: it retries its seeds.
 #[derive(Parser, Debug)]
@@ -134,6 +151,21 @@ struct Args {
     #[arg(long, requires = "name")]
     headless: bool,
 
+    /// Seal every datagram and frame with the key in this file (64 hex digits or base64,
+    /// as `--gen-key` prints); every node of the cluster needs the same key.
+    #[arg(long, value_name = "PATH", requires = "name")]
+    key_file: Option<String>,
+
+    /// With --key-file: `required` (sealed only), or a step of turning encryption on in
+    /// a running plaintext cluster: `opening` (opens sealed, sends plaintext), then
+    /// `sealing` (sends sealed, still takes plaintext).
+    #[arg(long, value_enum, default_value_t = Encryption::Required, requires = "key_file")]
+    encryption: Encryption,
+
+    /// Print a new random key (base64) for --key-file, and exit.
+    #[arg(long, conflicts_with = "name")]
+    gen_key: bool,
+
     /// Headless mode: every SECS seconds print the node's counters to stderr as
     /// `stats <unix_ms> packets_in=.. packets_out=.. bytes_in=.. bytes_out=..`.
     #[arg(long, value_name = "SECS", requires = "headless", value_parser = clap::value_parser!(u64).range(1..))]
@@ -151,10 +183,22 @@ enum Preset {
     Local,
 }
 
+/// What a node with a key does with sealed and plaintext packets.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Encryption {
+    /// Opens sealed packets, sends plaintext.
+    Opening,
+    /// Sends sealed, still takes plaintext.
+    Sealing,
+    /// Sends sealed, refuses plaintext.
+    Required,
+}
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Args::parse();
     let outcome = match &args.name {
+        None if args.gen_key => gen_key(),
         None => demo::run(),
         Some(name) if args.headless => headless::run(&NodeArgs::new(name, &args)),
         Some(name) => interactive::run(&NodeArgs::new(name, &args)),
@@ -166,4 +210,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints a new key for `--key-file`.
+fn gen_key() -> Result<()> {
+    let key = epidemic::Key::generate().map_err(|e| format!("cannot generate a key: {e}"))?;
+    println!("{}", key.to_base64());
+    eprintln!(
+        "chat: key {} generated; save it to a file readable only by the nodes' user",
+        key.id()
+    );
+    Ok(())
 }
