@@ -26,7 +26,7 @@ const CRASHES: usize = 3;
 /// The node that leaves gracefully.
 const LEAVES: usize = 4;
 /// Longest wait for any one step.
-pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to keep listening after the last expected chat line, to catch duplicates.
 const QUIET_PERIOD: Duration = Duration::from_millis(500);
 
