@@ -107,6 +107,11 @@ pub struct Config {
     /// How long a deleted key's tombstone is kept (so the deletion reaches every replica)
     /// before it is collected. A replica partitioned for longer re-copies the owner's map.
     pub state_tombstone_grace: Duration,
+    /// How far the time a member sealed a packet at may be from this node's clock before
+    /// the packet is refused as stale ([`crate::Stats::dropped_stale`]): the clock skew
+    /// tolerated between members, and how long a captured packet is remembered so that a
+    /// replay of it is refused. Only sealed packets carry a time.
+    pub max_clock_skew: Duration,
 }
 
 impl Config {
@@ -143,6 +148,7 @@ impl Config {
             state_max_keys: 1024,
             state_max_value_len: 1024,
             state_tombstone_grace: Duration::from_secs(300),
+            max_clock_skew: Duration::from_secs(60),
         }
     }
 

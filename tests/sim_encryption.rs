@@ -1,7 +1,8 @@
 //! Encrypted clusters in the simulator: an encrypted cluster converges and delivers; a
 //! node with another key stays out, its packets counted; encryption turned on in a
 //! running plaintext cluster, and a key rotated, one node at a time, with no false
-//! suspicion and no lost broadcast; sealed datagrams fill the MTU and never exceed it.
+//! suspicion and no lost broadcast; sealed datagrams fill the MTU and never exceed it;
+//! a clock skewed within `max_clock_skew` is tolerated, one beyond it is refused.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,10 +19,11 @@ fn key(n: u8) -> Key {
 }
 
 fn cluster(seed: u64, encrypted: bool) -> Simulation {
-    let mut b = Simulation::builder()
-        .nodes(NODES)
-        .seed(seed)
-        .config(Config::lan());
+    cluster_with(seed, encrypted, Config::lan())
+}
+
+fn cluster_with(seed: u64, encrypted: bool, config: Config) -> Simulation {
+    let mut b = Simulation::builder().nodes(NODES).seed(seed).config(config);
     if encrypted {
         b = b.encrypted(key(1));
     }
@@ -153,4 +155,34 @@ fn sealed_datagrams_fill_the_mtu_and_never_exceed_it() {
         largest + 24 > config.mtu,
         "datagrams no longer fill the MTU: {largest}"
     );
+}
+
+/// Members whose clocks are less than `max_clock_skew` apart are members like any other
+/// (here 18 s apart, at most 9 s from the rest); a member whose clock is ahead of all
+/// others by more one ahead by more is refused as stale by every other node (counted), and so is
+/// declared failed, until its clock is set right.
+#[test]
+fn clocks_within_the_skew_agree_and_one_beyond_it_is_refused_as_stale() {
+    let mut config = Config::lan();
+    config.max_clock_skew = Duration::from_secs(20);
+    let mut sim = cluster_with(15, true, config);
+    sim.skew_clock(NodeId(1), 9_000);
+    sim.skew_clock(NodeId(2), -9_000);
+    sim.run_for(Duration::from_secs(30)).unwrap();
+    healthy(&sim, 0);
+    assert!(ids(&sim).iter().all(|&n| sim.stats(n).dropped_stale == 0));
+
+    // A newcomer whose clock is 25 s ahead of everyone's cannot join.
+    let ahead = sim.add_node();
+    sim.skew_clock(ahead, 25_000);
+    sim.run_for(Duration::from_secs(30)).unwrap();
+    let stale: u64 = ids(&sim).iter().map(|&n| sim.stats(n).dropped_stale).sum();
+    assert!(stale > 0, "nobody refused the newcomer's packets as stale");
+    for node in ids(&sim).into_iter().take(NODES) {
+        let held = sim.view(node, ahead).map(|(state, _)| state);
+        assert_ne!(held, Some(epidemic::MemberState::Alive));
+    }
+    // Its clock set right, it joins.
+    sim.skew_clock(ahead, 0);
+    sim.run_until_converged(Duration::from_secs(60)).unwrap();
 }

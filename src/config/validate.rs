@@ -18,6 +18,7 @@ impl Config {
             ("tcp_timeout", self.tcp_timeout),
             ("aggregation_interval", self.aggregation_interval),
             ("state_interval", self.state_interval),
+            ("max_clock_skew", self.max_clock_skew),
         ];
         for (field, value) in durations {
             if value.is_zero() {

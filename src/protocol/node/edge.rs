@@ -14,7 +14,6 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::codec::{MAGIC, PROTOCOL_VERSION};
 use crate::config::Config;
@@ -24,10 +23,6 @@ use crate::seal::{
     EncryptionMode, Envelope, OpenError, PrefixSource, SealControl, SealError, Transport,
 };
 use crate::stats::{Counters, DropReason};
-
-/// How far a sealed packet's time may be from this node's clock: the clock skew between
-/// members tolerated, and the time a captured packet stays worth refusing by counter.
-pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// A network output that could not be sealed, so it is not sent. An exchange it opened
 /// is owed its one answer.
@@ -63,7 +58,7 @@ impl Edge {
     ) -> Edge {
         // Every sender prefix active within the skew: a member or two (a restart) each.
         let max_senders = config.max_members.saturating_mul(2);
-        let skew_ms = MAX_CLOCK_SKEW.as_millis() as u64;
+        let skew_ms = u64::try_from(config.max_clock_skew.as_millis()).unwrap_or(u64::MAX);
         Edge {
             envelope: Envelope::new(&config.cluster, skew_ms, max_senders, source, false),
             control,
