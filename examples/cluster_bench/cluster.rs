@@ -2,7 +2,7 @@
 //! unexpected events, and the graceful shutdown at the end (phase 4).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, tick, unbounded};
 
-use crate::children::{Children, Msg, Sample, kill_children_on_signal, read_stderr, read_stdout};
+use crate::children::{Children, Msg, Sample, read_stderr, read_stdout};
 use crate::{Args, Preset, Result, now};
 
 pub(crate) struct Cluster {
@@ -18,6 +18,8 @@ pub(crate) struct Cluster {
     config: Preset,
     cluster_name: String,
     stats_every: u64,
+    /// The key every node seals with, if any.
+    key_file: Option<PathBuf>,
     pub(crate) children: Children,
     tx: Sender<Msg>,
     pub(crate) rx: Receiver<Msg>,
@@ -30,15 +32,22 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    pub(crate) fn new(chat: PathBuf, args: &Args, cluster_name: String) -> Result<Cluster> {
+    /// A cluster of `chat` processes named `cluster_name`, sealing with `key_file` if
+    /// given; `live` lists the running children's pids for the signal handler.
+    pub(crate) fn new(
+        chat: PathBuf,
+        args: &Args,
+        cluster_name: String,
+        key_file: Option<&Path>,
+        live: Arc<Mutex<Vec<u32>>>,
+    ) -> Result<Cluster> {
         let (tx, rx) = unbounded();
-        let live = Arc::new(Mutex::new(Vec::new()));
-        kill_children_on_signal(Arc::clone(&live));
         Ok(Cluster {
             chat,
             config: args.config,
             cluster_name,
             stats_every: args.stats_every,
+            key_file: key_file.map(Path::to_path_buf),
             children: Children {
                 procs: Vec::new(),
                 live,
@@ -68,6 +77,9 @@ impl Cluster {
             .stderr(Stdio::piped());
         if let Some(seed) = seed {
             cmd.args(["--join", seed]);
+        }
+        if let Some(key_file) = &self.key_file {
+            cmd.arg("--key-file").arg(key_file);
         }
         let mut child = cmd
             .spawn()

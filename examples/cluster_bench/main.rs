@@ -4,6 +4,7 @@
 //! cargo run --release --example cluster_bench -- --nodes 50
 //! cargo run --release --example cluster_bench -- --nodes N [--config lan|wan|local]
 //!     [--kills K] [--idle-secs S] [--seed S] [--gap-secs G] [--no-build]
+//!     [--key-file PATH | --compare-encryption]
 //! ```
 //!
 //! The unit is the headless mode of `examples/chat`: one process per node, each in a
@@ -31,6 +32,12 @@
 //!    wait, SIGKILL for stragglers. No child outlives the benchmark: a drop guard kills
 //!    them on any error or panic, and SIGINT/SIGTERM to the benchmark kills them too.
 //!
+//! With `--key-file PATH` every node seals with that key. With `--compare-encryption`
+//! the whole sequence runs twice on one machine in one invocation, first plaintext, then
+//! sealed with a key generated for the run (written to a file in the temporary directory
+//! and removed at the end), and a last line gives the ratios sealed / plaintext:
+//! `ratio_sealed_plain idle_cpu=.. rss=.. bytes_per_node_s=.. join_ms=.. detect_p50_ms=..`.
+//!
 //! Output: tables on stdout, then one line
 //! `summary nodes=.. config=.. join_ms=.. detect_p50_ms=.. detect_p99_ms=.. ...`.
 //! "detect" is kill → the last live node reports the failure, one sample per kill;
@@ -41,6 +48,7 @@
 mod children;
 mod cluster;
 mod detection;
+mod encryption;
 mod idle;
 mod join;
 mod procfs;
@@ -48,14 +56,15 @@ mod stats;
 mod summary;
 
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, ValueEnum};
 
-use crate::children::chat_binary;
+use crate::children::{chat_binary, kill_children_on_signal};
 use crate::cluster::Cluster;
 use crate::procfs::{clock_ticks, cpu_model};
 use crate::summary::Summary;
@@ -108,6 +117,15 @@ struct Args {
     /// Do not run `cargo build --release --example chat` first.
     #[arg(long)]
     no_build: bool,
+
+    /// Every node seals with the key in this file (`chat --gen-key` makes one).
+    #[arg(long, value_name = "PATH")]
+    key_file: Option<PathBuf>,
+
+    /// Run the sequence plaintext, then sealed with a generated key, and print the
+    /// ratios.
+    #[arg(long, conflicts_with = "key_file")]
+    compare_encryption: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -156,13 +174,6 @@ fn unix_ms() -> u64 {
 fn run(args: &Args) -> Result<()> {
     let chat = chat_binary(args)?;
     let clk_tck = clock_ticks();
-    let n = usize::try_from(args.nodes)?;
-    let cluster_name = format!("bench-{}-{}", std::process::id(), unix_ms());
-    println!(
-        "cluster_bench: {n} nodes, config {}, cluster {cluster_name}, chat {}",
-        args.config.as_str(),
-        chat.display()
-    );
     println!(
         "  machine: {} logical CPUs, {}; CLK_TCK {clk_tck}; load average {}",
         thread::available_parallelism().map_or(0, |p| p.get()),
@@ -172,8 +183,41 @@ fn run(args: &Args) -> Result<()> {
             |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
         )
     );
+    let live = Arc::new(Mutex::new(Vec::new()));
+    kill_children_on_signal(Arc::clone(&live));
+    if args.compare_encryption {
+        return encryption::compare(args, &chat, &live);
+    }
+    run_once(args, &chat, args.key_file.as_deref(), &live).map(|_| ())
+}
 
-    let mut cluster = Cluster::new(chat, args, cluster_name)?;
+/// One pass of the sequence (join, idle, kills, shutdown) over `n` fresh processes,
+/// sealing with `key_file` if given; prints its tables and summary line.
+fn run_once(
+    args: &Args,
+    chat: &Path,
+    key_file: Option<&Path>,
+    live: &Arc<Mutex<Vec<u32>>>,
+) -> Result<Summary> {
+    let clk_tck = clock_ticks();
+    let n = usize::try_from(args.nodes)?;
+    let cluster_name = format!("bench-{}-{}", std::process::id(), unix_ms());
+    println!(
+        "cluster_bench: {n} nodes, config {}, cluster {cluster_name}, {}, chat {}",
+        args.config.as_str(),
+        key_file.map_or("plaintext".to_owned(), |k| format!(
+            "sealed ({})",
+            k.display()
+        )),
+        chat.display()
+    );
+    let mut cluster = Cluster::new(
+        chat.to_path_buf(),
+        args,
+        cluster_name,
+        key_file,
+        Arc::clone(live),
+    )?;
 
     // 1. Join.
     let join = cluster.start(n, Duration::from_secs(args.join_timeout_secs))?;
@@ -202,14 +246,8 @@ fn run(args: &Args) -> Result<()> {
         println!("  unexpected events: {unexpected}");
     }
 
-    let summary = Summary {
-        n,
-        config: args.config.as_str(),
-        join: &join,
-        idle: &idle,
-        detection: &detection,
-    };
+    let summary = Summary::new(n, args.config.as_str(), &join, &idle, &detection);
     println!();
     summary.print();
-    Ok(())
+    Ok(summary)
 }

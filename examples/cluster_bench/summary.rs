@@ -7,24 +7,27 @@ use crate::idle::IdleResult;
 use crate::join::JoinResult;
 use crate::stats::{FloatStats, quantile};
 
-pub(crate) struct Summary<'a> {
-    pub(crate) n: usize,
-    pub(crate) config: &'a str,
-    pub(crate) join: &'a JoinResult,
-    pub(crate) idle: &'a IdleResult,
-    pub(crate) detection: &'a Detection,
+/// The figures of one pass, as `key=value` fields in print order.
+pub(crate) struct Summary {
+    fields: Vec<(&'static str, String)>,
 }
 
-impl Summary<'_> {
-    pub(crate) fn print(&self) {
-        let d = self.detection;
+impl Summary {
+    pub(crate) fn new(
+        n: usize,
+        config: &str,
+        join: &JoinResult,
+        idle: &IdleResult,
+        detection: &Detection,
+    ) -> Summary {
+        let d = detection;
         let complete = d.complete();
-        let cpu = FloatStats::of(&self.idle.cpu());
-        let rss = FloatStats::of(&self.idle.rss_mib());
+        let cpu = FloatStats::of(&idle.cpu());
+        let rss = FloatStats::of(&idle.rss_mib());
         let mut fields: Vec<(&str, String)> = vec![
-            ("nodes", self.n.to_string()),
-            ("config", self.config.to_owned()),
-            ("join_ms", self.join.converged_ms.to_string()),
+            ("nodes", n.to_string()),
+            ("config", config.to_owned()),
+            ("join_ms", join.converged_ms.to_string()),
             ("kills", d.kills.len().to_string()),
             ("undetected", d.incomplete().to_string()),
             ("detect_p50_ms", quantile(&complete, 0.5).to_string()),
@@ -42,16 +45,30 @@ impl Summary<'_> {
             ("rss_max_mib", format!("{:.2}", rss.max)),
         ];
         let rates: HashMap<usize, f64> = (0..4)
-            .map(|k| (k, FloatStats::of(&self.idle.rate(k)).median))
+            .map(|k| (k, FloatStats::of(&idle.rate(k)).median))
             .collect();
         fields.push(("pkts_per_node_s", format!("{:.2}", rates[&0])));
         fields.push(("pkts_in_per_node_s", format!("{:.2}", rates[&1])));
         fields.push(("bytes_per_node_s", format!("{:.0}", rates[&2])));
         fields.push(("bytes_in_per_node_s", format!("{:.0}", rates[&3])));
-        if let Some(busy) = self.idle.machine_busy_pct {
+        if let Some(busy) = idle.machine_busy_pct {
             fields.push(("machine_busy_pct", format!("{busy:.1}")));
         }
-        let line: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Summary { fields }
+    }
+
+    /// The field `key` as a number, if it is one.
+    pub(crate) fn number(&self, key: &str) -> Option<f64> {
+        let (_, value) = self.fields.iter().find(|(k, _)| *k == key)?;
+        value.parse().ok()
+    }
+
+    pub(crate) fn print(&self) {
+        let line: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         println!("summary {}", line.join(" "));
     }
 }
