@@ -24,6 +24,10 @@ use crate::seal::{
 };
 use crate::stats::{Counters, DropReason};
 
+/// Refusals that point at a misconfiguration (keys, mode, cluster, clocks) are logged at
+/// `warn`, at most once per this many ms; every refusal is logged at `debug`.
+const WARN_EVERY_MS: u64 = 10_000;
+
 /// A network output that could not be sealed, so it is not sent. An exchange it opened
 /// is owed its one answer.
 #[derive(Debug)]
@@ -45,6 +49,9 @@ pub(crate) struct Edge {
     control: Arc<SealControl>,
     envelope: Envelope,
     counters: Arc<Counters>,
+    /// When the last refusal was logged at `warn`, and how many were refused since.
+    warned_at_ms: Option<u64>,
+    unwarned: u64,
 }
 
 impl Edge {
@@ -63,6 +70,8 @@ impl Edge {
             envelope: Envelope::new(&config.cluster, skew_ms, max_senders, source, false),
             control,
             counters,
+            warned_at_ms: None,
+            unwarned: 0,
         }
     }
 
@@ -78,19 +87,48 @@ impl Edge {
         self.envelope.set_require_sealed(mode.requires_sealed());
         let keyring = self.control.keyring();
         let keys = keyring.as_ref().filter(|_| mode != EncryptionMode::Off);
-        self.envelope
-            .open(keys, transport, bytes, wall_ms)
-            .inspect(|plain| {
+        let opened = self.envelope.open(keys, transport, bytes, wall_ms);
+        drop(keyring);
+        match opened {
+            Ok(plain) => {
                 if let Cow::Owned(_) = plain {
                     Counters::bump(&self.counters.sealed_in);
                 }
-            })
-            .map_err(|e| {
+                Ok(plain)
+            }
+            Err(e) => {
                 log::debug!("refused a {transport:?} of {} bytes: {e:?}", bytes.len());
+                self.warn(&e, wall_ms);
                 let reason = drop_reason(e);
                 self.counters.dropped(reason);
-                reason
-            })
+                Err(reason)
+            }
+        }
+    }
+
+    /// Logs a refusal that suggests a misconfigured peer at `warn`, throttled.
+    fn warn(&mut self, e: &OpenError, wall_ms: u64) {
+        let hint = match e {
+            OpenError::Plaintext => "plaintext, and this node requires sealed input",
+            OpenError::UnknownKey => "sealed under a key this node does not hold",
+            OpenError::WrongCluster => "sealed by a node of another cluster",
+            OpenError::Forged => "failed authentication (tampered, or another cluster's name)",
+            OpenError::Stale => "sealed further from this node's clock than max_clock_skew",
+            _ => return,
+        };
+        self.unwarned += 1;
+        let due = self
+            .warned_at_ms
+            .is_none_or(|at| wall_ms.saturating_sub(at) >= WARN_EVERY_MS);
+        if due {
+            log::warn!(
+                "refused input: {hint} ({} such refusals since the last warning); check \
+                 the peers' keys, encryption mode, cluster name and clock",
+                self.unwarned
+            );
+            self.warned_at_ms = Some(wall_ms);
+            self.unwarned = 0;
+        }
     }
 
     /// `net`, sealed if the mode seals, at `wall_ms`.
