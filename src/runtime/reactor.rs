@@ -222,6 +222,8 @@ impl<S: NetSink> Reactor<S> {
                     Err(kind) => return self.fail(kind),
                 }
             }
+            self.conns
+                .release_held(self.poll.registry(), &mut self.sink, now);
             self.conns.sweep(self.poll.registry(), &mut self.sink, now);
         }
     }

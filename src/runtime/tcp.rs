@@ -22,7 +22,8 @@
 //! and its head before its body is buffered (`reader.rs`); inbound and outbound
 //! connections have separate slots, and a full inbound table evicts its oldest
 //! unfinished request; all buffers together stay within one byte budget; every phase has
-//! a deadline; and inbound requests are handed on at a bounded rate.
+//! a deadline; and inbound requests are handed on at a bounded rate, those over it held
+//! for a token within their deadline, a bounded number (`held.rs`).
 
 use std::collections::HashMap;
 use std::io;
@@ -34,10 +35,12 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
 mod conn;
+mod held;
 mod rate;
 mod reader;
 
 use self::conn::{Conn, Kind, Outcome};
+use self::held::HeldRequests;
 use self::rate::RequestRates;
 #[cfg(feature = "unstable-internals")]
 pub(crate) use self::reader::FrameReader;
@@ -49,6 +52,8 @@ use crate::stats::{Counters, DropReason};
 
 /// The TCP read buffer, shared by all connections (reads never go past a frame's end).
 const READ_BUF: usize = 65_536;
+/// How often held requests are offered tokens again.
+const HELD_RETRY: Duration = Duration::from_millis(20);
 
 /// Every open connection of one reactor, by mio token, with the limits they live under.
 pub(super) struct Conns {
@@ -68,6 +73,8 @@ pub(super) struct Conns {
     buffered: usize,
     /// Inbound requests that may still be handed on now.
     requests: RequestRates,
+    /// Inbound requests over the rate, waiting for a token.
+    held: HeldRequests,
     /// The node's counters (frames, drops).
     counters: Arc<Counters>,
 }
@@ -80,6 +87,7 @@ impl Conns {
             next_token: first_token,
             buf: vec![0; READ_BUF],
             requests: RequestRates::new(limits.requests_per_sec, limits.requests_per_source),
+            held: HeldRequests::new(limits.max_held, limits.max_held_per_source),
             limits,
             inbound: 0,
             outbound: 0,
@@ -246,19 +254,8 @@ impl Conns {
                 }
             }
             Outcome::Request(frame) => {
-                if !self.requests.take(conn.peer.ip(), now) {
-                    log::debug!("tcp {}: request over the rate limit, closing", conn.peer);
-                    self.counters.dropped(DropReason::TcpLimit);
-                    self.remove(registry, token);
-                    return;
-                }
-                // The application now has `inbound_timeout` to answer.
-                conn.deadline = deadline(now, self.limits.inbound_timeout);
-                let (id, peer) = (ConnId(token.0 as u64), conn.peer);
-                if !sink.request(id, peer, frame) {
-                    log::debug!("tcp {peer}: unusable request, closing");
-                    self.remove(registry, token);
-                }
+                let from = conn.peer.ip();
+                self.on_request(registry, sink, token, from, frame, now);
             }
             Outcome::Response(result) => {
                 if let Some(Conn {
@@ -299,11 +296,14 @@ impl Conns {
 
     /// How long the reactor may sleep: until the nearest deadline, or forever without any.
     pub(super) fn next_timeout(&self, now: Instant) -> Option<Duration> {
-        self.map
+        let retry = (!self.held.is_empty()).then_some(HELD_RETRY);
+        let nearest = self
+            .map
             .values()
             .map(|c| c.deadline)
             .min()
-            .map(|d| d.saturating_duration_since(now))
+            .map(|d| d.saturating_duration_since(now));
+        nearest.into_iter().chain(retry).min()
     }
 
     /// Drops every connection; each pending exchange answers `Shutdown`.
@@ -313,6 +313,7 @@ impl Conns {
                 sink.response(exchange, Err(ExchangeError::Shutdown));
             }
         }
+        self.held.clear();
         (self.inbound, self.outbound, self.buffered) = (0, 0, 0);
     }
 
@@ -369,6 +370,9 @@ impl Conns {
             Kind::Outbound { .. } => self.outbound -= 1,
         }
         self.buffered -= conn.held();
+        let held_before = self.held.bytes();
+        self.held.forget(token);
+        self.buffered -= held_before - self.held.bytes();
         if let Err(e) = registry.deregister(&mut conn.stream) {
             log::debug!("tcp {}: deregister failed: {e}", conn.peer);
         }

@@ -38,6 +38,11 @@ pub(crate) struct ReactorLimits {
     /// The same, for each source address: one stranger's flood empties only its own
     /// bucket, and members elsewhere still get their exchanges answered.
     pub(crate) requests_per_source: u32,
+    /// Requests over the rate wait for a token (within their connection's deadline)
+    /// rather than being closed at once, this many at most...
+    pub(crate) max_held: usize,
+    /// ...and this many from one source address.
+    pub(crate) max_held_per_source: usize,
     /// Capacity of the command queue.
     pub(crate) command_queue: usize,
 }
@@ -55,6 +60,9 @@ impl Default for ReactorLimits {
             max_buffered: 4 * MAX_FRAME_LEN,
             requests_per_sec: 64,
             requests_per_source: 16,
+            // Half the inbound slots; one source, a burst's worth (two seconds of its rate).
+            max_held: 48,
+            max_held_per_source: 32,
             command_queue: 8192,
         }
     }

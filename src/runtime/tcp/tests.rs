@@ -260,6 +260,7 @@ fn requests_over_the_rate_and_frames_over_the_byte_budget_are_closed() {
     let node = TestNode::start(ReactorLimits {
         requests_per_sec: 1,
         max_buffered: 64,
+        max_held: 0,
         ..ReactorLimits::default()
     });
     // A bucket of two: the third request in a burst is closed unanswered.
@@ -282,4 +283,43 @@ fn requests_over_the_rate_and_frames_over_the_byte_budget_are_closed() {
     assert_closed(&mut big);
     assert_eq!(load(&node.counters.dropped_tcp_limit), 2);
     assert!(node.quiet());
+}
+
+/// Requests over the rate wait for a token rather than being closed, up to the share of
+/// their source; beyond it they are closed (counted).
+#[test]
+fn requests_over_the_rate_wait_for_a_token_up_to_their_share() {
+    let node = TestNode::start(ReactorLimits {
+        requests_per_sec: 4,
+        max_held_per_source: 2,
+        ..ReactorLimits::default()
+    });
+    // The bucket holds a burst of eight; two more are held, the eleventh is closed.
+    let mut streams = Vec::new();
+    for _ in 0..11 {
+        let mut stream = client(&node);
+        stream.write_all(&[0, 0, 0, 0]).expect("write");
+        streams.push(stream);
+    }
+    let mut requests = 0;
+    while requests < 10 {
+        let Got::Request(..) = node.next() else {
+            panic!("expected a request")
+        };
+        requests += 1;
+    }
+    assert_eq!(load(&node.counters.dropped_tcp_limit), 1);
+    let closed = streams.iter_mut().map(closed_now).filter(|&c| c).count();
+    assert_eq!(closed, 1, "only the request beyond the share is closed");
+    assert!(node.quiet());
+}
+
+/// Whether the reactor has closed `stream` (reads an end of file without waiting).
+fn closed_now(stream: &mut StdStream) -> bool {
+    stream.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0; 8];
+    let closed = matches!(stream.read(&mut buf), Ok(0))
+        || matches!(stream.read(&mut buf), Err(e) if e.kind() == io::ErrorKind::ConnectionReset);
+    stream.set_nonblocking(false).expect("blocking");
+    closed
 }
