@@ -244,6 +244,17 @@ impl Membership {
         alive.addr == from || self.table.get(&alive.name).is_some() || self.table.is_live_addr(from)
     }
 
+    /// A sender that is no member here probed this node or told of a name it does not
+    /// hold. It is a stranger, or (far more often, while a cluster forms) a member not
+    /// heard of yet, whose gossip this node cannot take: rumors are sent only so many times, and a
+    /// node that hears only from such senders would wait for the next push-pull (fifty
+    /// nodes joining through one seed converged 22 s in instead of 0.6 s). A push-pull
+    /// with a member soon fills the gap; at most one such early exchange per two probe
+    /// periods, which is all a stranger's introductions can draw.
+    pub(super) fn sync_soon(&mut self, now: Instant) {
+        self.sync.hurry(now, self.config.probe_interval * 2);
+    }
+
     fn emit(&mut self, event: Event) {
         self.outputs.push_back(Output::from(Delivery::Event(event)));
     }
@@ -262,6 +273,7 @@ impl Membership {
                 Message::Alive(m) if !self.may_introduce(from, &m) => {
                     Counters::bump(&self.counters.refused_members);
                     log::debug!("{from}, no member, introduced {}; refused", m.name);
+                    self.sync_soon(now);
                 }
                 Message::Ping(ping) => bare_acks.extend(self.on_ping(now, from, ping)),
                 Message::PingReq(req) => self.on_ping_req(now, from, req),

@@ -78,6 +78,10 @@ impl Membership {
             self.send_probe(from, vec![ack], true);
             return None;
         }
+        if self.table.get(&ping.source).is_none() {
+            // Probed by a name this node does not hold: likely a member it has missed.
+            self.sync_soon(now);
+        }
         let since_start = now.saturating_since(Instant::ZERO);
         if !self.rates.stranger_acks.take(since_start) {
             Counters::bump(&self.counters.refused_probes);

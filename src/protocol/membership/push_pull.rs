@@ -76,6 +76,8 @@ pub(crate) struct AntiEntropy {
     joins: BTreeMap<RequestId, JoinAttempt>,
     seeds: Vec<SocketAddr>,
     lost: VecDeque<SocketAddr>,
+    /// When the last exchange brought forward by [`AntiEntropy::hurry`] was due.
+    hurried_at: Option<Instant>,
 }
 
 impl AntiEntropy {
@@ -89,6 +91,7 @@ impl AntiEntropy {
             joins: BTreeMap::new(),
             seeds: Vec::new(),
             lost: VecDeque::new(),
+            hurried_at: None,
         }
     }
 
@@ -177,6 +180,16 @@ impl AntiEntropy {
             self.lost.pop_front();
         }
         self.lost.push_back(addr);
+    }
+
+    /// Brings the next periodic exchange forward to `now`, or to `gap` after the last
+    /// one brought forward if that is later (so at most one per `gap`).
+    pub(crate) fn hurry(&mut self, now: Instant, gap: Duration) {
+        let at = self.hurried_at.map_or(now, |last| (last + gap).max(now));
+        if at < self.next_at {
+            self.next_at = at;
+            self.hurried_at = Some(at);
+        }
     }
 
     /// Forgets a lost address that is live again.
