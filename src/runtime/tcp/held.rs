@@ -238,7 +238,7 @@ mod tests {
         assert!(rates.take(A, now) && rates.take(A, now));
         let mut held = HeldRequests::new(8, 8);
         for t in 1..=3 {
-            held.hold(Token(t), A, vec![t as u8]).unwrap();
+            assert!(held.hold(Token(t), A, vec![t as u8]).is_ok());
         }
         assert!(held.release(&mut rates, now).is_empty());
         let first = held.release(&mut rates, now + Duration::from_millis(1_001));
