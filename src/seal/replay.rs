@@ -15,6 +15,12 @@
 //! last `max_skew`. Only authenticated packets make entries, so only key holders can fill
 //! it; when it is full, packets under new prefixes are refused (`TooManySenders`) until
 //! entries expire, and senders already known are unaffected.
+//!
+//! Forgetting is judged by this node's clock, which can step back (the runtime reads the
+//! system clock): anything sealed more than `max_skew` before the latest sweep is stale
+//! for good, so a step back never lets a forgotten sender's packets in again. After a
+//! step back of more than the skew, peers stepped back alike are refused until the clock
+//! has caught up again.
 
 use std::collections::HashMap;
 
@@ -55,6 +61,10 @@ pub(crate) struct ReplayGuard {
     senders: HashMap<[u8; NONCE_PREFIX_LEN], Sender>,
     /// When to forget expired senders next (ms since the Unix epoch).
     next_sweep_ms: u64,
+    /// The latest clock reading at which senders were forgotten: anything sealed more
+    /// than the skew before it may come from a forgotten sender, so it is stale even if
+    /// this node's clock has since stepped back.
+    swept_at_ms: u64,
 }
 
 impl ReplayGuard {
@@ -66,6 +76,7 @@ impl ReplayGuard {
             max_senders,
             senders: HashMap::new(),
             next_sweep_ms: 0,
+            swept_at_ms: 0,
         }
     }
 
@@ -83,7 +94,8 @@ impl ReplayGuard {
         sent_ms: u64,
         now_ms: u64,
     ) -> Result<(), Refusal> {
-        if sent_ms.abs_diff(now_ms) > self.max_skew_ms {
+        let before_sweep = sent_ms.saturating_add(self.max_skew_ms) < self.swept_at_ms;
+        if sent_ms.abs_diff(now_ms) > self.max_skew_ms || before_sweep {
             return Err(Refusal::Stale);
         }
         if now_ms >= self.next_sweep_ms || self.senders.len() >= self.max_senders {
@@ -112,6 +124,7 @@ impl ReplayGuard {
         let skew = self.max_skew_ms;
         self.senders
             .retain(|_, s| s.newest_ms.saturating_add(skew) >= now_ms);
+        self.swept_at_ms = self.swept_at_ms.max(now_ms);
         // Sweeping is O(senders); once a second bounds its cost.
         self.next_sweep_ms = now_ms.saturating_add(1_000);
     }
@@ -238,5 +251,23 @@ mod tests {
         assert_eq!(g.accept([0; 8], 1, T, T), Ok(()), "known senders go on");
         let later = T + 2 * SKEW;
         assert_eq!(g.accept([9; 8], 0, later, later), Ok(()), "after expiry");
+    }
+
+    /// Found by reading the guard (fuzz session of issue 12): a packet taken at T, its
+    /// sender forgotten by a sweep at T + skew, and the clock stepped back to T + skew −
+    /// 1 s: the same packet must still be refused.
+    #[test]
+    fn a_replay_stays_refused_after_the_clock_steps_back() {
+        let mut g = guard();
+        let (a, b) = ([1; NONCE_PREFIX_LEN], [2; NONCE_PREFIX_LEN]);
+        assert_eq!(g.accept(a, 0, T, T), Ok(()));
+        // Another sender's packet arrives past the skew: the sweep forgets `a`.
+        let later = T + SKEW + 1;
+        assert_eq!(g.accept(b, 0, later, later), Ok(()));
+        assert_eq!(g.len(), 1);
+        let stepped_back = T + SKEW - 1_000;
+        assert_eq!(g.accept(a, 0, T, stepped_back), Err(Refusal::Stale));
+        // What is sealed after the sweep's horizon is still taken.
+        assert_eq!(g.accept(a, 1, stepped_back, stepped_back), Ok(()));
     }
 }
