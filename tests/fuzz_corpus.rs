@@ -12,7 +12,7 @@ use epidemic::bench_support::fuzz;
 type Entry = fn(&[u8]);
 
 /// Every target with its entry function, as `fuzz/fuzz_targets/*.rs` call them.
-const TARGETS: [(&str, Entry); 7] = [
+const TARGETS: [(&str, Entry); 8] = [
     ("packet", fuzz::packet),
     ("message", fuzz::message),
     ("frame", fuzz::frame),
@@ -20,6 +20,7 @@ const TARGETS: [(&str, Entry); 7] = [
     ("roundtrip", fuzz::roundtrip),
     ("tcp_reader", fuzz::tcp_reader),
     ("node", fuzz::node),
+    ("open", fuzz::open),
 ];
 
 /// Feeds every file under `fuzz/<dir>/<target>/` to the target's entry; returns how many.

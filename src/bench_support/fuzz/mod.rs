@@ -9,17 +9,20 @@
 //! | `state` | [`state`] | a key-value body, as a frame and as a message | both decode alike, as `frame` |
 //! | `roundtrip` | [`roundtrip`] | messages and frames built from the bytes | `decode(encode(m)) == m`, `encoded_len` exact |
 //! | `tcp_reader` | [`tcp_reader`] | a byte stream in fuzz-chosen pieces | frames as announced, never read past, bounded memory |
-//! | `node` | [`node`] | a script of datagrams, requests, responses and time | no panic; the node's invariants |
+//! | `node` | [`node`] | a script of datagrams, requests, responses and time, plain or sealed | no panic; the node's invariants; what it sends while sealing opens |
+//! | `open` | [`open`] | a script of packets sealed, changed, replayed, forged or raw | opens exactly what is genuine and fresh, once; agrees with a model of the replay guard |
 //!
 //! Any input is valid for every entry: bad input must give a typed error or a counted
 //! drop, so a panic is a bug.
 
 mod input;
 mod node;
+mod open;
 mod tcp_reader;
 
 pub use self::input::{Cast, Input};
 pub use self::node::{FuzzNode, node};
+pub use self::open::open;
 pub use self::tcp_reader::tcp_reader;
 
 use crate::codec::{
@@ -64,7 +67,7 @@ pub fn packet(data: &[u8]) {
 /// The fuzz bytes as a datagram's count and messages, behind a valid header.
 pub fn message(data: &[u8]) {
     let mut bytes = Vec::with_capacity(HEADER_LEN + data.len());
-    put_header(&mut bytes);
+    put_header(&mut bytes, &HEADER);
     bytes.extend_from_slice(data);
     packet(&bytes);
 }
@@ -92,7 +95,7 @@ pub fn frame(data: &[u8]) {
 /// (type 11): the two decoders must agree.
 pub fn state(data: &[u8]) {
     let mut as_frame = Vec::with_capacity(HEADER_LEN + 1 + data.len());
-    put_header(&mut as_frame);
+    put_header(&mut as_frame, &HEADER);
     as_frame.push(KIND_STATE);
     as_frame.extend_from_slice(data);
     frame(&as_frame);
@@ -100,7 +103,7 @@ pub fn state(data: &[u8]) {
         return;
     };
     let mut as_packet = Vec::with_capacity(PACKET_OVERHEAD + 3 + data.len());
-    put_header(&mut as_packet);
+    put_header(&mut as_packet, &HEADER);
     as_packet.push(1);
     as_packet.extend_from_slice(&len.to_be_bytes());
     as_packet.push(STATE_MESSAGE_TYPE);
@@ -161,10 +164,10 @@ pub fn roundtrip(data: &[u8]) {
     }
 }
 
-/// Appends [`HEADER`].
-fn put_header(buf: &mut Vec<u8>) {
+/// Appends `header` as the codec writes it.
+fn put_header(buf: &mut Vec<u8>, header: &Header) {
     buf.extend_from_slice(&codec::MAGIC);
     buf.push(codec::PROTOCOL_VERSION);
-    buf.push(HEADER.flags);
-    buf.extend_from_slice(&HEADER.cluster.to_be_bytes());
+    buf.push(header.flags);
+    buf.extend_from_slice(&header.cluster.to_be_bytes());
 }
