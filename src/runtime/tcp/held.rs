@@ -197,16 +197,8 @@ impl Conns {
 mod tests {
     use std::time::Duration;
 
+    use super::super::rate::tests::{A, B, start};
     use super::*;
-
-    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
-    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
-
-    /// A fixed point to count from (the tests only add to it).
-    #[allow(clippy::disallowed_methods)]
-    fn start() -> Instant {
-        Instant::now()
-    }
 
     #[test]
     fn held_requests_are_bounded_per_source_and_in_all() {

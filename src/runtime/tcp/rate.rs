@@ -62,17 +62,17 @@ fn bucket(per_sec: u32) -> TokenBucket {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::time::Duration;
 
     use super::*;
 
-    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
-    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+    pub(in crate::runtime::tcp) const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    pub(in crate::runtime::tcp) const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
 
     /// A fixed point to count from (the tests only add to it).
     #[allow(clippy::disallowed_methods)]
-    fn start() -> Instant {
+    pub(in crate::runtime::tcp) fn start() -> Instant {
         Instant::now()
     }
 
