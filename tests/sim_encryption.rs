@@ -1,8 +1,9 @@
 //! Encrypted clusters in the simulator: an encrypted cluster converges and delivers; a
 //! node with another key stays out, its packets counted; encryption turned on in a
 //! running plaintext cluster, and a key rotated, one node at a time, with no false
-//! suspicion and no lost broadcast; sealed datagrams fill the MTU and never exceed it;
-//! a clock skewed within `max_clock_skew` is tolerated, one beyond it is refused.
+//! suspicion and no lost broadcast or key-value write; sealed datagrams fill the MTU and
+//! never exceed it; a clock skewed within `max_clock_skew` is tolerated, one beyond it is
+//! refused.
 
 #![allow(clippy::unwrap_used)]
 
@@ -90,6 +91,9 @@ fn encryption_turns_on_in_a_running_cluster_and_a_key_rotates_without_a_false_su
             change(sim, node);
             sim.broadcast(node, format!("b{broadcasts}").into_bytes())
                 .unwrap();
+            // A key-value write beside each broadcast, under a key of its own.
+            let key = format!("k{broadcasts}");
+            sim.set(node, &key, key.clone().into_bytes()).unwrap();
             broadcasts += 1;
             sim.run_for(STEP).unwrap();
         }
@@ -109,6 +113,18 @@ fn encryption_turns_on_in_a_running_cluster_and_a_key_rotates_without_a_false_su
     step(&mut sim, &|s, n| s.remove_key(n, key(1).id()).unwrap());
     sim.run_for(Duration::from_secs(10)).unwrap();
     healthy(&sim, broadcasts);
+    // Every write reached every node: node i wrote k{i}, k{i + NODES}, ...
+    for observer in ids(&sim) {
+        for n in 0..broadcasts {
+            let (owner, key) = (NodeId(n % NODES), format!("k{n}"));
+            let held = sim.get(observer, owner, &key);
+            assert_eq!(
+                held,
+                Some(key.clone().into_bytes()),
+                "{observer:?} lacks {key}"
+            );
+        }
+    }
     for node in ids(&sim) {
         assert_eq!(sim.keys(node), vec![key(2).id()]);
         let stats = sim.stats(node);
