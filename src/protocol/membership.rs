@@ -81,6 +81,8 @@ pub(crate) struct Membership {
     leaving: bool,
     snapshot_dirty: bool,
     conflicts_reported: BTreeSet<(NodeName, SocketAddr)>,
+    /// The node's encryption mode (absent in unit tests: plaintext).
+    seal: Option<Arc<crate::seal::SealControl>>,
     /// When this node last corrected each accuser that gossiped a stale suspicion or
     /// death about it (see [`Membership::correct_accuser`]).
     corrections: BTreeMap<NodeName, Instant>,
@@ -134,6 +136,12 @@ impl Update {
 }
 
 impl Membership {
+    /// Lets the node's encryption mode decide what strangers are answered (see
+    /// `on_ping`).
+    pub(crate) fn set_seal_control(&mut self, seal: Arc<crate::seal::SealControl>) {
+        self.seal = Some(seal);
+    }
+
     /// Adds what membership holds to `f`: members, Lifeguard's reports, relays, exchanges.
     pub(crate) fn add_footprint(&self, f: &mut crate::protocol::Footprint) {
         f.members = self.table.len();
@@ -194,6 +202,7 @@ impl Membership {
             snapshot_dirty: true,
             conflicts_reported: BTreeSet::new(),
             corrections: BTreeMap::new(),
+            seal: None,
         }
     }
 

@@ -82,8 +82,15 @@ impl Membership {
             // Probed by a name this node does not hold: likely a member it has missed.
             self.sync_soon(now);
         }
+        // While sealing but still taking plaintext (the middle step of turning encryption
+        // on), an ack would leave 40 bytes larger than a bare plaintext ping: a stranger
+        // is not answered then, as it is not once sealing is required.
+        let sealing_step = self
+            .seal
+            .as_ref()
+            .is_some_and(|s| s.mode() == crate::seal::EncryptionMode::Sealing);
         let since_start = now.saturating_since(Instant::ZERO);
-        if !self.rates.stranger_acks.take(since_start) {
+        if sealing_step || !self.rates.stranger_acks.take(since_start) {
             Counters::bump(&self.counters.refused_probes);
             return None;
         }

@@ -98,10 +98,10 @@ impl Components {
             seed,
             generation,
             now,
-            seal: _,
+            seal,
         } = setup;
         let mut seeds = ChaCha8Rng::seed_from_u64(seed);
-        let membership = Membership::new(
+        let mut membership = Membership::new(
             config.clone(),
             name.clone(),
             addr,
@@ -110,6 +110,7 @@ impl Components {
             ChaCha8Rng::from_rng(&mut seeds),
             counters.clone(),
         );
+        membership.set_seal_control(seal);
         let peers = membership.peer_view();
         let mut dissemination = Dissemination::new(
             config.clone(),
