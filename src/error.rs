@@ -72,7 +72,9 @@ pub enum ExchangeError {
     Connect(io::ErrorKind),
     /// The exchange did not finish within its timeout.
     Timeout,
-    /// The peer closed the connection before the whole answer arrived.
+    /// The peer closed the connection before the whole answer arrived. A node closes,
+    /// unanswered, a request it refuses: another cluster's, sealed under a key it does not
+    /// hold, plaintext where it requires sealed input, or over its limits (it counts why).
     Closed,
     /// The answer announced this many bytes, over the frame limit.
     Oversized(usize),
@@ -95,7 +97,10 @@ impl fmt::Display for ExchangeError {
         match self {
             ExchangeError::Connect(kind) => write!(f, "connect failed: {kind}"),
             ExchangeError::Timeout => f.write_str("timed out"),
-            ExchangeError::Closed => f.write_str("connection closed by the peer"),
+            ExchangeError::Closed => f.write_str(
+                "connection closed by the peer before it answered (a refusal, if the \
+                 peer runs: check cluster name, keys and encryption mode; its Stats say why)",
+            ),
             ExchangeError::Oversized(n) => write!(f, "answer of {n} bytes over the frame limit"),
             ExchangeError::Io(kind) => write!(f, "i/o error: {kind}"),
             ExchangeError::Shutdown => f.write_str("the node is shutting down"),
