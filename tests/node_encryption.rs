@@ -80,6 +80,16 @@ fn assert_no_false_failure(cluster: &Cluster) {
     }
 }
 
+/// One round of a rolling change: `step` on each node in turn, each followed by that
+/// node's broadcast and write tagged `tag`; then waits until all of them arrived.
+fn rolling_round(cluster: &Cluster, tag: &str, step: Step) {
+    for i in 0..cluster.nodes.len() {
+        step(cluster.node(i));
+        broadcast_and_write(cluster, i, tag);
+    }
+    wait_delivered(cluster, tag);
+}
+
 /// A fresh node built by `customize` cannot join the cluster through node 0.
 fn assert_cannot_join(cluster: &Cluster, name: &str, customize: impl FnOnce(Node) -> Node) {
     let node = builder(name, 0xbad, &cluster.config).start().unwrap();
@@ -95,47 +105,30 @@ fn assert_cannot_join(cluster: &Cluster, name: &str, customize: impl FnOnce(Node
 #[test]
 fn encryption_is_turned_on_across_ten_running_nodes_with_no_false_failure() {
     let cluster = Cluster::start("node-enc-rollout", "rollout", 10, 4100);
-    let n = cluster.nodes.len();
     let secret = key(7);
-    for i in 0..n {
-        let node = cluster.node(i);
+    rolling_round(&cluster, "opening", &|node| {
         node.handle().install_key(secret.clone()).unwrap();
-        node.handle()
-            .set_encryption_mode(EncryptionMode::Opening)
-            .unwrap();
-        broadcast_and_write(&cluster, i, "opening");
-    }
-    wait_delivered(&cluster, "opening");
+        let mode = node.handle().set_encryption_mode(EncryptionMode::Opening);
+        mode.unwrap();
+    });
     // Everyone opens, nobody seals yet.
     for node in &cluster.nodes {
         assert_eq!((node.stats().sealed_in, node.stats().sealed_out), (0, 0));
     }
-
-    for i in 0..n {
-        cluster
-            .node(i)
-            .handle()
-            .set_encryption_mode(EncryptionMode::Sealing)
-            .unwrap();
-        broadcast_and_write(&cluster, i, "sealing");
-    }
-    wait_delivered(&cluster, "sealing");
+    rolling_round(&cluster, "sealing", &|node| {
+        let mode = node.handle().set_encryption_mode(EncryptionMode::Sealing);
+        mode.unwrap();
+    });
     let sealed_before_required: Vec<u64> =
         cluster.nodes.iter().map(|n| n.stats().sealed_in).collect();
     assert!(
         sealed_before_required.iter().all(|&s| s > 0),
         "{sealed_before_required:?}"
     );
-
-    for i in 0..n {
-        cluster
-            .node(i)
-            .handle()
-            .set_encryption_mode(EncryptionMode::Required)
-            .unwrap();
-        broadcast_and_write(&cluster, i, "required");
-    }
-    wait_delivered(&cluster, "required");
+    rolling_round(&cluster, "required", &|node| {
+        let mode = node.handle().set_encryption_mode(EncryptionMode::Required);
+        mode.unwrap();
+    });
     assert_no_false_failure(&cluster);
     for node in &cluster.nodes {
         assert_eq!(node.handle().encryption_mode(), EncryptionMode::Required);
@@ -153,7 +146,6 @@ fn a_key_is_rotated_across_a_running_cluster_losing_nothing() {
     let cluster = Cluster::start_with("node-enc-rotate", "rotate", 8, 4200, |_, b| {
         b.keyring(Keyring::new(old.clone()))
     });
-    let n = cluster.nodes.len();
     let rounds: [(&str, Step); 3] = [
         ("install", &|node| {
             node.handle().install_key(new.clone()).unwrap()
@@ -164,11 +156,7 @@ fn a_key_is_rotated_across_a_running_cluster_losing_nothing() {
         }),
     ];
     for (tag, step) in rounds {
-        for i in 0..n {
-            step(cluster.node(i));
-            broadcast_and_write(&cluster, i, tag);
-        }
-        wait_delivered(&cluster, tag);
+        rolling_round(&cluster, tag, step);
     }
     assert_no_false_failure(&cluster);
     for node in &cluster.nodes {
