@@ -13,9 +13,10 @@ pub const MAX_METADATA_LEN: usize = 512;
 
 /// A node's name: UTF-8, 1 to [`MAX_NAME_LEN`] bytes, unique in the cluster.
 ///
-/// Cloning is cheap (a reference count), so every layer can hold names freely.
+/// Cloning is cheap (a reference count), so every layer can hold names freely. One
+/// pointer wide (the text is boxed behind the count): every node holds one per member.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeName(Arc<str>);
+pub struct NodeName(Arc<Box<str>>);
 
 impl NodeName {
     /// Validates and wraps a name.
@@ -31,7 +32,7 @@ impl NodeName {
         if name.chars().any(char::is_control) {
             return Err(InvalidName::ControlCharacter);
         }
-        Ok(NodeName(Arc::from(name)))
+        Ok(NodeName(Arc::new(Box::from(name))))
     }
 
     /// The name as text.
@@ -42,13 +43,13 @@ impl NodeName {
 
 impl fmt::Debug for NodeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for NodeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
+        f.pad(self.as_str())
     }
 }
 

@@ -23,6 +23,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::directory::MemberId;
 use super::table::MemberTable;
 use crate::member::{Incarnation, NodeName};
 use crate::time::Instant;
@@ -103,7 +104,7 @@ pub(crate) enum AckMatch {
 /// Probe scheduling and bookkeeping.
 #[derive(Debug)]
 pub(crate) struct FailureDetector {
-    order: Vec<NodeName>,
+    order: Vec<MemberId>,
     next: usize,
     probe: Option<Probe>,
     next_probe_at: Instant,
@@ -184,15 +185,16 @@ impl FailureDetector {
     ) -> Option<NodeName> {
         for _pass in 0..2 {
             while self.next < self.order.len() {
-                let name = self.order[self.next].clone();
+                let id = self.order[self.next];
                 self.next += 1;
-                let live = table.get(&name).is_some_and(|r| r.state.is_live());
-                if live && name != *table.local() {
+                // An id forgotten since is skipped; one reused since names another live
+                // member, probed a little early.
+                if let Some(name) = table.live_name(id) {
                     return Some(name);
                 }
             }
             // End of a cycle: reshuffle the live members.
-            self.order = table.live_names();
+            self.order = table.live_ids();
             self.order.shuffle(rng);
             self.next = 0;
         }
@@ -200,10 +202,10 @@ impl FailureDetector {
     }
 
     /// Inserts a new member at a random position of the rest of this cycle.
-    pub(crate) fn insert_member(&mut self, name: NodeName, rng: &mut ChaCha8Rng) {
+    pub(crate) fn insert_member(&mut self, id: MemberId, rng: &mut ChaCha8Rng) {
         let at = rng.random_range(self.next..=self.order.len());
         crate::protocol::peers::reserve_one(&mut self.order);
-        self.order.insert(at, name);
+        self.order.insert(at, id);
     }
 
     /// Starts a probe.

@@ -167,7 +167,6 @@ impl Membership {
             metadata,
             changed_at: now,
             suspicion_token: 0,
-            live_slot: crate::protocol::table::NOT_LIVE,
         };
         // Random phase, so nodes started together do not probe in lockstep.
         let first_probe = now + config.probe_interval.mul_f64(rng.random_range(0.0..1.0));

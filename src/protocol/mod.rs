@@ -35,6 +35,7 @@
 
 mod aggregation;
 mod awareness;
+mod directory;
 mod dissemination;
 mod failure_detector;
 mod inputs;

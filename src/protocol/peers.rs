@@ -1,14 +1,14 @@
-//! The live members (alive or suspect, this node excluded) as one shared list, and the
-//! members that went down recently: written by membership alone, read by every component
-//! that sends to peers (dissemination, aggregation, the key-value state). Components learn
-//! who is up or down from here, not from messages.
+//! The shared member directory ([`Directory`]) and the members that went down recently:
+//! written by membership alone, read by every component that sends to peers
+//! (dissemination, aggregation, the key-value state). Components learn who is up or down
+//! from here, not from messages.
 //!
 //! One copy per node, not one per component: at 10,000 members a private copy in each
 //! actor cost about 100 bytes per member per actor, the largest share of a simulated
 //! node's memory. Readers take a short read lock (a random pick or a scan); the single
-//! writer takes the write lock only when a member comes up, goes down or changes address.
-//! In the simulator every component of a node runs on one thread, so what a reader sees is
-//! a pure function of the events so far: runs stay deterministic.
+//! writer takes the write lock only when a member's record changes. In the simulator
+//! every component of a node runs on one thread, so what a reader sees is a pure function
+//! of the events so far: runs stay deterministic.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,7 +18,8 @@ use parking_lot::RwLock;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use crate::member::NodeName;
+use crate::member::{MemberState, NodeName};
+use crate::protocol::directory::{Directory, Held, MemberId};
 use crate::time::Instant;
 
 /// One live member as readers see it.
@@ -26,87 +27,83 @@ use crate::time::Instant;
 pub(crate) struct Peer {
     pub(crate) name: NodeName,
     pub(crate) addr: SocketAddr,
-    /// Suspected: still gossiped to (it must hear the suspicion to refute it), but not
-    /// sent push-sum mass, which would be lost if it has crashed.
-    pub(crate) suspect: bool,
 }
 
 /// Which live members a reader may pick.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pick {
-    /// Alive or suspect.
+    /// Alive or suspect: a suspect is still gossiped to (it must hear the suspicion to
+    /// refute it).
     Live,
-    /// Alive only.
+    /// Alive only: a suspect is not sent push-sum mass, which would be lost if it has
+    /// crashed.
     Alive,
 }
 
 impl Pick {
-    fn admits(self, peer: &Peer) -> bool {
-        self == Pick::Live || !peer.suspect
+    fn admits(self, state: MemberState) -> bool {
+        match self {
+            Pick::Live => state.is_live(),
+            Pick::Alive => state == MemberState::Alive,
+        }
+    }
+
+    fn count(self, dir: &Directory) -> usize {
+        match self {
+            Pick::Live => dir.live(),
+            Pick::Alive => dir.live() - dir.suspects(),
+        }
     }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    peers: Vec<Peer>,
-    suspects: usize,
+    dir: Directory,
     /// Members that went down (dead or left), with their address and until when they
     /// still receive gossip (so a member falsely declared dead hears of it and refutes).
     /// One entry per member at most; it goes when the member is live again or forgotten.
     down: BTreeMap<NodeName, (SocketAddr, Instant)>,
 }
 
-/// The shared list of live peers; cloning shares it.
+impl Inner {
+    /// The live members `pick` admits, in id order.
+    fn admitted(&self, pick: Pick) -> impl Iterator<Item = (MemberId, &NodeName, Held)> {
+        self.dir
+            .iter()
+            .filter(move |(_, _, held)| pick.admits(held.state))
+    }
+}
+
+/// The shared directory of members; cloning shares it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PeerView(Arc<RwLock<Inner>>);
 
 impl PeerView {
-    /// An empty list.
+    /// An empty directory.
     pub(crate) fn new() -> PeerView {
         PeerView::default()
     }
 
     /// Live peers, suspects included.
     pub(crate) fn len(&self) -> usize {
-        self.0.read().peers.len()
+        self.0.read().dir.live()
     }
 
     /// Peers `pick` admits.
     pub(crate) fn count(&self, pick: Pick) -> usize {
-        let inner = self.0.read();
-        match pick {
-            Pick::Live => inner.peers.len(),
-            Pick::Alive => inner.peers.len() - inner.suspects,
-        }
+        pick.count(&self.0.read().dir)
     }
 
     /// Whether every peer `pick` admits satisfies `test`.
     pub(crate) fn all(&self, pick: Pick, mut test: impl FnMut(&NodeName) -> bool) -> bool {
         let inner = self.0.read();
-        inner
-            .peers
-            .iter()
-            .filter(|p| pick.admits(p))
-            .all(|p| test(&p.name))
+        inner.admitted(pick).all(|(_, name, _)| test(name))
     }
 
-    /// Every live peer's name, in list order (with room for a few more to join).
-    pub(crate) fn names(&self) -> Vec<NodeName> {
-        let inner = self.0.read();
-        let mut names = Vec::with_capacity(with_headroom(inner.peers.len()));
-        names.extend(inner.peers.iter().map(|p| p.name.clone()));
-        names
-    }
-
-    /// The address of every peer `pick` admits, in list order.
+    /// The address of every peer `pick` admits, in id order.
     pub(crate) fn addrs(&self, pick: Pick) -> Vec<SocketAddr> {
         let inner = self.0.read();
-        inner
-            .peers
-            .iter()
-            .filter(|p| pick.admits(p))
-            .map(|p| p.addr)
-            .collect()
+        inner.admitted(pick).map(|(_, _, held)| held.addr).collect()
     }
 
     /// The addresses of up to `k` distinct random peers that `pick` admits.
@@ -124,8 +121,10 @@ impl PeerView {
 
     /// Up to `k` distinct random peers that `pick` admits and `skip` rejects not.
     ///
-    /// Random picks with rejection, bounded (k is small, a few at most), then, for small
-    /// lists, a sweep that finds whatever the rejection missed.
+    /// Random ids with rejection, bounded (k is small, a few at most), while most ids
+    /// are admitted; a sweep over every id when few are (most members down and not yet
+    /// forgotten) or the directory is small, so a pick never misses an admitted peer
+    /// for bad luck alone.
     pub(crate) fn random(
         &self,
         k: usize,
@@ -134,56 +133,63 @@ impl PeerView {
         rng: &mut ChaCha8Rng,
     ) -> Vec<Peer> {
         let inner = self.0.read();
-        let peers = &inner.peers;
-        let mut chosen: Vec<usize> = Vec::with_capacity(k);
-        let usable = |i: usize| pick.admits(&peers[i]) && !skip(&peers[i].name);
-        let mut attempts = 0;
-        while chosen.len() < k && !peers.is_empty() && attempts < 4 * k + peers.len().min(64) {
-            attempts += 1;
-            let i = rng.random_range(0..peers.len());
-            if usable(i) && !chosen.contains(&i) {
-                chosen.push(i);
-            }
-        }
-        if chosen.len() < k && peers.len() <= 4 * k + 64 {
-            for i in 0..peers.len() {
-                if chosen.len() >= k {
-                    break;
-                }
-                if usable(i) && !chosen.contains(&i) {
-                    chosen.push(i);
+        let dir = &inner.dir;
+        let usable = |id: MemberId| {
+            dir.get(id)
+                .filter(|(name, held)| pick.admits(held.state) && !skip(name))
+        };
+        let admitted = pick.count(dir);
+        let bound = dir.id_bound();
+        let mut chosen: Vec<MemberId> = Vec::with_capacity(k);
+        let dense = admitted * 4 >= bound;
+        if dense && admitted > 0 {
+            let mut attempts = 0;
+            while chosen.len() < k && attempts < 4 * k + bound.min(64) {
+                attempts += 1;
+                let id = MemberId::from_index(rng.random_range(0..bound));
+                if usable(id).is_some() && !chosen.contains(&id) {
+                    chosen.push(id);
                 }
             }
         }
-        chosen.into_iter().map(|i| peers[i].clone()).collect()
+        if chosen.len() < k && admitted > chosen.len() && (!dense || bound <= 4 * k + 64) {
+            let mut rest: Vec<MemberId> = (0..bound)
+                .map(MemberId::from_index)
+                .filter(|id| usable(*id).is_some() && !chosen.contains(id))
+                .collect();
+            while chosen.len() < k && !rest.is_empty() {
+                chosen.push(rest.swap_remove(rng.random_range(0..rest.len())));
+            }
+        }
+        chosen
+            .into_iter()
+            .filter_map(usable)
+            .map(|(name, held)| Peer {
+                name: name.clone(),
+                addr: held.addr,
+            })
+            .collect()
     }
 
-    /// The live member at `addr`, if any (a scan of the live list: for rare questions).
-    pub(crate) fn name_at(&self, addr: std::net::SocketAddr) -> Option<NodeName> {
-        let inner = self.0.read();
-        inner
-            .peers
-            .iter()
-            .find(|p| p.addr == addr)
-            .map(|p| p.name.clone())
+    /// Whether a live member is recorded at `addr`.
+    pub(crate) fn is_live_addr(&self, addr: SocketAddr) -> bool {
+        self.0.read().dir.is_live_addr(addr)
     }
 
-    /// Whether the live member `name` is recorded at `addr` (a scan of the live list: for
-    /// rare questions). Unlike [`PeerView::name_at`], an address that two records claim
-    /// (a forged one among them) still answers for the member truly there.
+    /// Whether the live member `name` is recorded at `addr`. Unlike
+    /// [`PeerView::is_live_addr`], an address that two records claim (a forged one among
+    /// them) still answers for the member truly there.
     pub(crate) fn is_at(&self, name: &NodeName, addr: SocketAddr) -> bool {
         let inner = self.0.read();
-        inner
-            .peers
-            .iter()
-            .any(|p| p.addr == addr && p.name == *name)
+        let dir = &inner.dir;
+        dir.id_of(name)
+            .and_then(|id| dir.get(id))
+            .is_some_and(|(_, held)| held.addr == addr && held.state.is_live())
     }
 
-    /// Whether the member table knows `name`: live, or down and not yet forgotten (a scan
-    /// of the live list: callers bound how often they ask).
+    /// Whether the member table knows `name`: live, or down and not yet forgotten.
     pub(crate) fn knows(&self, name: &NodeName) -> bool {
-        let inner = self.0.read();
-        inner.down.contains_key(name) || inner.peers.iter().any(|p| p.name == *name)
+        self.0.read().dir.id_of(name).is_some()
     }
 
     /// The addresses of the members that went down and still receive gossip at `now`, in
@@ -211,44 +217,55 @@ impl PeerView {
         }
     }
 
-    /// Appends a peer; returns its slot. Writer side: the member table only.
-    pub(super) fn push(&self, peer: Peer) -> u32 {
-        let mut inner = self.0.write();
-        reserve_one(&mut inner.peers);
-        inner.suspects += usize::from(peer.suspect);
-        inner.peers.push(peer);
-        (inner.peers.len() - 1) as u32
+    /// Reads the directory. The member table's side.
+    pub(super) fn read<R>(&self, f: impl FnOnce(&Directory) -> R) -> R {
+        f(&self.0.read().dir)
     }
 
-    /// Updates the peer in `slot`. Writer side.
-    pub(super) fn update(&self, slot: u32, addr: SocketAddr, suspect: bool) {
-        let mut inner = self.0.write();
-        let Some(peer) = inner.peers.get_mut(slot as usize) else {
-            return;
+    /// Changes the directory. Writer side: the member table only.
+    pub(super) fn write<R>(&self, f: impl FnOnce(&mut Directory) -> R) -> R {
+        f(&mut self.0.write().dir)
+    }
+
+    /// Records `peer` as alive at incarnation 0 (for other components' tests, which have
+    /// no member table).
+    #[cfg(test)]
+    pub(super) fn push(&self, peer: Peer) {
+        self.push_as(peer, MemberState::Alive);
+    }
+
+    /// Records `peer` in `state` at incarnation 0 (for tests).
+    #[cfg(test)]
+    pub(super) fn push_as(&self, peer: Peer, state: MemberState) {
+        let held = Held {
+            addr: peer.addr,
+            incarnation: 0,
+            state,
+            changed_at: Instant::ZERO,
         };
-        let was = std::mem::replace(&mut peer.suspect, suspect);
-        peer.addr = addr;
-        inner.suspects = inner.suspects + usize::from(suspect) - usize::from(was);
+        self.write(|dir| dir.set(peer.name, held));
     }
 
-    /// Removes the peer in `slot`; the last peer moves into it, and its name is returned
-    /// so the writer can fix its slot. Writer side.
-    pub(super) fn swap_remove(&self, slot: u32) -> Option<NodeName> {
-        let mut inner = self.0.write();
-        let slot = slot as usize;
-        if slot >= inner.peers.len() {
-            return None;
-        }
-        let removed = inner.peers.swap_remove(slot);
-        inner.suspects -= usize::from(removed.suspect);
-        inner.peers.get(slot).map(|moved| moved.name.clone())
+    /// Marks every member dead, keeping the records (for tests).
+    #[cfg(test)]
+    pub(super) fn mark_all_dead(&self) {
+        self.write(|dir| {
+            let all: Vec<(NodeName, Held)> = dir
+                .iter()
+                .map(|(_, name, held)| (name.clone(), held))
+                .collect();
+            for (name, held) in all {
+                let state = MemberState::Dead;
+                dir.set(name, Held { state, ..held });
+            }
+        });
     }
 
-    /// Replaces the whole list (a bulk load). Writer side.
-    pub(super) fn replace(&self, peers: Vec<Peer>) {
-        let mut inner = self.0.write();
-        inner.suspects = peers.iter().filter(|p| p.suspect).count();
-        inner.peers = peers;
+    /// Forgets `name` altogether (for tests).
+    #[cfg(test)]
+    pub(super) fn forget(&self, name: &NodeName) {
+        self.write(|dir| dir.remove(name));
+        self.forget_down(name);
     }
 }
 
@@ -272,66 +289,4 @@ pub(crate) fn with_headroom(len: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use rand::SeedableRng;
-
-    fn peer(name: &str, port: u16, suspect: bool) -> Peer {
-        Peer {
-            name: NodeName::new(name).unwrap(),
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            suspect,
-        }
-    }
-
-    #[test]
-    fn a_full_list_grows_by_an_eighth() {
-        let mut list: Vec<u64> = (0..800).collect();
-        list.shrink_to_fit();
-        reserve_one(&mut list);
-        assert!(
-            (801..=904).contains(&list.capacity()),
-            "{}",
-            list.capacity()
-        );
-        let before = list.capacity();
-        reserve_one(&mut list);
-        assert_eq!(list.capacity(), before, "room left: nothing reserved");
-    }
-
-    #[test]
-    fn slots_counts_and_picks_stay_in_step() {
-        let view = PeerView::new();
-        assert_eq!(view.push(peer("a", 1, false)), 0);
-        assert_eq!(view.push(peer("b", 2, true)), 1);
-        assert_eq!(view.push(peer("c", 3, false)), 2);
-        assert_eq!((view.count(Pick::Live), view.count(Pick::Alive)), (3, 2));
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        for _ in 0..20 {
-            let alive = view.random_addrs(3, Pick::Alive, &mut rng);
-            assert_eq!(alive.len(), 2);
-            assert!(!alive.contains(&peer("b", 2, true).addr));
-        }
-        // [a, b, c] -> [c, b]: "c" moved into slot 0.
-        assert_eq!(view.swap_remove(0).unwrap().as_str(), "c");
-        assert_eq!(view.swap_remove(7), None);
-        assert_eq!((view.count(Pick::Live), view.count(Pick::Alive)), (2, 1));
-        view.update(1, peer("b", 9, false).addr, false);
-        assert_eq!(view.count(Pick::Alive), 2);
-        // Removing the last slot moves nothing.
-        assert_eq!(view.swap_remove(0), Some(NodeName::new("b").unwrap()));
-        assert_eq!(view.swap_remove(0), None);
-        view.push(peer("b", 9, false));
-        assert_eq!(
-            view.random_addrs(2, Pick::Live, &mut rng),
-            [peer("b", 9, false).addr]
-        );
-        let skip_b = view.random(1, Pick::Live, |n| n.as_str() == "b", &mut rng);
-        assert!(skip_b.is_empty());
-        assert!(view.all(Pick::Alive, |n| n.as_str() == "b"));
-        view.push(peer("d", 4, true));
-        assert_eq!(view.addrs(Pick::Live).len(), 2);
-        assert_eq!(view.addrs(Pick::Alive), [peer("b", 9, false).addr]);
-    }
-}
+mod tests;

@@ -1,10 +1,12 @@
-//! The member table: one record per known member (this node included), and the shared
-//! [`PeerView`] of live members it keeps in step (O(1) random choice for every component).
+//! The member table: one record per known member, this node included. Other members live
+//! in the shared [`Directory`] (see [`PeerView`]), so every component reads the same
+//! records; this node's own record, and what only a few members have (metadata,
+//! suspicion tokens), are kept here.
 //!
-//! Records live in a `BTreeMap` so every iteration is in name order: a simulated run must
-//! not depend on hash seeds.
+//! Iteration is in directory (id) order, which is deterministic: ids are handed out in
+//! the order members arrive, and reused in the order they are forgotten.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +14,11 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 
 use crate::member::{Incarnation, Member, MemberState, NodeName};
-use crate::protocol::peers::{Peer, PeerView, Pick};
+use crate::protocol::directory::{Directory, Held, MemberId};
+use crate::protocol::peers::{PeerView, Pick};
 use crate::time::Instant;
 
-/// What we hold about one member.
+/// What we hold about one member, by value.
 #[derive(Clone, Debug)]
 pub(crate) struct Record {
     pub(crate) addr: SocketAddr,
@@ -25,46 +28,48 @@ pub(crate) struct Record {
     pub(crate) changed_at: Instant,
     /// Token of the suspicion timer started for the current suspicion, if suspect.
     pub(crate) suspicion_token: u64,
-    /// Position in the shared live list, or [`NOT_LIVE`]; maintained by the table only
-    /// (it lives here rather than in a side map to save ~40 bytes per member).
-    pub(crate) live_slot: u32,
 }
 
-/// `Record::live_slot` of a member not in the live list.
-pub(crate) const NOT_LIVE: u32 = u32::MAX;
+impl Record {
+    fn held(&self) -> Held {
+        Held {
+            addr: self.addr,
+            incarnation: self.incarnation,
+            state: self.state,
+            changed_at: self.changed_at,
+        }
+    }
+}
 
-/// All known members, and the live ones other than this node in a shared list.
+/// All known members.
 #[derive(Debug)]
 pub(crate) struct MemberTable {
     local: NodeName,
-    records: BTreeMap<NodeName, Record>,
-    live: PeerView,
-    /// Dead and departed members (never this node) by the time they became so: reaping
-    /// looks at the oldest few instead of scanning every record each protocol period
-    /// (that scan was a third of a simulated 1,500-node cluster's run time).
-    departed: BTreeSet<(Instant, NodeName)>,
-    /// How many live members (never this node) are recorded at each address: whether a
-    /// datagram comes from a member (`Membership::on_packet`) without a scan.
-    live_addrs: HashMap<SocketAddr, u32>,
+    local_record: Record,
+    view: PeerView,
+    /// Metadata of the members that have any.
+    metadata: BTreeMap<MemberId, Arc<[u8]>>,
+    /// Suspicion tokens of the suspects.
+    tokens: BTreeMap<MemberId, u64>,
+    no_metadata: Arc<[u8]>,
 }
 
 impl MemberTable {
     /// A table holding only this node.
     pub(crate) fn new(local: NodeName, record: Record) -> MemberTable {
-        let mut records = BTreeMap::new();
-        records.insert(local.clone(), record);
         MemberTable {
             local,
-            records,
-            live: PeerView::new(),
-            departed: BTreeSet::new(),
-            live_addrs: HashMap::new(),
+            local_record: record,
+            view: PeerView::new(),
+            metadata: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            no_metadata: Arc::from(&[][..]),
         }
     }
 
-    /// The live list, shared with the components that read it.
+    /// The directory, shared with the components that read it.
     pub(crate) fn peer_view(&self) -> PeerView {
-        self.live.clone()
+        self.view.clone()
     }
 
     /// This node's name.
@@ -74,146 +79,134 @@ impl MemberTable {
 
     /// Whether a live member other than this node is recorded at `addr`.
     pub(crate) fn is_live_addr(&self, addr: SocketAddr) -> bool {
-        self.live_addrs.contains_key(&addr)
+        self.view.is_live_addr(addr)
     }
 
     /// The record of `name`.
-    pub(crate) fn get(&self, name: &NodeName) -> Option<&Record> {
-        self.records.get(name)
+    pub(crate) fn get(&self, name: &NodeName) -> Option<Record> {
+        if *name == self.local {
+            return Some(self.local_record.clone());
+        }
+        let (id, held) = self
+            .view
+            .read(|dir| dir.id_of(name).and_then(|id| Some((id, dir.get(id)?.1))))?;
+        Some(self.record(id, held))
+    }
+
+    /// The id of `name` (never this node's: it has none).
+    pub(crate) fn id_of(&self, name: &NodeName) -> Option<MemberId> {
+        self.view.read(|dir| dir.id_of(name))
     }
 
     /// This node's own record.
     pub(crate) fn local_record(&self) -> &Record {
-        // The local record is inserted at construction and never removed.
-        match self.records.get(&self.local) {
-            Some(record) => record,
-            None => unreachable!("the local record is never removed"),
-        }
+        &self.local_record
     }
 
     /// Mutable access to this node's own record.
     pub(crate) fn local_record_mut(&mut self) -> &mut Record {
-        match self.records.get_mut(&self.local) {
-            Some(record) => record,
-            None => unreachable!("the local record is never removed"),
-        }
+        &mut self.local_record
     }
 
-    /// Inserts or replaces a record and keeps the live index in step.
-    pub(crate) fn upsert(&mut self, name: NodeName, mut record: Record) {
-        let live = record.state.is_live() && name != self.local;
-        record.live_slot = self.records.get(&name).map_or(NOT_LIVE, |r| r.live_slot);
-        let peer = Peer {
-            name: name.clone(),
-            addr: record.addr,
-            suspect: record.state == MemberState::Suspect,
-        };
-        let departed_at =
-            (!record.state.is_live() && name != self.local).then_some(record.changed_at);
-        if let Some(old) = self.records.insert(name.clone(), record) {
-            self.departed.remove(&(old.changed_at, name.clone()));
-            if old.live_slot != NOT_LIVE {
-                self.addr_out(old.addr);
-            }
+    /// Inserts or replaces a record.
+    pub(crate) fn upsert(&mut self, name: NodeName, record: Record) {
+        if name == self.local {
+            self.local_record = record;
+            return;
         }
-        if live {
-            self.addr_in(peer.addr);
-        }
-        if let Some(at) = departed_at {
-            self.departed.insert((at, name.clone()));
-        }
-        if live {
-            self.mark_live(peer);
-        } else {
-            self.unmark_live(&name);
-        }
+        let id = self.view.write(|dir| dir.set(name, record.held()));
+        self.keep_aside(id, &record);
     }
 
-    /// Adds many records at once (existing ones win), rebuilding the map in one pass:
-    /// sorted bulk construction leaves the B-tree's nodes full, where one-by-one inserts
-    /// in name order leave them half empty (about 80 bytes per member saved).
+    /// Adds many records at once (existing ones win), reserving room for all of them
+    /// first rather than growing the directory one member at a time.
     pub(crate) fn bulk_insert(&mut self, new: Vec<(NodeName, Record)>) {
-        let mut all: Vec<(NodeName, Record)> = std::mem::take(&mut self.records)
-            .into_iter()
-            .chain(new)
-            .collect();
-        // Stable sort: for a duplicated name the existing record (first) is kept.
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        all.dedup_by(|later, earlier| later.0 == earlier.0);
-        let live_count = all
-            .iter()
-            .filter(|(name, r)| r.state.is_live() && *name != self.local)
-            .count();
-        let mut live = Vec::with_capacity(crate::protocol::peers::with_headroom(live_count));
-        self.departed.clear();
-        self.live_addrs.clear();
-        for (name, record) in &mut all {
-            record.live_slot = NOT_LIVE;
-            if !record.state.is_live() && *name != self.local {
-                self.departed.insert((record.changed_at, name.clone()));
-            }
-            if record.state.is_live() && *name != self.local {
-                record.live_slot = live.len() as u32;
-                *self.live_addrs.entry(record.addr).or_default() += 1;
-                live.push(Peer {
-                    name: name.clone(),
-                    addr: record.addr,
-                    suspect: record.state == MemberState::Suspect,
-                });
-            }
+        let local = self.local.clone();
+        let added: Vec<(MemberId, Record)> = self.view.write(|dir| {
+            dir.reserve(new.len());
+            new.into_iter()
+                .filter(|(name, _)| *name != local)
+                .filter_map(|(name, record)| {
+                    if dir.id_of(&name).is_some() {
+                        return None;
+                    }
+                    Some((dir.set(name, record.held()), record))
+                })
+                .collect()
+        });
+        for (id, record) in added {
+            self.keep_aside(id, &record);
         }
-        self.live.replace(live);
-        self.records = all.into_iter().collect();
     }
 
     /// Forgets a member (never this node).
     pub(crate) fn remove(&mut self, name: &NodeName) -> Option<Record> {
-        if *name == self.local {
-            return None;
-        }
-        if let Some(r) = self.records.get(name).filter(|r| r.live_slot != NOT_LIVE) {
-            let addr = r.addr;
-            self.addr_out(addr);
-        }
-        self.unmark_live(name);
-        let record = self.records.remove(name)?;
-        self.departed.remove(&(record.changed_at, name.clone()));
+        let (id, held) = self.view.write(|dir| dir.remove(name))?;
+        let record = self.record(id, held);
+        self.metadata.remove(&id);
+        self.tokens.remove(&id);
         Some(record)
     }
 
     /// The member that has been dead or departed the longest, if any.
-    pub(crate) fn oldest_departed(&self) -> Option<&NodeName> {
-        self.departed.first().map(|(_, name)| name)
+    pub(crate) fn oldest_departed(&self) -> Option<NodeName> {
+        self.view.read(|dir| {
+            let (_, id) = dir.departed().next()?;
+            dir.get(id).map(|(name, _)| name.clone())
+        })
     }
 
     /// Dead or departed members that became so at least `after` before `now`, oldest
     /// first.
     pub(crate) fn departed_before(&self, now: Instant, after: Duration) -> Vec<NodeName> {
-        self.departed
-            .iter()
-            .take_while(|(at, _)| now.saturating_since(*at) >= after)
-            .map(|(_, name)| name.clone())
-            .collect()
+        self.view.read(|dir| {
+            dir.departed()
+                .take_while(|(at, _)| now.saturating_since(*at) >= after)
+                .filter_map(|(_, id)| dir.get(id).map(|(name, _)| name.clone()))
+                .collect()
+        })
     }
 
-    /// Every record, in name order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&NodeName, &Record)> {
-        self.records.iter()
+    /// Calls `f` with every record: this node's first, then the others in id order.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&NodeName, Record)) {
+        f(&self.local, self.local_record.clone());
+        self.view.read(|dir| {
+            for (id, name, held) in dir.iter() {
+                f(name, self.record(id, held));
+            }
+        });
     }
 
     /// Members known, this node included.
     pub(crate) fn len(&self) -> usize {
-        self.records.len()
+        self.view.read(Directory::len) + 1
     }
 
-    /// Names of the live members other than this node.
-    pub(crate) fn live_names(&self) -> Vec<NodeName> {
-        self.live.names()
+    /// Ids of the live members other than this node, in id order.
+    pub(crate) fn live_ids(&self) -> Vec<MemberId> {
+        self.view.read(|dir| {
+            let mut ids = Vec::with_capacity(crate::protocol::peers::with_headroom(dir.live()));
+            ids.extend(
+                dir.iter()
+                    .filter(|(_, _, held)| held.state.is_live())
+                    .map(|(id, _, _)| id),
+            );
+            ids
+        })
+    }
+
+    /// The name of `id` if it is a live member.
+    pub(crate) fn live_name(&self, id: MemberId) -> Option<NodeName> {
+        self.view.read(|dir| {
+            dir.get(id)
+                .filter(|(_, held)| held.state.is_live())
+                .map(|(name, _)| name.clone())
+        })
     }
 
     /// Live members counting this node: the N of SWIM's formulas.
     pub(crate) fn cluster_size(&self) -> usize {
-        self.live.len() + 1
+        self.view.len() + 1
     }
 
     /// Up to `k` distinct random live peers, none of them in `exclude`.
@@ -223,57 +216,44 @@ impl MemberTable {
         exclude: &[&NodeName],
         rng: &mut ChaCha8Rng,
     ) -> Vec<NodeName> {
-        self.live
+        self.view
             .random(k, Pick::Live, |name| exclude.contains(&name), rng)
             .into_iter()
             .map(|peer| peer.name)
             .collect()
     }
 
-    /// The public view of every member.
+    /// The public view of every member, in name order.
     pub(crate) fn snapshot(&self) -> Vec<Member> {
-        self.records
-            .iter()
-            .map(|(name, record)| member_of(name, record))
-            .collect()
+        let mut members = Vec::with_capacity(self.len());
+        self.for_each(|name, record| members.push(member_of(name, &record)));
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        members
     }
 
-    fn addr_in(&mut self, addr: SocketAddr) {
-        *self.live_addrs.entry(addr).or_default() += 1;
-    }
-
-    fn addr_out(&mut self, addr: SocketAddr) {
-        if let Some(count) = self.live_addrs.get_mut(&addr) {
-            *count -= 1;
-            if *count == 0 {
-                self.live_addrs.remove(&addr);
-            }
+    /// The full record of `id` from what the directory holds and the side maps.
+    fn record(&self, id: MemberId, held: Held) -> Record {
+        Record {
+            addr: held.addr,
+            incarnation: held.incarnation,
+            state: held.state,
+            metadata: self.metadata.get(&id).unwrap_or(&self.no_metadata).clone(),
+            changed_at: held.changed_at,
+            suspicion_token: self.tokens.get(&id).copied().unwrap_or(0),
         }
     }
 
-    fn mark_live(&mut self, peer: Peer) {
-        let Some(record) = self.records.get_mut(&peer.name) else {
-            return;
-        };
-        if record.live_slot == NOT_LIVE {
-            record.live_slot = self.live.push(peer);
+    /// Keeps what the directory does not hold of `record`, for `id`.
+    fn keep_aside(&mut self, id: MemberId, record: &Record) {
+        if record.metadata.is_empty() {
+            self.metadata.remove(&id);
         } else {
-            self.live.update(record.live_slot, peer.addr, peer.suspect);
+            self.metadata.insert(id, record.metadata.clone());
         }
-    }
-
-    fn unmark_live(&mut self, name: &NodeName) {
-        let Some(record) = self.records.get_mut(name) else {
-            return;
-        };
-        let slot = std::mem::replace(&mut record.live_slot, NOT_LIVE);
-        if slot == NOT_LIVE {
-            return;
-        }
-        if let Some(moved) = self.live.swap_remove(slot) {
-            if let Some(record) = self.records.get_mut(&moved) {
-                record.live_slot = slot;
-            }
+        if record.state == MemberState::Suspect {
+            self.tokens.insert(id, record.suspicion_token);
+        } else {
+            self.tokens.remove(&id);
         }
     }
 }

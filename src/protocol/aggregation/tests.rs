@@ -79,7 +79,6 @@ fn up(a: &mut Aggregation, peer: &str, port: u16) {
     a.peers.push(Peer {
         name: name(peer),
         addr: addr(port),
-        suspect: false,
     });
 }
 

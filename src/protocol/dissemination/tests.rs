@@ -39,7 +39,6 @@ pub(super) fn up(d: &Dissemination, peer: &str, port: u16) {
     d.peers.push(crate::protocol::peers::Peer {
         name: name(peer),
         addr: addr(port),
-        suspect: false,
     });
 }
 

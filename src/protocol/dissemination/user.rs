@@ -220,7 +220,7 @@ impl Dissemination {
         }
         // Feedback only to a live member: a stranger's pushes are not ours to stop, and an
         // answer beside the ack its pings draw would reflect more bytes than it sent.
-        if !known.is_empty() && self.peers.name_at(from).is_some() {
+        if !known.is_empty() && self.peers.is_live_addr(from) {
             self.send_known(from, known);
         }
     }

@@ -15,7 +15,6 @@ fn table(n: usize) -> MemberTable {
         metadata: Arc::from(&[][..]),
         changed_at: Instant::ZERO,
         suspicion_token: 0,
-        live_slot: crate::protocol::table::NOT_LIVE,
     };
     let mut t = MemberTable::new(NodeName::new("me").unwrap(), rec(MemberState::Alive));
     for i in 0..n {

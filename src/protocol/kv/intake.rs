@@ -76,7 +76,7 @@ impl KvState {
         // A datagram is answered only to a live member at its address: a stranger's small
         // digest must not draw deltas up to the MTU (a reflection). TCP proved its address.
         let answerable = match back {
-            Back::To(addr) => self.peers.name_at(addr).is_some(),
+            Back::To(addr) => self.peers.is_live_addr(addr),
             Back::Conn(_) => true,
         };
         if !answerable && want != StateWant::Nothing {

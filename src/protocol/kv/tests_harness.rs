@@ -107,7 +107,6 @@ impl Net {
         self.views[i].push(Peer {
             name: name(&format!("n{j}")),
             addr: addr(j),
-            suspect: false,
         });
     }
 
@@ -116,7 +115,7 @@ impl Net {
     pub(super) fn isolate(&mut self) {
         let n = self.views.len();
         for (i, view) in self.views.iter().enumerate() {
-            view.replace(Vec::new());
+            view.mark_all_dead();
             for j in (0..n).filter(|j| *j != i) {
                 view.went_down(name(&format!("n{j}")), addr(j), Instant::ZERO);
             }

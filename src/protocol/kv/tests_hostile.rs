@@ -164,8 +164,7 @@ fn owners_must_be_members_values_must_fit_and_forgotten_owners_are_freed() {
     net.nodes[0].set(net.now, "k", b"a".to_vec()).unwrap();
     net.rounds_to_converge(5);
     assert!(net.nodes[1].held(&name("n0")).is_some());
-    net.views[1].replace(Vec::new());
-    net.views[1].forget_down(&name("n0"));
+    net.views[1].forget(&name("n0"));
     for _ in 0..3 {
         net.now = net.now + Duration::from_secs(1);
         net.nodes[1].handle_timeout(net.now);
@@ -261,14 +260,14 @@ fn an_owner_speaks_for_itself_even_where_a_forged_member_claims_its_address() {
     let ghost = Peer {
         name: name("ghost"),
         addr: addr(0),
-        suspect: false,
     };
     let own = Peer {
         name: name("n0"),
         addr: addr(0),
-        suspect: false,
     };
-    net.views[1].replace(vec![ghost, own]);
+    net.views[1].forget(&name("n0"));
+    net.views[1].push(ghost);
+    net.views[1].push(own);
     // n0's own digest, from its own address: it holds an older generation, so the
     // replica is replaced at once (no refutation needed).
     let sync = leg(Vec::new(), owners);

@@ -47,7 +47,7 @@ impl Membership {
             return;
         }
         let name = update.name().clone();
-        let Some(held) = self.table.get(&name).cloned() else {
+        let Some(held) = self.table.get(&name) else {
             if let Update::Alive(alive) = update {
                 self.admit(now, alive);
             }
@@ -162,7 +162,9 @@ impl Membership {
 
     pub(super) fn peer_up(&mut self, name: &NodeName, addr: SocketAddr) {
         self.sync.found(addr);
-        self.fd.insert_member(name.clone(), &mut self.rng);
+        if let Some(id) = self.table.id_of(name) {
+            self.fd.insert_member(id, &mut self.rng);
+        }
         self.table.peer_view().forget_down(name);
     }
 
@@ -180,7 +182,6 @@ impl Membership {
             metadata: alive.metadata.clone(),
             changed_at: now,
             suspicion_token: 0,
-            live_slot: crate::protocol::table::NOT_LIVE,
         };
         let member = member_of(&alive.name, &record);
         self.table.upsert(alive.name.clone(), record);

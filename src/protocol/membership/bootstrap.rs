@@ -24,7 +24,7 @@ impl Membership {
         let local = self.table.local().clone();
         let new: Vec<(NodeName, Record)> = members
             .iter()
-            .filter(|(name, _)| *name != local && self.table.get(name).is_none())
+            .filter(|(name, _)| *name != local)
             .map(|(name, addr)| {
                 let record = Record {
                     addr: *addr,
@@ -33,7 +33,6 @@ impl Membership {
                     metadata: metadata.clone(),
                     changed_at: now,
                     suspicion_token: 0,
-                    live_slot: crate::protocol::table::NOT_LIVE,
                 };
                 (name.clone(), record)
             })

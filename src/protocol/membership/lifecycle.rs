@@ -22,7 +22,7 @@ impl Membership {
     /// once filled with names that never answer (forged ones, say) would refuse an honest
     /// member coming back until those were reaped, and gossip could keep re-filling it.
     pub(super) fn make_room(&mut self) -> bool {
-        let Some(oldest) = self.table.oldest_departed().cloned() else {
+        let Some(oldest) = self.table.oldest_departed() else {
             return false;
         };
         self.forget(&oldest);
@@ -62,11 +62,7 @@ impl Membership {
             .and_then(|name| self.table.get(name))
             .map(|r| r.addr);
         let table = &self.table;
-        let is_live = |addr: &SocketAddr| {
-            table
-                .iter()
-                .any(|(_, r)| r.addr == *addr && r.state.is_live())
-        };
+        let is_live = |addr: &SocketAddr| table.is_live_addr(*addr);
         let target = self
             .sync
             .periodic_target(now, interval, live_peer, is_live, &mut self.rng);

@@ -14,17 +14,16 @@ use crate::time::Instant;
 impl Membership {
     /// Every member we know, ourselves included.
     pub(super) fn full_state(&self, join: bool) -> PushPull {
-        let members = self
-            .table
-            .iter()
-            .map(|(name, r)| MemberRecord {
+        let mut members = Vec::with_capacity(self.table.len());
+        self.table.for_each(|name, r| {
+            members.push(MemberRecord {
                 name: name.clone(),
                 addr: r.addr,
                 incarnation: r.incarnation,
                 state: r.state,
-                metadata: r.metadata.clone(),
+                metadata: r.metadata,
             })
-            .collect();
+        });
         PushPull { join, members }
     }
 

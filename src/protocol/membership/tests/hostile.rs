@@ -258,7 +258,7 @@ fn a_member_moved_to_a_forged_address_refutes_from_its_real_one_once_suspected()
     packet(&mut m, at(4), 2, vec![alive("x", 2, 5)]);
     assert_eq!(held(&m, "x"), Some((MemberState::Alive, 5)));
     let peers = m.peer_view();
-    assert_eq!(peers.name_at(addr(2)), Some(name("x")));
+    assert!(peers.is_at(&name("x"), addr(2)));
 }
 
 #[test]
