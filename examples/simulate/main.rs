@@ -16,6 +16,7 @@ mod detection;
 mod dissemination;
 mod false_positives;
 mod load;
+mod mass_crash;
 mod partition;
 mod plot;
 mod scale;
@@ -110,8 +111,9 @@ struct Args {
     /// `false-positives` only: run the cell where 5 nodes pause 2 s every ~20 s (no loss).
     #[arg(long)]
     pauses: bool,
-    /// `aggregation` only: percent of the nodes that crash mid-epoch 1 (default 5; 0 runs
-    /// two quiet epochs, for clusters too large to also simulate a mass failure).
+    /// `aggregation`: percent of the nodes that crash mid-epoch 1 (default 5; 0 runs two
+    /// quiet epochs). `scale`: percent that crash at once 10 s in (default 0), with
+    /// their detection measured.
     #[arg(long, value_parser = parse_crash_pct)]
     crash_pct: Option<f64>,
     /// Output directory (default `target/simulate/<scenario>`).
@@ -156,8 +158,9 @@ fn main() -> ExitCode {
     if args.pauses && args.loss.is_some_and(|l| l > 0.0) {
         usage("--pauses runs the lossless pause variant; drop --loss");
     }
-    if args.crash_pct.is_some() && args.scenario != Scenario::Aggregation {
-        usage("--crash-pct applies to --scenario aggregation only");
+    if args.crash_pct.is_some() && !matches!(args.scenario, Scenario::Aggregation | Scenario::Scale)
+    {
+        usage("--crash-pct applies to --scenario aggregation and scale only");
     }
     if args.max_rss_gib.is_nan() || args.max_rss_gib <= 0.0 {
         usage("--max-rss-gib must be positive");

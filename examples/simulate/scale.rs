@@ -2,11 +2,13 @@
 //!
 //! Methodology: build N bootstrapped nodes (trace not recorded), run 60 simulated seconds,
 //! read `VmHWM` (peak resident set) from /proc/self/status. Build and run wall times are
-//! reported apart. Every machine-dependent field starts with `wall_`.
+//! reported apart. Every machine-dependent field starts with `wall_`. With `--crash-pct`,
+//! that share of the nodes crashes at once 10 s in (see `mass_crash.rs`).
 
 use std::time::Duration;
 
 use crate::common::{self, Ctx, Runner, Summary, fmt, wall_now};
+use crate::mass_crash;
 
 const RUN: Duration = Duration::from_secs(60);
 
@@ -19,12 +21,19 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Summary, String> {
         eprintln!("[scale] building {n} bootstrapped nodes");
     }
     let at = wall_now();
-    let mut sim = common::build(ctx, n, ctx.seed, &config, loss, false);
+    let crash_pct = ctx.crash_pct.filter(|pct| *pct > 0.0);
+    let mut sim = common::build(ctx, n, ctx.seed, &config, loss, crash_pct.is_some());
     let build_s = wall_now().duration_since(at).as_secs_f64();
     let rss_built = common::peak_rss_mib();
     let at = wall_now();
     let mut runner = Runner::new(ctx, "scale");
-    runner.run(&mut sim, RUN);
+    let crash = match crash_pct {
+        Some(pct) => Some(mass_crash::run(&mut sim, &mut runner, pct, RUN)),
+        None => {
+            runner.run(&mut sim, RUN);
+            None
+        }
+    };
     let run_s = wall_now().duration_since(at).as_secs_f64();
     let rss = common::peak_rss_mib();
     let totals = sim.network_totals();
@@ -60,5 +69,8 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Summary, String> {
         .kv("wall_rss_built_mib", fmt(rss_built, 0))
         .kv("wall_rss_mib", fmt(rss, 0))
         .kv("wall_bytes_per_record", fmt(per_record, 0));
+    if let Some(crash) = crash {
+        crash.report(&mut s);
+    }
     Ok(s)
 }

@@ -2,7 +2,7 @@
 //! [`MemberId`], in one record each. The member table writes it; every component reads it
 //! through the shared [`PeerView`](crate::protocol::peers::PeerView).
 //!
-//! One node's view of one member is 40 bytes here plus about 16 in two hash indexes (by
+//! One node's view of one member is 33 bytes here plus about 16 in two hash indexes (by
 //! name, and by address for live members), where a `BTreeMap` keyed by name, a separate
 //! live list and an address map held it in about 230 (measured at N = 1,000 simulated
 //! nodes: 262 MB of heap for 10⁶ records, 249 MB of it in those three). Names are shared
@@ -35,14 +35,14 @@ pub(crate) struct Held {
     pub(crate) changed_at: Instant,
 }
 
-/// One record. `name` is `None` for a free id.
+/// One record but its state (kept apart, in `Directory::states`: in the slot it would
+/// pad 32 bytes to 40). `name` is `None` for a free id.
 #[derive(Debug)]
 struct Slot {
     name: Option<NodeName>,
     addr: PackedAddr,
     incarnation: Incarnation,
     changed_at: Instant,
-    state: MemberState,
 }
 
 /// An IPv4 address and port in the low 48 bits, or [`PackedAddr::ASIDE`]: the address is
@@ -74,6 +74,8 @@ impl PackedAddr {
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
     slots: Vec<Slot>,
+    /// The state of each slot's member, by id.
+    states: Vec<MemberState>,
     free: Vec<MemberId>,
     by_name: HashTable<MemberId>,
     /// Live members only; an address two records claim (a forgery among them) is in twice.
@@ -117,14 +119,14 @@ impl Directory {
     pub(crate) fn get(&self, id: MemberId) -> Option<(&NodeName, Held)> {
         let slot = self.slots.get(id.0 as usize)?;
         let name = slot.name.as_ref()?;
-        Some((name, self.held(id, slot)))
+        Some((name, self.held(id)))
     }
 
     /// Every member, in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (MemberId, &NodeName, Held)> {
         self.slots.iter().enumerate().filter_map(|(i, slot)| {
             let id = MemberId(i as u32);
-            Some((id, slot.name.as_ref()?, self.held(id, slot)))
+            Some((id, slot.name.as_ref()?, self.held(id)))
         })
     }
 
@@ -161,6 +163,16 @@ impl Directory {
         id
     }
 
+    /// Records `name` as `held` if it is not held yet; returns its new id.
+    pub(crate) fn insert_new(&mut self, name: NodeName, held: Held) -> Option<MemberId> {
+        if self.id_of(&name).is_some() {
+            return None;
+        }
+        let id = self.insert_name(name);
+        self.write(id, held);
+        Some(id)
+    }
+
     /// Forgets `name`; returns its id and last record.
     pub(crate) fn remove(&mut self, name: &NodeName) -> Option<(MemberId, Held)> {
         let id = self.id_of(name)?;
@@ -183,6 +195,8 @@ impl Directory {
         let want = crate::protocol::peers::with_headroom(self.members + more);
         self.slots
             .reserve_exact(want.saturating_sub(self.slots.len()));
+        self.states
+            .reserve_exact(want.saturating_sub(self.states.len()));
         let (slots, aside, hasher) = (&self.slots, &self.aside, &self.hasher);
         let name_hash = |id: &MemberId| name_hash(hasher, slots, *id);
         self.by_name
@@ -199,7 +213,6 @@ impl Directory {
             addr: PackedAddr(0),
             incarnation: 0,
             changed_at: Instant::ZERO,
-            state: MemberState::Dead,
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -208,7 +221,9 @@ impl Directory {
             }
             None => {
                 crate::protocol::peers::reserve_one(&mut self.slots);
+                crate::protocol::peers::reserve_one(&mut self.states);
                 self.slots.push(vacant);
+                self.states.push(MemberState::Dead);
                 MemberId((self.slots.len() - 1) as u32)
             }
         };
@@ -231,7 +246,7 @@ impl Directory {
         slot.addr = packed;
         slot.incarnation = held.incarnation;
         slot.changed_at = held.changed_at;
-        slot.state = held.state;
+        self.states[id.0 as usize] = held.state;
         if held.state.is_live() {
             self.live += 1;
             self.suspects += usize::from(held.state == MemberState::Suspect);
@@ -262,12 +277,14 @@ impl Directory {
         }
     }
 
-    fn held(&self, id: MemberId, slot: &Slot) -> Held {
+    /// The record of `id`, which is in use.
+    fn held(&self, id: MemberId) -> Held {
+        let i = id.0 as usize;
         Held {
             addr: addr_of(&self.slots, &self.aside, id).unwrap_or(UNSPECIFIED),
-            incarnation: slot.incarnation,
-            state: slot.state,
-            changed_at: slot.changed_at,
+            incarnation: self.slots[i].incarnation,
+            state: self.states[i],
+            changed_at: self.slots[i].changed_at,
         }
     }
 }

@@ -126,12 +126,7 @@ impl MemberTable {
             dir.reserve(new.len());
             new.into_iter()
                 .filter(|(name, _)| *name != local)
-                .filter_map(|(name, record)| {
-                    if dir.id_of(&name).is_some() {
-                        return None;
-                    }
-                    Some((dir.set(name, record.held()), record))
-                })
+                .filter_map(|(name, record)| Some((dir.insert_new(name, record.held())?, record)))
                 .collect()
         });
         for (id, record) in added {

@@ -102,6 +102,12 @@ impl Simulation {
         &self.trace.events
     }
 
+    /// Takes the events recorded so far, leaving none: a long run with many events reads
+    /// them as it goes instead of holding them all (the trace hash still covers every one).
+    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        std::mem::take(&mut self.trace.events)
+    }
+
     /// A hash of every event and datagram so far: equal for equal seeds.
     pub fn trace_hash(&self) -> u64 {
         self.trace.hash()

@@ -104,3 +104,16 @@ fn many_members_stay_findable_through_growth() {
     }
     assert_eq!(dir.id_of(&name("n3000")), None);
 }
+
+#[test]
+fn insert_new_leaves_a_held_member_untouched() {
+    let mut dir = Directory::default();
+    let first = held("127.0.0.1:1", MemberState::Suspect);
+    let a = dir.insert_new(name("a"), first).unwrap();
+    assert_eq!(
+        dir.insert_new(name("a"), held("127.0.0.1:2", MemberState::Alive)),
+        None
+    );
+    assert_eq!(dir.get(a), Some((&name("a"), first)));
+    assert_eq!((dir.len(), dir.suspects()), (1, 1));
+}

@@ -16,10 +16,16 @@ impl Membership {
     pub(super) fn apply(&mut self, now: Instant, mut update: Update, source: Source) {
         let (claimed_state, claimed) = update.state_and_incarnation();
         let is_self = update.name() == self.table.local();
+        // One look-up per update: a push-pull merges every member through here.
+        let record = if is_self {
+            None
+        } else {
+            self.table.get(update.name())
+        };
         let held = if is_self {
             Some(self.table.local_record().incarnation)
         } else {
-            self.table.get(update.name()).map(|r| r.incarnation)
+            record.as_ref().map(|r| r.incarnation)
         };
         let taken = match held {
             Some(own) if is_self => {
@@ -47,7 +53,7 @@ impl Membership {
             return;
         }
         let name = update.name().clone();
-        let Some(held) = self.table.get(&name) else {
+        let Some(held) = record else {
             if let Update::Alive(alive) = update {
                 self.admit(now, alive);
             }
