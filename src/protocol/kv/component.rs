@@ -112,11 +112,16 @@ impl KvState {
         self.active
     }
 
-    /// Starts the round schedule, one interval from `now`, if it has not started yet.
+    /// Starts the round schedule, if it has not started yet: the first round at a random
+    /// point of the next interval. Nodes that start together (a cluster's first key
+    /// reaches many at once) would otherwise reconcile in lockstep, every exchange of a
+    /// round racing the others with the same news instead of carrying it on.
     pub(super) fn activate(&mut self, now: Instant) {
         if !self.active {
             self.active = true;
-            self.next_round_at = now + self.config.interval;
+            let interval = self.config.interval.as_micros().max(1) as u64;
+            let phase = self.rng.random_range(1..=interval);
+            self.next_round_at = now + Duration::from_micros(phase);
         }
     }
 
