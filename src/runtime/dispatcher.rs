@@ -12,7 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use super::queue::QueueReceiver;
 use crate::aggregate::{AggregateName, Estimate};
@@ -62,13 +62,14 @@ pub(crate) enum DispatchMsg {
     Stop,
 }
 
-/// Spawns the dispatcher thread. Events also go to `events`, a bounded channel that keeps
-/// the most recent ones: when it is full the oldest unread event is discarded.
+/// Spawns the dispatcher thread. Events also go to `events`, a channel that keeps the
+/// `events_capacity` most recent ones: when it is full the oldest unread event is discarded.
 pub(crate) fn spawn(
     name: String,
     mut callbacks: Callbacks,
     inbox: QueueReceiver<DispatchMsg>,
     events: (Sender<Event>, Receiver<Event>),
+    events_capacity: usize,
     counters: Arc<Counters>,
     done: Sender<()>,
 ) -> io::Result<JoinHandle<()>> {
@@ -90,7 +91,7 @@ pub(crate) fn spawn(
             match delivery {
                 Delivery::Event(event) => {
                     run_event_callbacks(&mut callbacks, &event, &counters);
-                    publish(&events_tx, &events_rx, event);
+                    publish(&events_tx, &events_rx, events_capacity, event);
                 }
                 Delivery::Message { origin, payload } => {
                     for callback in &mut callbacks.on_message {
@@ -138,17 +139,31 @@ fn guarded(counters: &Counters, f: impl FnOnce()) {
     }
 }
 
-/// Sends to the events channel, discarding the oldest unread event when full.
-fn publish(tx: &Sender<Event>, rx: &Receiver<Event>, event: Event) {
-    let mut event = event;
-    for _ in 0..2 {
-        match tx.try_send(event) {
-            Ok(()) => return,
-            Err(TrySendError::Full(back)) => {
-                let _ = rx.try_recv();
-                event = back;
-            }
-            Err(TrySendError::Disconnected(_)) => return,
+/// Sends to the events channel, first discarding the oldest unread events so that it holds
+/// `capacity` at most. This thread is the only sender: no other can fill it in between.
+fn publish<T>(tx: &Sender<T>, rx: &Receiver<T>, capacity: usize, event: T) {
+    while tx.len() >= capacity.max(1) {
+        if rx.try_recv().is_err() {
+            break;
         }
+    }
+    // This thread holds a receiver itself: the send cannot fail.
+    let _ = tx.send(event);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_events_channel_keeps_the_most_recent_ones() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for event in 0..10 {
+            publish(&tx, &rx, 4, event);
+        }
+        assert_eq!(rx.try_iter().collect::<Vec<u32>>(), [6, 7, 8, 9]);
+        publish(&tx, &rx, 4, 10);
+        assert_eq!(rx.try_recv().unwrap(), 10, "none discarded below capacity");
     }
 }

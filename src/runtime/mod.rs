@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, bounded};
+use crossbeam_channel::{Receiver, bounded, unbounded};
 use parking_lot::{Mutex, RwLock};
 
 pub(crate) use calls::{Refused, Snapshot, Unanswered};
@@ -139,7 +139,10 @@ impl Runtime {
         let (aggregation_tx, aggregation_rx) = queue::lanes(URGENT_QUEUE, ACTOR_QUEUE);
         let (state_tx, state_rx) = queue::lanes(URGENT_QUEUE, ACTOR_QUEUE);
         let (dispatch_tx, dispatch_rx) = queue::bounded(setup.config.dispatcher_queue);
-        let events = bounded(setup.config.dispatcher_queue);
+        // Unbounded: the dispatcher keeps it at `dispatcher_queue` events (see
+        // `dispatcher::publish`). A `bounded` one allocates and touches all its slots at
+        // once (480 KiB for 4,096 events); this one grows with the events it holds.
+        let events = unbounded();
         let events_rx = events.1.clone();
         let inboxes = Inboxes {
             membership: membership_tx,
@@ -202,6 +205,7 @@ impl Runtime {
             setup.callbacks,
             dispatch_rx,
             events,
+            setup.config.dispatcher_queue,
             counters.clone(),
             done_tx,
         )
