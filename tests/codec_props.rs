@@ -10,8 +10,8 @@ use epidemic::codec::{
     Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, HEADER_LEN, Header, Known, Left,
     MAX_AGGREGATES_PER_MESSAGE, MAX_KNOWN_IDS, MAX_USER_PAYLOAD, MemberRecord, Message, Nack,
     PACKET_OVERHEAD, Packet, PacketWriter, Ping, PingReq, PushPull, StateDeltas, StateDigest,
-    StateEntry, StateKey, StateSync, StateWant, Suspect, UserMessage, decode_frame, decode_header,
-    decode_packet, encode_frame, encode_packet,
+    StateEntry, StateKey, StateSummary, StateSync, StateWant, Suspect, UserMessage, decode_frame,
+    decode_header, decode_packet, encode_frame, encode_packet,
 };
 use epidemic::member::{MAX_METADATA_LEN, MAX_NAME_LEN, MemberState, NodeName};
 use proptest::prelude::*;
@@ -139,13 +139,19 @@ fn state_sync(owners: usize, value_max: usize) -> impl Strategy<Value = StateSyn
                 entries,
             },
         );
+    let summary = prop::option::of(
+        (any::<u64>(), any::<bool>())
+            .prop_map(|(fingerprint, retry)| StateSummary { fingerprint, retry }),
+    );
     (
         want,
+        summary,
         prop::collection::vec(digest, 0..owners),
         prop::collection::vec(deltas, 0..owners),
     )
-        .prop_map(|(want, digest, deltas)| StateSync {
+        .prop_map(|(want, summary, digest, deltas)| StateSync {
             want,
+            summary,
             digest,
             deltas,
         })

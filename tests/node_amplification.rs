@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{Cluster, WAIT, name, wait_until};
 use epidemic::codec::{
     Ack, Aggregate, AggregateEntry, Alive, Dead, Header, Known, Left, Message, Nack, Ping, PingReq,
-    StateDigest, StateSync, StateWant, Suspect, UserMessage, encode_packet,
+    StateDigest, StateSummary, StateSync, StateWant, Suspect, UserMessage, encode_packet,
 };
 
 /// How long replies to one probe are collected: far beyond a loopback round trip, and
@@ -128,12 +128,25 @@ fn probes(target: &str, member: &str, member_addr: SocketAddr) -> Vec<(&'static 
             "state digest (wants deltas)",
             Message::State(StateSync {
                 want: StateWant::DeltasAndDigest,
+                summary: None,
                 digest: vec![StateDigest {
                     owner: name(member),
                     generation: 1,
                     max_version: 0,
                     watermark: 0,
                 }],
+                deltas: Vec::new(),
+            }),
+        ),
+        (
+            "state summary (never checks: asks a whole digest)",
+            Message::State(StateSync {
+                want: StateWant::DeltasAndDigest,
+                summary: Some(StateSummary {
+                    fingerprint: 0x5eed,
+                    retry: true,
+                }),
+                digest: Vec::new(),
                 deltas: Vec::new(),
             }),
         ),

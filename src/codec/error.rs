@@ -50,7 +50,7 @@ pub enum DecodeError {
     },
     /// Bytes are left over after the last field (the count of extra bytes is given).
     TrailingBytes(usize),
-    /// A state message's `want` code this build does not know.
+    /// A state message's flags (its `want` code and summary bits) this build does not know.
     UnknownStateWant(u8),
 }
 
@@ -87,7 +87,7 @@ impl fmt::Display for DecodeError {
                 write!(f, "{what} length {len} is out of range (max {max})")
             }
             DecodeError::TrailingBytes(n) => write!(f, "{n} unexpected trailing bytes"),
-            DecodeError::UnknownStateWant(w) => write!(f, "unknown state exchange request {w}"),
+            DecodeError::UnknownStateWant(w) => write!(f, "unknown state exchange flags {w:#04x}"),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! ```text
 //! message   len u16 | type u8 = 11 | body
 //! frame     header (12) | kind u8 = 2 | body
-//! body      want u8 (0..=3) | count u32 | count × digest | count u32 | count × deltas
+//! body      flags u8 | [fingerprint u64] | count u32 | count × digest | count u32 | count × deltas
+//! flags     want (bits 0–1) | retry (bit 6) | summary (bit 7: the fingerprint follows, the
+//!           digest lists only some owners; retry only with it; other bits 0)
 //! digest    owner name | generation u64 | max_version u64 | watermark u64
 //! deltas    owner name | generation u64 | watermark u64 | max_version u64 | from u64 | to u64
 //!           | count u32 | count × entry
@@ -30,8 +32,13 @@ pub const MAX_STATE_OWNERS: usize = 100_000;
 pub const MAX_STATE_ENTRIES: usize = 65_536;
 /// The datagram message type code of [`super::Message::State`].
 pub const STATE_MESSAGE_TYPE: u8 = 11;
-/// Bytes of a [`StateSync`] body with nothing in it: want and two counts.
+/// Bytes of a [`StateSync`] body with nothing in it: flags and two counts.
 pub const STATE_SYNC_OVERHEAD: usize = 1 + 4 + 4;
+
+/// Flag bit: the leg's summary is a retry.
+const RETRY_BIT: u8 = 1 << 6;
+/// Flag bit: the leg carries a summary (its fingerprint follows the flags).
+const SUMMARY_BIT: u8 = 1 << 7;
 
 /// Smallest encoded digest entry (one-byte name).
 const MIN_DIGEST_LEN: usize = MIN_NAME_LEN + 3 * 8;
@@ -103,10 +110,26 @@ impl StateWant {
 pub struct StateSync {
     /// What the receiver should answer.
     pub want: StateWant,
-    /// The sender's digest: every owner it holds state of (empty when not needed).
+    /// `None`: `digest` is the sender's whole digest. `Some`: `digest` lists only some
+    /// owners, and the sender's whole digest is claimed to be the receiver's own with
+    /// those entries put in, as the summary's fingerprint lets the receiver check.
+    pub summary: Option<StateSummary>,
+    /// The sender's digest: every owner it holds state of (empty when not needed), or
+    /// with a summary the owners it lists (an entry of generation 0: none held).
     pub digest: Vec<StateDigest>,
     /// Per owner, the entries the receiver lacks, in increasing version order.
     pub deltas: Vec<StateDeltas>,
+}
+
+/// A digest told by difference: a fingerprint of the sender's whole digest (see
+/// `protocol::kv::summary`) instead of every entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateSummary {
+    /// Order-independent 64-bit hash of every entry of the sender's whole digest.
+    pub fingerprint: u64,
+    /// The sender could not explain the difference from a summary already: one more that
+    /// it cannot explain either is answered with a whole digest.
+    pub retry: bool,
 }
 
 /// What the sender holds of one owner's state.
@@ -157,6 +180,7 @@ impl StateSync {
     /// Exact bytes of the body (what follows the message type byte or the frame kind).
     pub fn body_len(&self) -> usize {
         STATE_SYNC_OVERHEAD
+            + self.summary.map_or(0, |_| 8)
             + self
                 .digest
                 .iter()
@@ -194,7 +218,15 @@ impl StateSync {
 
     /// Appends the body. Infallible: callers check [`StateSync::check_limits`] first.
     pub(crate) fn encode_body(&self, buf: &mut Vec<u8>) {
-        wire::put_u8(buf, self.want.code());
+        let flags = match self.summary {
+            None => self.want.code(),
+            Some(s) if s.retry => self.want.code() | SUMMARY_BIT | RETRY_BIT,
+            Some(_) => self.want.code() | SUMMARY_BIT,
+        };
+        wire::put_u8(buf, flags);
+        if let Some(s) = self.summary {
+            wire::put_u64(buf, s.fingerprint);
+        }
         wire::put_u32(buf, u32::try_from(self.digest.len()).unwrap_or(u32::MAX));
         for d in &self.digest {
             wire::put_name(buf, &d.owner);
@@ -227,8 +259,21 @@ impl StateSync {
 
     /// Reads a body; the caller checks that nothing follows.
     pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<StateSync, DecodeError> {
-        let code = r.u8()?;
-        let want = StateWant::from_code(code).ok_or(DecodeError::UnknownStateWant(code))?;
+        let flags = r.u8()?;
+        let known = flags & !(SUMMARY_BIT | RETRY_BIT) <= 3;
+        let retry = flags & RETRY_BIT != 0;
+        let summarized = flags & SUMMARY_BIT != 0;
+        let want = StateWant::from_code(flags & 3)
+            .filter(|_| known && (summarized || !retry))
+            .ok_or(DecodeError::UnknownStateWant(flags))?;
+        let summary = if summarized {
+            Some(StateSummary {
+                fingerprint: r.u64()?,
+                retry,
+            })
+        } else {
+            None
+        };
         let count = bounded_count(r, "state digest", MAX_STATE_OWNERS, MIN_DIGEST_LEN)?;
         let mut digest = Vec::with_capacity(count);
         for _ in 0..count {
@@ -246,6 +291,7 @@ impl StateSync {
         }
         Ok(StateSync {
             want,
+            summary,
             digest,
             deltas,
         })

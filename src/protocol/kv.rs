@@ -20,6 +20,12 @@
 //! So data flows initiator→peer in push, peer→initiator in pull, both ways in push-pull
 //! (Demers et al. 1987; Karp et al. 2000), and only what the other side lacks is sent.
 //!
+//! **Digests by difference.** Drawn above with whole digests; a round's first leg in fact
+//! carries a *summary* — a fingerprint of the whole digest and the entries that changed
+//! lately — and the peer answers "equal" with silence, a summary it can check with the
+//! exchange above restricted to the owners told, or, when neither side's summary
+//! explains the difference, whole digests (see [`summary`]).
+//!
 //! **Transport.** Each leg is one [`StateSync`]. It goes as a datagram through
 //! dissemination (gossip rides along) when it fits `mtu` whole — digest and every delta the
 //! peer lacks; otherwise the same leg goes as a TCP exchange (`NetOutput::Exchange`,
@@ -51,6 +57,7 @@ mod component;
 mod intake;
 mod reconcile;
 mod store;
+mod summary;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -59,6 +66,8 @@ mod tests_convergence;
 mod tests_harness;
 #[cfg(test)]
 mod tests_hostile;
+#[cfg(test)]
+mod tests_summary;
 mod trust;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -63,6 +63,7 @@ pub(crate) struct Counters {
     pub(crate) state_datagram_bytes: AtomicU64,
     pub(crate) state_frame_legs: AtomicU64,
     pub(crate) state_frame_bytes: AtomicU64,
+    pub(crate) state_whole_digests: AtomicU64,
     pub(crate) dropped_malformed: AtomicU64,
     pub(crate) dropped_oversized: AtomicU64,
     pub(crate) dropped_wrong_version: AtomicU64,
@@ -155,6 +156,7 @@ impl Counters {
             state_datagram_bytes: get(&self.state_datagram_bytes),
             state_frame_legs: get(&self.state_frame_legs),
             state_frame_bytes: get(&self.state_frame_bytes),
+            state_whole_digests: get(&self.state_whole_digests),
             dropped_malformed: get(&self.dropped_malformed),
             dropped_oversized: get(&self.dropped_oversized),
             dropped_wrong_version: get(&self.dropped_wrong_version),
@@ -234,6 +236,9 @@ pub struct Stats {
     pub state_frame_legs: u64,
     /// Bytes of those frames, frame header included.
     pub state_frame_bytes: u64,
+    /// Legs (datagrams and frames) that carried this node's whole digest: a summary of it
+    /// did not explain the difference with a peer (or the peer asked for it whole).
+    pub state_whole_digests: u64,
     /// Inputs dropped because they did not decode.
     pub dropped_malformed: u64,
     /// Inputs dropped for exceeding the MTU or the frame limit.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use crate::aggregate::AggregateName;
 use crate::codec::{
     Ack, Aggregate, AggregateEntry, Alive, Dead, Known, Left, MemberRecord, Message, Nack, Ping,
-    PingReq, PushPull, StateDeltas, StateDigest, StateEntry, StateKey, StateSync, StateWant,
-    Suspect, UserMessage,
+    PingReq, PushPull, StateDeltas, StateDigest, StateEntry, StateKey, StateSummary, StateSync,
+    StateWant, Suspect, UserMessage,
 };
 use crate::member::{MemberState, NodeName};
 
@@ -305,8 +305,13 @@ impl Cast {
                     .collect(),
             })
             .collect();
+        let summary = (input.u8() % 2 == 0).then(|| StateSummary {
+            fingerprint: input.number(),
+            retry: input.u8() % 2 == 0,
+        });
         StateSync {
             want,
+            summary,
             digest,
             deltas,
         }

@@ -15,6 +15,7 @@ fn sample() -> StateSync {
     let owner = NodeName::new("nœud").unwrap();
     StateSync {
         want: StateWant::DeltasAndDigest,
+        summary: None,
         digest: vec![StateDigest {
             owner: owner.clone(),
             generation: 1,

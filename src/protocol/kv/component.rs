@@ -1,6 +1,7 @@
 //! The component's behaviour: local writes, the periodic round, answering a peer's leg,
 //! and the choice between a datagram and a TCP exchange.
 
+use super::summary::{Lacks, RECENT_ROUNDS, Told};
 use super::{
     Back, Component, DisseminationInput, ExchangeId, HEADER_LEN, Header, KvState, MAX_IN_FLIGHT,
     MESSAGE_OVERHEAD, Message, NetOutput, Output, PACKET_OVERHEAD, Replica, Reply,
@@ -8,6 +9,7 @@ use super::{
     StateWant, Store, check_key, check_value_len, codec,
 };
 use crate::codec::Frame;
+use crate::codec::StateSummary;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -177,16 +179,21 @@ impl KvState {
             .or_insert_with(|| Replica::new(0))
     }
 
-    /// One round: collect old tombstones, then open an exchange with `fanout` peers.
+    /// One round: collect old tombstones, then open an exchange with `fanout` peers, each
+    /// told our digest by a summary (see `summary.rs`).
     fn round(&mut self) {
         let want = match self.config.mode {
             StateMode::Push => StateWant::Digest,
             StateMode::Pull => StateWant::Deltas,
             StateMode::PushPull => StateWant::DeltasAndDigest,
         };
-        let with_digest = want != StateWant::Digest;
+        let told = Told::Summary {
+            owners: Vec::new(),
+            recent: true,
+            retry: false,
+        };
         for to in self.targets() {
-            self.send(Back::To(to), want, with_digest, None);
+            self.send(Back::To(to), want, &told, Lacks::Unknown);
         }
         self.sweep_forgotten();
     }
@@ -205,32 +212,51 @@ impl KvState {
             .random_addrs(self.config.fanout, Pick::Live, &mut self.rng)
     }
 
-    /// A leg within `budget` bytes of body: our digest if asked, then what a peer with
-    /// digest `lacks` is missing. Also says whether it is whole (nothing cut).
+    /// A leg within `budget` bytes of body: our digest as `told`, then what a peer
+    /// lacks as `lacks` judges. Also says whether it is whole (nothing cut).
     fn build(
         &mut self,
         want: StateWant,
-        with_digest: bool,
-        lacks: Option<&[StateDigest]>,
+        told: &Told,
+        lacks: Lacks<'_>,
         budget: usize,
     ) -> (StateSync, bool) {
-        let digest = if with_digest {
-            self.store.digest()
-        } else {
-            Vec::new()
-        };
-        let fixed =
-            STATE_SYNC_OVERHEAD + digest.iter().map(StateDigest::encoded_len).sum::<usize>();
-        let (deltas, complete) = match lacks {
-            Some(theirs) => {
-                let start = self.rng.random_range(0..self.store.replicas.len().max(1));
-                self.store
-                    .deltas_for(theirs, budget.saturating_sub(fixed), start)
+        let (summary, digest) = match told {
+            Told::Nothing => (None, Vec::new()),
+            Told::Whole => (None, self.store.digest()),
+            Told::Summary {
+                owners,
+                recent,
+                retry,
+            } => {
+                let fingerprint = self.store.fingerprint(self.now);
+                let window = self.config.interval.saturating_mul(RECENT_ROUNDS);
+                let recent = if *recent {
+                    self.store.recent(self.now, window)
+                } else {
+                    Vec::new()
+                };
+                let summary = StateSummary {
+                    fingerprint,
+                    retry: *retry,
+                };
+                let digest = self.store.entries_of(owners.iter().chain(&recent));
+                (Some(summary), digest)
             }
-            None => (Vec::new(), true),
+        };
+        let fixed = STATE_SYNC_OVERHEAD
+            + summary.map_or(0, |_| 8)
+            + digest.iter().map(StateDigest::encoded_len).sum::<usize>();
+        let budget_left = budget.saturating_sub(fixed);
+        let start = self.rng.random_range(0..self.store.replicas.len().max(1));
+        let (deltas, complete) = match lacks {
+            Lacks::Unknown => (Vec::new(), true),
+            Lacks::Whole(theirs) => self.store.deltas_for(theirs, false, budget_left, start),
+            Lacks::Listed(theirs) => self.store.deltas_for(theirs, true, budget_left, start),
         };
         let sync = StateSync {
             want,
+            summary,
             digest,
             deltas,
         };
@@ -240,17 +266,11 @@ impl KvState {
 
     /// Sends a leg: whole in a datagram if it fits, else as a TCP exchange (or on the
     /// inbound connection it answers).
-    pub(super) fn send(
-        &mut self,
-        back: Back,
-        want: StateWant,
-        with_digest: bool,
-        lacks: Option<&[StateDigest]>,
-    ) {
+    pub(super) fn send(&mut self, back: Back, want: StateWant, told: &Told, lacks: Lacks<'_>) {
         let frame_budget = self.config.max_sync_frame - HEADER_LEN - 1;
         let to = match back {
             Back::Conn(conn) => {
-                let (sync, _) = self.build(want, with_digest, lacks, frame_budget);
+                let (sync, _) = self.build(want, told, lacks, frame_budget);
                 if let Some(frame) = self.frame(sync) {
                     self.outputs
                         .push_back(Output::from(NetOutput::Reply { conn, frame }));
@@ -261,14 +281,14 @@ impl KvState {
         };
         let udp_budget =
             (self.config.mtu - PACKET_OVERHEAD - MESSAGE_OVERHEAD).min(usize::from(u16::MAX) - 1);
-        let (sync, whole) = self.build(want, with_digest, lacks, udp_budget);
+        let (sync, whole) = self.build(want, told, lacks, udp_budget);
         if want == StateWant::Nothing && sync.deltas.is_empty() {
             return;
         }
         if whole {
             self.datagram(to, sync);
         } else if self.in_flight.len() < MAX_IN_FLIGHT {
-            let (sync, _) = self.build(want, with_digest, lacks, frame_budget);
+            let (sync, _) = self.build(want, told, lacks, frame_budget);
             if let Some(frame) = self.frame(sync) {
                 self.last_exchange += 1;
                 // Freed by then even if no answer ever comes back.
@@ -291,6 +311,7 @@ impl KvState {
 
     /// A leg in a datagram of its own (through dissemination: gossip rides along), counted.
     fn datagram(&mut self, to: SocketAddr, sync: StateSync) {
+        count_whole_digest(&self.counters, &sync);
         let message = Message::State(sync);
         Counters::bump(&self.counters.state_datagram_legs);
         Counters::add(&self.counters.state_datagram_bytes, message.encoded_len());
@@ -303,6 +324,7 @@ impl KvState {
 
     /// A leg as a TCP frame, counted; `None` (logged) if it cannot be encoded.
     fn frame(&mut self, sync: StateSync) -> Option<Vec<u8>> {
+        count_whole_digest(&self.counters, &sync);
         match codec::encode_frame(&self.header, &Frame::State(sync)) {
             Ok(frame) => {
                 Counters::bump(&self.counters.state_frame_legs);
@@ -314,6 +336,13 @@ impl KvState {
                 None
             }
         }
+    }
+}
+
+/// Counts a leg that carries a whole digest (`Stats::state_whole_digests`).
+fn count_whole_digest(counters: &Counters, sync: &StateSync) {
+    if sync.summary.is_none() && !sync.digest.is_empty() {
+        Counters::bump(&counters.state_whole_digests);
     }
 }
 

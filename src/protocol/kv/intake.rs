@@ -8,6 +8,7 @@
 //! ```
 
 use super::reconcile::{Leg, Taken};
+use super::summary;
 use super::trust::{GENERATION_AHEAD, NEW_OWNERS_PER_SECOND};
 use super::{Back, Delivery, KvState, Output, StateSync, StateWant};
 use crate::member::NodeName;
@@ -23,11 +24,25 @@ impl KvState {
     pub(super) fn on_leg(&mut self, now: Instant, sync: StateSync, back: Back) {
         let StateSync {
             want,
+            summary,
             digest,
             deltas,
         } = sync;
-        let holds_state =
-            digest.iter().any(|d| d.max_version > 0) || deltas.iter().any(|d| d.max_version > 0);
+        // Judged against our digest as it was when the peer's claim was made, before
+        // this leg changes it.
+        let compared = summary.map(|s| (s, self.store.compare(now, s.fingerprint, &digest)));
+        let told: Vec<NodeName> = if summary.is_some() {
+            let named = digest.iter().map(|d| &d.owner);
+            named
+                .chain(deltas.iter().map(|d| &d.owner))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let holds_state = digest.iter().any(|d| d.max_version > 0)
+            || deltas.iter().any(|d| d.max_version > 0)
+            || summary.is_some_and(|s| s.fingerprint != 0);
         if holds_state {
             self.activate(now);
         }
@@ -67,12 +82,7 @@ impl KvState {
             let delivery = Delivery::StateChange(change);
             self.outputs.push_back(Output::from(delivery));
         }
-        let (answer, with_digest) = match want {
-            StateWant::Nothing => (StateWant::Nothing, false),
-            StateWant::Deltas => (StateWant::Nothing, false),
-            StateWant::DeltasAndDigest | StateWant::Digest => (StateWant::Deltas, true),
-        };
-        let lacks = matches!(want, StateWant::Deltas | StateWant::DeltasAndDigest);
+        let (answer, told, lacks) = summary::answer(want, compared, &digest, told);
         // A datagram is answered only to a live member at its address: a stranger's small
         // digest must not draw deltas up to the MTU (a reflection). TCP proved its address.
         let answerable = match back {
@@ -82,7 +92,7 @@ impl KvState {
         if !answerable && want != StateWant::Nothing {
             Counters::bump(&self.counters.refused_state);
         } else if want != StateWant::Nothing || matches!(back, Back::Conn(_)) {
-            self.send(back, answer, with_digest, lacks.then_some(&digest[..]));
+            self.send(back, answer, &told, lacks);
         }
     }
 

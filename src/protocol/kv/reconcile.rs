@@ -83,22 +83,30 @@ impl Store {
     }
 
     /// The deltas a peer with `digest` lacks, within `budget` bytes, owners visited from
-    /// the `start`-th on (wrapping). Returns them and whether nothing was left out.
+    /// the `start`-th on (wrapping); only the owners `digest` lists if `listed_only` (a
+    /// summary's: the peer holds the rest as we do). Returns them and whether nothing
+    /// was left out.
     pub(super) fn deltas_for(
         &self,
         digest: &[StateDigest],
+        listed_only: bool,
         budget: usize,
         start: usize,
     ) -> (Vec<StateDeltas>, bool) {
         let theirs: BTreeMap<&NodeName, &StateDigest> =
             digest.iter().map(|d| (&d.owner, d)).collect();
-        let n = self.replicas.len();
-        let start = if n == 0 { 0 } else { start % n };
-        let order = self
-            .replicas
-            .iter()
-            .skip(start)
-            .chain(self.replicas.iter().take(start));
+        let mut order: Vec<(&NodeName, &Replica)> = if listed_only {
+            let held = theirs
+                .keys()
+                .filter_map(|o| self.replicas.get_key_value(*o));
+            held.collect()
+        } else {
+            self.replicas.iter().collect()
+        };
+        if !order.is_empty() {
+            let start = start % order.len();
+            order.rotate_left(start);
+        }
         let mut out = Vec::new();
         let mut used = 0;
         let mut complete = true;
@@ -158,6 +166,10 @@ impl Store {
         let (watermark, max_version) = (d.watermark, d.max_version);
         if !plausible_digest(d, leg.latest_generation) {
             return Taken::Refused;
+        }
+        if generation == 0 {
+            // A summary's "none held" (see `summary.rs`): it claims nothing.
+            return Taken::Yes;
         }
         if *owner == self.local {
             let Some(me) = self.replicas.get(owner) else {

@@ -54,6 +54,9 @@ pub(super) struct Replica {
     tombstones: usize,
     /// While resyncing: stale entries are dropped once `max_version` reaches this.
     resync_until: Option<u64>,
+    /// The digest entry as last summarized, its hash and when it was first seen so
+    /// (`None`: never summarized; see `summary.rs`).
+    pub(super) seen: Option<super::summary::Seen>,
 }
 
 impl Replica {
@@ -68,6 +71,7 @@ impl Replica {
             live: 0,
             tombstones: 0,
             resync_until: None,
+            seen: None,
         }
     }
 

@@ -233,7 +233,7 @@ fn deltas_fit_the_budget_and_max_version_never_skips() {
     assert!(net.largest.1 <= 2000 && net.tcp_exchanges > 0);
     // The cut itself: lowest versions first, `to` the last one sent.
     let store = &net.nodes[0].store;
-    let (deltas, whole) = store.deltas_for(&[], 500, 0);
+    let (deltas, whole) = store.deltas_for(&[], false, 500, 0);
     assert!(!whole);
     let d = &deltas[0];
     assert!(d.encoded_len() <= 500 && d.from == 0 && !d.entries.is_empty());
@@ -266,6 +266,7 @@ fn a_gap_or_an_older_generation_is_ignored() {
     };
     let leg = |d| StateSync {
         want: StateWant::Nothing,
+        summary: None,
         digest: Vec::new(),
         deltas: vec![d],
     };

@@ -37,6 +37,7 @@ fn deltas(owner: &str, generation: u64, max: u64, entries: Vec<StateEntry>) -> S
 fn leg(deltas: Vec<StateDeltas>, digest: Vec<StateDigest>) -> StateSync {
     StateSync {
         want: StateWant::Nothing,
+        summary: None,
         digest,
         deltas,
     }

@@ -16,7 +16,7 @@ use crate::aggregate::AggregateName;
 use crate::codec::{
     Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Known, Left, MemberRecord, Message,
     Nack, PacketWriter, Ping, PingReq, PushPull, StateDeltas, StateDigest, StateEntry, StateKey,
-    StateSync, StateWant, Suspect, UserMessage, encode_frame,
+    StateSummary, StateSync, StateWant, Suspect, UserMessage, encode_frame,
 };
 use crate::member::{Incarnation, MAX_METADATA_LEN, MemberState, NodeName};
 
@@ -297,8 +297,14 @@ impl Forger {
         let digest = (0..n).map(|_| self.digest_entry(scene)).collect();
         let n = self.rng.random_range(0..=owners);
         let deltas = (0..n).map(|_| self.deltas(scene)).collect();
+        // Half the legs summarized, with a fingerprint that (almost) never checks.
+        let summary = self.rng.random_bool(0.5).then(|| StateSummary {
+            fingerprint: self.rng.random(),
+            retry: self.rng.random_bool(0.5),
+        });
         StateSync {
             want,
+            summary,
             digest,
             deltas,
         }

@@ -1,0 +1,202 @@
+//! Unit tests of digests told by difference (`summary.rs`): the fingerprint, the answer
+//! table's bound on legs, and what a warm cluster sends at rest, for one new key, and for
+//! a burst of changes larger than a summary lists.
+
+#![allow(clippy::unwrap_used)]
+
+use super::summary::{Comparison, Lacks, MAX_RECENT, RECENT_ROUNDS, Told, answer};
+use super::tests_harness::{Net, config, name};
+use super::*;
+use crate::codec::StateSummary;
+
+/// A cluster of `n` where every node wrote a key, converged, then rested past the
+/// window in which changes are listed as recent.
+fn rested(n: usize, mode: StateMode, seed: u64) -> Net {
+    let mut net = Net::new(n, &config(mode), seed);
+    for i in 0..n {
+        net.nodes[i].set(net.now, "warm", vec![1]).unwrap();
+    }
+    net.rounds_to_converge(200);
+    for _ in 0..=RECENT_ROUNDS {
+        net.round();
+    }
+    net
+}
+
+/// Sum over the nodes of a counter.
+fn total(net: &Net, counter: impl Fn(&crate::stats::Stats) -> u64) -> u64 {
+    net.nodes
+        .iter()
+        .map(|n| counter(&n.counters.snapshot()))
+        .sum()
+}
+
+fn bytes(net: &Net) -> u64 {
+    total(net, |s| s.state_datagram_bytes + s.state_frame_bytes)
+}
+
+#[test]
+fn equal_digests_have_equal_fingerprints_and_empty_replicas_add_nothing() {
+    let mut net = rested(6, StateMode::PushPull, 1);
+    let now = net.now;
+    let prints: Vec<u64> = net
+        .nodes
+        .iter_mut()
+        .map(|n| n.store.fingerprint(now))
+        .collect();
+    assert!(prints.iter().all(|p| *p == prints[0] && *p != 0));
+    // A replica holding nothing (an owner that restarted and wrote nothing yet) is as
+    // good as none.
+    net.nodes[1]
+        .store
+        .replicas
+        .insert(name("ghost"), Replica::new(77));
+    assert_eq!(net.nodes[1].store.fingerprint(now), prints[0]);
+    // One more version of one owner: a different fingerprint, explained by that entry.
+    net.nodes[2].set(now, "warm", vec![2]).unwrap();
+    let changed = net.nodes[2].store.fingerprint(now);
+    assert_ne!(changed, prints[0]);
+    let listed = net.nodes[2].store.entries_of([&name("n2")]);
+    let at_n0 = net.nodes[0].store.compare(now, changed, &listed);
+    assert_eq!(at_n0, Comparison::Explained);
+    assert_eq!(
+        net.nodes[0].store.compare(now, changed, &[]),
+        Comparison::Unexplained
+    );
+    assert_eq!(
+        net.nodes[0].store.compare(now, prints[0], &[]),
+        Comparison::Same
+    );
+    // Swapping versions between two owners must not cancel out in the sum.
+    let mut swapped = net.nodes[0].store.entries_of([&name("n0"), &name("n1")]);
+    swapped[0].max_version += 1;
+    swapped[1].max_version -= 1;
+    let at_n0 = net.nodes[0].store.compare(now, prints[0], &swapped);
+    assert_eq!(
+        at_n0,
+        Comparison::Same,
+        "equal fingerprints end the exchange"
+    );
+    assert_ne!(
+        super::summary::fingerprint_of(&swapped),
+        super::summary::fingerprint_of(&net.nodes[0].store.entries_of([&name("n0"), &name("n1")]))
+    );
+}
+
+/// Legs an exchange can take when every comparison goes the worst way it can.
+fn longest_exchange(want: StateWant, summary: Option<StateSummary>, depth: usize) -> usize {
+    assert!(depth < 10, "an exchange does not end");
+    let comparisons: &[Option<Comparison>] = match summary {
+        None => &[None],
+        Some(_) => &[
+            Some(Comparison::Same),
+            Some(Comparison::Explained),
+            Some(Comparison::Unexplained),
+        ],
+    };
+    let mut longest = depth;
+    for &c in comparisons {
+        let compared = summary.zip(c);
+        let (next, told, _) = answer(want, compared, &[], Vec::new());
+        if next == StateWant::Nothing {
+            continue;
+        }
+        let summary = match told {
+            Told::Summary { retry, .. } => Some(StateSummary {
+                fingerprint: 0,
+                retry,
+            }),
+            Told::Nothing | Told::Whole => None,
+        };
+        longest = longest.max(longest_exchange(next, summary, depth + 1));
+    }
+    longest
+}
+
+#[test]
+fn every_exchange_ends_within_seven_legs() {
+    let first = Some(StateSummary {
+        fingerprint: 0,
+        retry: false,
+    });
+    for want in [
+        StateWant::Deltas,
+        StateWant::DeltasAndDigest,
+        StateWant::Digest,
+    ] {
+        // Legs that ask something after the first; one more carries deltas only.
+        let asking = longest_exchange(want, first, 0);
+        let legs = 1 + asking + 1;
+        assert!(legs <= 7, "{want:?}: {legs} legs");
+        assert!(longest_exchange(want, None, 0) <= 2, "classic {want:?}");
+    }
+    let (want, told, lacks) = answer(StateWant::Deltas, None, &[], Vec::new());
+    assert_eq!((want, told), (StateWant::Nothing, Told::Nothing));
+    assert!(matches!(lacks, Lacks::Whole(_)));
+}
+
+#[test]
+fn a_cluster_at_rest_ends_every_exchange_after_one_small_leg() {
+    for mode in [StateMode::Push, StateMode::Pull, StateMode::PushPull] {
+        let mut net = rested(40, mode, 2);
+        let (sent, whole, before) = (
+            net.sent,
+            total(&net, |s| s.state_whole_digests),
+            bytes(&net),
+        );
+        for _ in 0..5 {
+            net.round();
+        }
+        assert_eq!(
+            net.sent - sent,
+            5 * 40,
+            "{mode:?}: one leg per node per round"
+        );
+        assert_eq!(total(&net, |s| s.state_whole_digests), whole, "{mode:?}");
+        // Framing 3, flags 1, fingerprint 8, two empty counts 8.
+        let per_leg = (bytes(&net) - before) / (5 * 40);
+        assert_eq!(per_leg, 20, "{mode:?}: bytes per leg at rest");
+    }
+}
+
+#[test]
+fn one_new_key_spreads_in_each_mode_without_whole_digests() {
+    for mode in [StateMode::Push, StateMode::Pull, StateMode::PushPull] {
+        let n = 40;
+        let mut net = rested(n, mode, 3);
+        let (whole, before) = (total(&net, |s| s.state_whole_digests), bytes(&net));
+        net.nodes[0]
+            .set(net.now, "news", b"fresh".to_vec())
+            .unwrap();
+        let mut rounds = 0;
+        while !(1..n).all(|i| net.value(i, 0, "news").is_some()) {
+            net.round();
+            rounds += 1;
+            assert!(rounds < 60, "{mode:?} does not spread");
+        }
+        assert_eq!(total(&net, |s| s.state_whole_digests), whole, "{mode:?}");
+        let per_node = (bytes(&net) - before) / n as u64;
+        // A whole digest of 40 owners is ~1.3 KB, sent every round before summaries.
+        assert!(
+            per_node < 1_300,
+            "{mode:?}: {per_node} bytes per node for one key"
+        );
+    }
+}
+
+#[test]
+fn a_burst_beyond_the_recent_list_falls_back_to_whole_digests_and_converges() {
+    for mode in [StateMode::Push, StateMode::Pull, StateMode::PushPull] {
+        let n = 2 * MAX_RECENT + 8;
+        let mut net = rested(n, mode, 4);
+        let whole = total(&net, |s| s.state_whole_digests);
+        for i in 0..n {
+            net.nodes[i].set(net.now, "burst", vec![3]).unwrap();
+        }
+        net.rounds_to_converge(200);
+        for i in 0..n {
+            assert_eq!(net.value(i, n - 1, "burst"), Some(vec![3]), "{mode:?}");
+        }
+        assert!(total(&net, |s| s.state_whole_digests) > whole, "{mode:?}");
+    }
+}
