@@ -199,3 +199,51 @@ fn a_restarted_node_s_new_writes_replace_its_old_ones() {
         },
     );
 }
+
+/// How long until every node other than `owner` holds `owner`'s `key`, from `since`.
+fn spread_time(sim: &mut Simulation, owner: NodeId, key: &str, since: Duration) -> Duration {
+    let others: Vec<usize> = (0..sim.node_count()).filter(|&i| i != owner.0).collect();
+    while first_seen(sim, owner, key, &others).len() < others.len() {
+        sim.run_for(Duration::from_millis(50)).unwrap();
+        assert!(sim.now() - since < secs(60), "{key} does not spread");
+    }
+    let seen = first_seen(sim, owner, key, &others);
+    seen.into_iter().max().unwrap_or(since) - since
+}
+
+/// A cold cluster's first key wakes every node ("state is in use" is gossiped), so it
+/// spreads at about the speed of a key in a cluster already reconciling, in every mode;
+/// before, only nodes that had heard of state started exchanges (push speed: in pull
+/// mode, twice as many rounds as a warm key).
+#[test]
+fn a_cold_cluster_s_first_key_spreads_at_the_mode_s_speed() {
+    with_seed(
+        "a_cold_cluster_s_first_key_spreads_at_the_mode_s_speed",
+        |seed| {
+            for mode in [StateMode::Pull, StateMode::PushPull] {
+                let mut config = Config::lan();
+                config.state_mode = mode;
+                let interval = config.state_interval;
+                let mut sim = cluster(200, seed, config);
+                sim.run_for(secs(5)).map_err(|v| v.to_string())?;
+                let t0 = sim.now();
+                sim.set(NodeId(0), "first", b"1".to_vec())
+                    .map_err(|e| e.to_string())?;
+                let cold = spread_time(&mut sim, NodeId(0), "first", t0);
+                if let Some(i) = (0..200).find(|&i| !sim.state_active(NodeId(i))) {
+                    return Err(format!("{mode:?}: node-{i} is still idle"));
+                }
+                sim.run_for(secs(10)).map_err(|v| v.to_string())?;
+                let t1 = sim.now();
+                sim.set(NodeId(0), "second", b"2".to_vec())
+                    .map_err(|e| e.to_string())?;
+                let warm = spread_time(&mut sim, NodeId(0), "second", t1);
+                println!("{mode:?}, N = 200: cold first key {cold:?}, warm key {warm:?}");
+                if cold > warm + interval * 3 {
+                    return Err(format!("{mode:?}: cold {cold:?} against warm {warm:?}"));
+                }
+            }
+            Ok(())
+        },
+    );
+}

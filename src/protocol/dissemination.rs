@@ -43,7 +43,7 @@ pub(crate) struct Dissemination {
     config: Config,
     header: Header,
     local: NodeName,
-    members: PiggybackQueue<NodeName>,
+    members: PiggybackQueue<Subject>,
     user: UserBroadcasts,
     peers: PeerView,
     next_gossip_at: Instant,
@@ -226,7 +226,10 @@ impl Dissemination {
         let Some((request, needed)) = self.leave else {
             return;
         };
-        let sent = match self.members.transmits_of(&self.local) {
+        let sent = match self
+            .members
+            .transmits_of(&Subject::Member(self.local.clone()))
+        {
             Some(n) => n >= needed,
             None => true, // reached its retransmit limit and left the queue
         };
@@ -286,13 +289,14 @@ impl Dissemination {
 
     /// Queues a membership update, sent `weight` times the usual retransmit limit.
     fn enqueue(&mut self, message: Message, weight: u32) {
-        if let Some(name) = subject(&message) {
+        if let Some(subject) = subject(&message) {
             // This node is the only source of its own alive (a refutation) and left: if
             // they fail to reach someone, that member declares it dead. They get twice the
             // usual retransmissions; a member at the edge of a retransmit step (e.g.
             // N = 99: 8 instead of 12) still hears them.
-            let weight = if name == self.local { 2 } else { weight };
-            self.members.push_weighted(name, message, weight);
+            let own = matches!(&subject, Subject::Member(name) if *name == self.local);
+            let weight = if own { 2 } else { weight };
+            self.members.push_weighted(subject, message, weight);
         }
     }
 
@@ -320,7 +324,8 @@ impl Dissemination {
                     self.send(to, vec![update.clone()], false, false);
                 }
                 let needed = self.config.gossip_nodes.min(self.peers.len()) as u32;
-                self.members.push_weighted(self.local.clone(), update, 2);
+                self.members
+                    .push_weighted(Subject::Member(self.local.clone()), update, 2);
                 self.leave = Some((request, needed));
                 self.check_leave_sent();
                 self.gossip_round(now);
@@ -329,13 +334,26 @@ impl Dissemination {
     }
 }
 
-/// The member a membership update is about (its queue key).
-fn subject(message: &Message) -> Option<NodeName> {
+/// What a gossiped update is about: its key in the queue, where a newer update about the
+/// same thing replaces the older.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Subject {
+    /// A membership update about this member.
+    Member(NodeName),
+    /// The key-value state's "state is in use" (a state leg that asks nothing; see
+    /// `protocol/kv`): wakes idle nodes, so a cold cluster's first key spreads in every
+    /// node's rounds.
+    StateInUse,
+}
+
+/// What a gossiped update is about; `None` for messages that are not gossiped.
+fn subject(message: &Message) -> Option<Subject> {
     match message {
-        Message::Alive(m) => Some(m.name.clone()),
-        Message::Suspect(m) => Some(m.name.clone()),
-        Message::Dead(m) => Some(m.name.clone()),
-        Message::Left(m) => Some(m.name.clone()),
+        Message::Alive(m) => Some(Subject::Member(m.name.clone())),
+        Message::Suspect(m) => Some(Subject::Member(m.name.clone())),
+        Message::Dead(m) => Some(Subject::Member(m.name.clone())),
+        Message::Left(m) => Some(Subject::Member(m.name.clone())),
+        Message::State(_) => Some(Subject::StateInUse),
         _ => None,
     }
 }

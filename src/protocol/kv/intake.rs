@@ -30,7 +30,10 @@ impl KvState {
         } = sync;
         // Judged against our digest as it was when the peer's claim was made, before
         // this leg changes it.
-        let compared = summary.map(|s| (s, self.store.compare(now, s.fingerprint, &digest)));
+        let asks = want != StateWant::Nothing;
+        let compared = summary
+            .filter(|_| asks)
+            .map(|s| (s, self.store.compare(now, s.fingerprint, &digest)));
         let told: Vec<NodeName> = if summary.is_some() {
             let named = digest.iter().map(|d| &d.owner);
             named
@@ -40,9 +43,10 @@ impl KvState {
         } else {
             Vec::new()
         };
+        // A summary that asks nothing is the gossip "state is in use" (see `activate`).
         let holds_state = digest.iter().any(|d| d.max_version > 0)
             || deltas.iter().any(|d| d.max_version > 0)
-            || summary.is_some_and(|s| s.fingerprint != 0);
+            || summary.is_some_and(|s| s.fingerprint != 0 || !asks);
         if holds_state {
             self.activate(now);
         }

@@ -91,6 +91,18 @@ fn bad_writes_get_typed_errors_and_change_nothing() {
     assert_eq!(n.delete(now, "b"), Ok(Some(4)));
     assert_eq!(n.set(now, "c", vec![]), Ok(5), "room again");
     assert_eq!(n.owner_state(&name("n0")).len(), 2);
+    // The first write woke the state: "in use" is gossiped, once.
+    let gossip = n.poll_output();
+    assert!(
+        matches!(
+            &gossip,
+            Some(Output::To(crate::protocol::ComponentInput::Dissemination(
+                DisseminationInput::Enqueue(Message::State(s))
+            ))) if s.want == StateWant::Nothing && s.summary.is_some()
+        ),
+        "{gossip:?}"
+    );
+    assert!(n.poll_output().is_none());
     // Through the input, answered as a reply.
     let input = StateInput::Set {
         request: RequestId(9),

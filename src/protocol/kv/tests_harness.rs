@@ -226,6 +226,18 @@ impl Net {
                 self.nodes[from].handle(now, answer);
                 self.drain(from, queue);
             }
+            // Gossip ("state is in use"): a rumor that reaches every other node, as
+            // dissemination's would within a few gossip intervals.
+            Output::To(ComponentInput::Dissemination(DisseminationInput::Enqueue(message))) => {
+                for to in (0..self.nodes.len()).filter(|&j| j != from) {
+                    let messages = vec![message.clone()];
+                    let send = DisseminationInput::Send {
+                        to: addr(to),
+                        messages,
+                    };
+                    queue.push_back((from, Output::To(ComponentInput::Dissemination(send))));
+                }
+            }
             other => panic!("unexpected output {other:?}"),
         }
     }
