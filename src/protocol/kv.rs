@@ -59,6 +59,7 @@
 
 mod component;
 mod intake;
+mod legs;
 mod reconcile;
 mod store;
 mod summary;
