@@ -139,10 +139,13 @@ fn state_sync(owners: usize, value_max: usize) -> impl Strategy<Value = StateSyn
                 entries,
             },
         );
-    let summary = prop::option::of(
-        (any::<u64>(), any::<bool>())
-            .prop_map(|(fingerprint, retry)| StateSummary { fingerprint, retry }),
-    );
+    let summary = prop::option::of((any::<u64>(), any::<u32>(), any::<bool>()).prop_map(
+        |(fingerprint, salt, retry)| StateSummary {
+            fingerprint,
+            salt,
+            retry,
+        },
+    ));
     (
         want,
         summary,

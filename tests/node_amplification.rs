@@ -144,6 +144,7 @@ fn probes(target: &str, member: &str, member_addr: SocketAddr) -> Vec<(&'static 
                 want: StateWant::DeltasAndDigest,
                 summary: Some(StateSummary {
                     fingerprint: 0x5eed,
+                    salt: 0,
                     retry: true,
                 }),
                 digest: Vec::new(),

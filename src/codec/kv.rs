@@ -4,8 +4,9 @@
 //! ```text
 //! message   len u16 | type u8 = 11 | body
 //! frame     header (12) | kind u8 = 2 | body
-//! body      flags u8 | [fingerprint u64] | count u32 | count × digest | count u32 | count × deltas
-//! flags     want (bits 0–1) | retry (bit 6) | summary (bit 7: the fingerprint follows, the
+//! body      flags u8 | [fingerprint u64 | salt u32] | count u32 | count × digest | count u32
+//!           | count × deltas
+//! flags     want (bits 0–1) | retry (bit 6) | summary (bit 7: fingerprint and salt follow, the
 //!           digest lists only some owners; retry only with it; other bits 0)
 //! digest    owner name | generation u64 | max_version u64 | watermark u64
 //! deltas    owner name | generation u64 | watermark u64 | max_version u64 | from u64 | to u64
@@ -35,9 +36,11 @@ pub const STATE_MESSAGE_TYPE: u8 = 11;
 /// Bytes of a [`StateSync`] body with nothing in it: flags and two counts.
 pub const STATE_SYNC_OVERHEAD: usize = 1 + 4 + 4;
 
+/// Bytes a summary adds to a body: fingerprint and salt.
+pub const STATE_SUMMARY_LEN: usize = 8 + 4;
 /// Flag bit: the leg's summary is a retry.
 const RETRY_BIT: u8 = 1 << 6;
-/// Flag bit: the leg carries a summary (its fingerprint follows the flags).
+/// Flag bit: the leg carries a summary (its fingerprint and salt follow the flags).
 const SUMMARY_BIT: u8 = 1 << 7;
 
 /// Smallest encoded digest entry (one-byte name).
@@ -125,10 +128,14 @@ pub struct StateSync {
 /// `protocol::kv::summary`) instead of every entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StateSummary {
-    /// Order-independent 64-bit hash of every entry of the sender's whole digest.
+    /// Order-independent 64-bit hash of every entry of the sender's whole digest, under
+    /// `salt`.
     pub fingerprint: u64,
-    /// The sender could not explain the difference from a summary already: one more that
-    /// it cannot explain either is answered with a whole digest.
+    /// Drawn afresh for each leg, so that no set of forged entries chosen beforehand can
+    /// cancel out in the sum.
+    pub salt: u32,
+    /// This exchange already had a leg whose summary did not explain the difference: one
+    /// more that the receiver cannot explain is answered with a whole digest.
     pub retry: bool,
 }
 
@@ -180,7 +187,7 @@ impl StateSync {
     /// Exact bytes of the body (what follows the message type byte or the frame kind).
     pub fn body_len(&self) -> usize {
         STATE_SYNC_OVERHEAD
-            + self.summary.map_or(0, |_| 8)
+            + self.summary.map_or(0, |_| STATE_SUMMARY_LEN)
             + self
                 .digest
                 .iter()
@@ -226,6 +233,7 @@ impl StateSync {
         wire::put_u8(buf, flags);
         if let Some(s) = self.summary {
             wire::put_u64(buf, s.fingerprint);
+            wire::put_u32(buf, s.salt);
         }
         wire::put_u32(buf, u32::try_from(self.digest.len()).unwrap_or(u32::MAX));
         for d in &self.digest {
@@ -269,6 +277,7 @@ impl StateSync {
         let summary = if summarized {
             Some(StateSummary {
                 fingerprint: r.u64()?,
+                salt: r.u32()?,
                 retry,
             })
         } else {

@@ -31,8 +31,8 @@ pub use frame::{FRAME_HEAD_LEN, check_frame_head, decode_frame, encode_frame};
 pub use known::{KNOWN_MESSAGE_TYPE, KNOWN_OVERHEAD, Known, MAX_KNOWN_IDS};
 pub use kv::{
     MAX_STATE_ENTRIES, MAX_STATE_KEY_LEN, MAX_STATE_OWNERS, MAX_STATE_VALUE_LEN,
-    STATE_MESSAGE_TYPE, STATE_SYNC_OVERHEAD, StateDeltas, StateDigest, StateEntry, StateKey,
-    StateSummary, StateSync, StateWant,
+    STATE_MESSAGE_TYPE, STATE_SUMMARY_LEN, STATE_SYNC_OVERHEAD, StateDeltas, StateDigest,
+    StateEntry, StateKey, StateSummary, StateSync, StateWant,
 };
 pub use message::{
     Ack, Aggregate, AggregateEntry, Alive, Dead, Frame, Header, Left, MemberRecord, Message, Nack,

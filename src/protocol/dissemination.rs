@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use self::user::{UserBroadcasts, UserShare};
 use super::piggyback::{Packed, PiggybackQueue, retransmit_limit};
 use super::{Component, DisseminationInput, NetOutput, Output, Reply, RequestId};
-use crate::codec::{Header, Message, PacketWriter};
+use crate::codec::{Header, Message, PacketWriter, StateWant};
 use crate::config::Config;
 use crate::member::NodeName;
 use crate::protocol::peers::{PeerView, Pick};
@@ -353,7 +353,9 @@ fn subject(message: &Message) -> Option<Subject> {
         Message::Suspect(m) => Some(Subject::Member(m.name.clone())),
         Message::Dead(m) => Some(Subject::Member(m.name.clone())),
         Message::Left(m) => Some(Subject::Member(m.name.clone())),
-        Message::State(_) => Some(Subject::StateInUse),
+        Message::State(s) if s.want == StateWant::Nothing && s.summary.is_some() => {
+            Some(Subject::StateInUse)
+        }
         _ => None,
     }
 }

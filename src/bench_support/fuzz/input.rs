@@ -307,6 +307,7 @@ impl Cast {
             .collect();
         let summary = (input.u8() % 2 == 0).then(|| StateSummary {
             fingerprint: input.number(),
+            salt: input.u8().into(),
             retry: input.u8() % 2 == 0,
         });
         StateSync {

@@ -1,13 +1,12 @@
 //! The component's behaviour: local writes, the periodic round, and the inputs it takes
 //! (sending a leg is in `legs.rs`, taking one in `intake.rs`).
 
-use super::summary::{Lacks, Told};
+use super::summary::{self, Lacks, Told};
 use super::{
     Back, Component, DisseminationInput, Header, KvState, Message, Output, Replica, Reply,
-    StateConfig, StateDigest, StateError, StateInput, StateMode, StateSync, StateWant, Store,
-    check_key, check_value_len,
+    StateConfig, StateDigest, StateError, StateInput, StateMode, StateWant, Store, check_key,
+    check_value_len,
 };
-use crate::codec::StateSummary;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +35,10 @@ impl KvState {
         rng: ChaCha8Rng,
         counters: Arc<Counters>,
     ) -> KvState {
+        debug_assert!(
+            generation >= 1,
+            "generation 0 means \"none held\" on the wire"
+        );
         let mut replicas = BTreeMap::new();
         replicas.insert(local.clone(), Replica::new(generation));
         KvState {
@@ -128,16 +131,7 @@ impl KvState {
             let interval = self.config.interval.as_micros().max(1) as u64;
             let phase = self.rng.random_range(1..=interval);
             self.next_round_at = now + Duration::from_micros(phase);
-            let in_use = StateSync {
-                want: StateWant::Nothing,
-                summary: Some(StateSummary {
-                    fingerprint: self.store.fingerprint(now),
-                    retry: false,
-                }),
-                digest: Vec::new(),
-                deltas: Vec::new(),
-            };
-            let gossip = DisseminationInput::Enqueue(Message::State(in_use));
+            let gossip = DisseminationInput::Enqueue(Message::State(summary::in_use()));
             self.outputs.push_back(Output::from(gossip));
         }
     }

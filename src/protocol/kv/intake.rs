@@ -33,8 +33,8 @@ impl KvState {
         let asks = want != StateWant::Nothing;
         let compared = summary
             .filter(|_| asks)
-            .map(|s| (s, self.store.compare(now, s.fingerprint, &digest)));
-        let told: Vec<NodeName> = if summary.is_some() {
+            .map(|s| (s, self.store.compare(now, s, &digest)));
+        let named: Vec<NodeName> = if summary.is_some() {
             let named = digest.iter().map(|d| &d.owner);
             named
                 .chain(deltas.iter().map(|d| &d.owner))
@@ -44,10 +44,16 @@ impl KvState {
             Vec::new()
         };
         // A summary that asks nothing is the gossip "state is in use" (see `activate`).
+        // Only a member wakes this node: waking gossips on, and one spoofed datagram
+        // must not set a cluster that never writes reconciling for good.
         let holds_state = digest.iter().any(|d| d.max_version > 0)
             || deltas.iter().any(|d| d.max_version > 0)
             || summary.is_some_and(|s| s.fingerprint != 0 || !asks);
-        if holds_state {
+        let from_member = match back {
+            Back::To(addr) => self.peers.is_live_addr(addr),
+            Back::Conn(_) => true,
+        };
+        if holds_state && from_member {
             self.activate(now);
         }
         // A leg from a member's own address speaks for that member (see trust.rs).
@@ -86,7 +92,7 @@ impl KvState {
             let delivery = Delivery::StateChange(change);
             self.outputs.push_back(Output::from(delivery));
         }
-        let (answer, told, lacks) = summary::answer(want, compared, &digest, told);
+        let (answer, told, lacks) = summary::answer(want, compared, &digest, named);
         // A datagram is answered only to a live member at its address: a stranger's small
         // digest must not draw deltas up to the MTU (a reflection). TCP proved its address.
         let answerable = match back {

@@ -13,7 +13,7 @@ use super::{
     Message, NetOutput, Output, PACKET_OVERHEAD, STATE_SYNC_OVERHEAD, StateDigest, StateSync,
     StateWant, codec,
 };
-use crate::codec::{Frame, StateSummary};
+use crate::codec::{Frame, STATE_SUMMARY_LEN, StateSummary};
 use crate::stats::Counters;
 
 impl KvState {
@@ -34,7 +34,8 @@ impl KvState {
                 recent,
                 retry,
             } => {
-                let fingerprint = self.store.fingerprint(self.now);
+                let salt = self.rng.random::<u32>();
+                let fingerprint = self.store.fingerprint(self.now, salt);
                 let window = self.config.interval.saturating_mul(RECENT_ROUNDS);
                 let recent = if *recent {
                     self.store.recent(self.now, window)
@@ -43,6 +44,7 @@ impl KvState {
                 };
                 let summary = StateSummary {
                     fingerprint,
+                    salt,
                     retry: *retry,
                 };
                 let digest = self.store.entries_of(owners.iter().chain(&recent));
@@ -50,7 +52,7 @@ impl KvState {
             }
         };
         let fixed = STATE_SYNC_OVERHEAD
-            + summary.map_or(0, |_| 8)
+            + summary.map_or(0, |_| STATE_SUMMARY_LEN)
             + digest.iter().map(StateDigest::encoded_len).sum::<usize>();
         let budget_left = budget.saturating_sub(fixed);
         let start = self.rng.random_range(0..self.store.replicas.len().max(1));

@@ -8,6 +8,7 @@
 //! ```text
 //! fingerprint = Σ hash(owner, generation, max version, watermark)   (wrapping, over every
 //!               replica holding anything; an empty one adds 0, as one not held does)
+//!               (each hash mixed with a salt drawn for the leg, sent beside it)
 //! listed      = the entries that changed here within RECENT_ROUNDS rounds (newest first,
 //!               at most MAX_RECENT)
 //! ```
@@ -17,7 +18,7 @@
 //!
 //! | comparison | answer |
 //! |---|---|
-//! | fingerprints equal | nothing: the exchange ends after one leg of ~60 bytes |
+//! | fingerprints equal | nothing: the exchange ends after one leg of 24 bytes (with its framing) |
 //! | claim checks (*explained*) | the exchange as with whole digests, every digest it carries listing only the owners told so far |
 //! | does not check, first time | its own summary: its entries for the owners listed, and its own recent ones (`retry` set); the want turns so that the side that can judge next is asked |
 //! | does not check, `retry` set | a whole digest: the classic exchange from there |
@@ -39,14 +40,15 @@
 //! **Hostile summaries** can only cost what whole digests cost already: a fingerprint that
 //! never checks draws a whole digest (still only to a live member's address), a forged
 //! equal one ends an exchange with the forger, listed entries are judged like any digest
-//! entry (`trust.rs`). The hash is fixed (FNV-1a, then SplitMix64's finalizer per field)
-//! so that every build computes the same one.
+//! entry (`trust.rs`). Forged entries planted in a replica cannot hide from comparisons:
+//! each leg's salt mixes every entry's hash anew ([`salted`]). The hash is fixed
+//! (FNV-1a, then SplitMix64's finalizer per field) so that every build computes the same.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::reconcile::Store;
-use crate::codec::{StateDigest, StateSummary, StateWant};
+use crate::codec::{StateDigest, StateSummary, StateSync, StateWant};
 use crate::member::NodeName;
 use crate::time::Instant;
 
@@ -78,6 +80,21 @@ pub(super) enum Comparison {
     Unexplained,
 }
 
+/// The gossip "state is in use": a leg that asks nothing and tells an empty summary
+/// (its numbers are read by no one), which wakes an idle member it reaches.
+pub(super) fn in_use() -> StateSync {
+    StateSync {
+        want: StateWant::Nothing,
+        summary: Some(StateSummary {
+            fingerprint: 0,
+            salt: 0,
+            retry: false,
+        }),
+        digest: Vec::new(),
+        deltas: Vec::new(),
+    }
+}
+
 /// What a leg tells of its sender's digest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Told {
@@ -105,13 +122,13 @@ pub(super) enum Lacks<'a> {
 }
 
 /// The answer to a leg that asked `want` and told its sender's `digest` whole (`summary`
-/// `None`) or by a summary that compared so; `told` are the owners the leg named (its
+/// `None`) or by a summary that compared so; `named` are the owners the leg named (its
 /// digest entries and deltas). Returns what to ask, what to tell and by what to judge.
 pub(super) fn answer<'a>(
     want: StateWant,
     summary: Option<(StateSummary, Comparison)>,
     digest: &'a [StateDigest],
-    told: Vec<NodeName>,
+    named: Vec<NodeName>,
 ) -> (StateWant, Told, Lacks<'a>) {
     use StateWant::{Deltas, DeltasAndDigest, Digest, Nothing};
     let (retry, comparison) = match summary {
@@ -126,7 +143,7 @@ pub(super) fn answer<'a>(
         (Some(Comparison::Explained), Deltas) => (Nothing, Told::Nothing, Lacks::Listed(digest)),
         (Some(Comparison::Explained), DeltasAndDigest | Digest) => {
             let tell = Told::Summary {
-                owners: told,
+                owners: named,
                 recent: false,
                 retry,
             };
@@ -146,7 +163,7 @@ pub(super) fn answer<'a>(
                 other => other,
             };
             let tell = Told::Summary {
-                owners: told,
+                owners: named,
                 recent: true,
                 retry: true,
             };
@@ -162,9 +179,9 @@ pub(super) fn answer<'a>(
 }
 
 impl Store {
-    /// The fingerprint of this node's whole digest, noting each entry that changed since
-    /// the last call as changed `now`.
-    pub(super) fn fingerprint(&mut self, now: Instant) -> u64 {
+    /// The fingerprint of this node's whole digest under `salt`, noting each entry that
+    /// changed since the last call as changed `now`.
+    pub(super) fn fingerprint(&mut self, now: Instant, salt: u32) -> u64 {
         let mut sum = 0u64;
         for (owner, r) in &mut self.replicas {
             let entry = [r.generation, r.max_version, r.watermark];
@@ -181,7 +198,7 @@ impl Store {
                     seen
                 }
             };
-            sum = sum.wrapping_add(seen.hash);
+            sum = sum.wrapping_add(salted(seen.hash, salt));
         }
         sum
     }
@@ -224,15 +241,17 @@ impl Store {
             .collect()
     }
 
-    /// Compares a peer's summary (its `fingerprint` and `listed` entries) with this
-    /// node's digest now.
+    /// Compares a peer's `summary` and its `listed` entries with this node's digest now.
     pub(super) fn compare(
         &mut self,
         now: Instant,
-        fingerprint: u64,
+        summary: StateSummary,
         listed: &[StateDigest],
     ) -> Comparison {
-        let ours = self.fingerprint(now);
+        let StateSummary {
+            fingerprint, salt, ..
+        } = summary;
+        let ours = self.fingerprint(now, salt);
         if ours == fingerprint {
             return Comparison::Same;
         }
@@ -245,8 +264,8 @@ impl Store {
                 entry_hash(&d.owner, [d.generation, d.max_version, d.watermark])
             };
             claimed = claimed
-                .wrapping_sub(held.map_or(0, |s| s.hash))
-                .wrapping_add(theirs);
+                .wrapping_sub(salted(held.map_or(0, |s| s.hash), salt))
+                .wrapping_add(salted(theirs, salt));
         }
         if claimed == fingerprint {
             Comparison::Explained
@@ -256,13 +275,25 @@ impl Store {
     }
 }
 
-/// The fingerprint of a digest given entry by entry.
+/// The fingerprint of a digest given entry by entry, under `salt`.
 #[cfg(test)]
-pub(super) fn fingerprint_of(digest: &[StateDigest]) -> u64 {
+pub(super) fn fingerprint_of(digest: &[StateDigest], salt: u32) -> u64 {
     digest.iter().fold(0u64, |sum, d| {
         let entry = [d.generation, d.max_version, d.watermark];
-        sum.wrapping_add(entry_hash(&d.owner, entry))
+        sum.wrapping_add(salted(entry_hash(&d.owner, entry), salt))
     })
+}
+
+/// An entry's hash as it enters a fingerprint under `salt` (0 stays 0: an entry that
+/// holds nothing adds nothing). The per-entry hashes are public knowledge, so an
+/// attacker could choose forged entries whose hashes cancel in a plain sum (a k-list
+/// search, about 2²¹ work for four owners) and hide them from every comparison; mixed
+/// with a salt drawn for each leg, no set chosen beforehand cancels.
+fn salted(hash: u64, salt: u32) -> u64 {
+    if hash == 0 {
+        return 0;
+    }
+    mix(hash ^ u64::from(salt).wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
 /// The hash of one digest entry; 0 for one that holds nothing (no version, no watermark).

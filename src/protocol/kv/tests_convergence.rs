@@ -155,9 +155,11 @@ fn twenty_nodes_converge_in_each_mode() {
             "N=20 fanout 1 {mode:?}: one update {one:.1} rounds (theory {theory:.1}; \
              {cold:.1} as a cold cluster's first), writes everywhere {all:.1} rounds"
         );
-        // Woken by the "in use" gossip, every node reconciles from the first key on.
+        // Woken by the "in use" gossip, every node reconciles from the first key on: a
+        // cold start costs its first interval or two (pull took 17 rounds cold, against
+        // 7 warm, before the gossip).
         assert!(
-            cold <= one + 1.5,
+            cold <= one + 2.5,
             "{mode:?}: cold {cold:.1} against warm {one:.1}"
         );
         results.push((one, all));

@@ -35,52 +35,67 @@ fn bytes(net: &Net) -> u64 {
     total(net, |s| s.state_datagram_bytes + s.state_frame_bytes)
 }
 
+/// A summary under `salt` with `fingerprint`.
+fn summary(fingerprint: u64, salt: u32) -> StateSummary {
+    StateSummary {
+        fingerprint,
+        salt,
+        retry: false,
+    }
+}
+
 #[test]
 fn equal_digests_have_equal_fingerprints_and_empty_replicas_add_nothing() {
     let mut net = rested(6, StateMode::PushPull, 1);
     let now = net.now;
-    let prints: Vec<u64> = net
-        .nodes
-        .iter_mut()
-        .map(|n| n.store.fingerprint(now))
-        .collect();
-    assert!(prints.iter().all(|p| *p == prints[0] && *p != 0));
+    for salt in [0, 1, 0xdead_beef] {
+        let prints: Vec<u64> = net
+            .nodes
+            .iter_mut()
+            .map(|n| n.store.fingerprint(now, salt))
+            .collect();
+        assert!(prints.iter().all(|p| *p == prints[0] && *p != 0));
+    }
+    let print = net.nodes[0].store.fingerprint(now, 7);
+    assert_ne!(
+        print,
+        net.nodes[0].store.fingerprint(now, 8),
+        "salts differ"
+    );
     // A replica holding nothing (an owner that restarted and wrote nothing yet) is as
     // good as none.
-    net.nodes[1]
-        .store
-        .replicas
-        .insert(name("ghost"), Replica::new(77));
-    assert_eq!(net.nodes[1].store.fingerprint(now), prints[0]);
+    let ghost = Replica::new(77);
+    net.nodes[1].store.replicas.insert(name("ghost"), ghost);
+    assert_eq!(net.nodes[1].store.fingerprint(now, 7), print);
     // One more version of one owner: a different fingerprint, explained by that entry.
     net.nodes[2].set(now, "warm", vec![2]).unwrap();
-    let changed = net.nodes[2].store.fingerprint(now);
-    assert_ne!(changed, prints[0]);
+    let changed = net.nodes[2].store.fingerprint(now, 7);
+    assert_ne!(changed, print);
     let listed = net.nodes[2].store.entries_of([&name("n2")]);
-    let at_n0 = net.nodes[0].store.compare(now, changed, &listed);
-    assert_eq!(at_n0, Comparison::Explained);
+    let n0 = &mut net.nodes[0].store;
     assert_eq!(
-        net.nodes[0].store.compare(now, changed, &[]),
+        n0.compare(now, summary(changed, 7), &listed),
+        Comparison::Explained
+    );
+    assert_eq!(
+        n0.compare(now, summary(changed, 7), &[]),
         Comparison::Unexplained
     );
-    assert_eq!(
-        net.nodes[0].store.compare(now, prints[0], &[]),
-        Comparison::Same
+    assert_eq!(n0.compare(now, summary(print, 7), &[]), Comparison::Same);
+    // The listed entries are judged under the leg's salt: under another, no match.
+    assert_ne!(
+        n0.compare(now, summary(changed, 8), &listed),
+        Comparison::Explained
     );
-    // Swapping versions between two owners must not cancel out in the sum.
-    let mut swapped = net.nodes[0].store.entries_of([&name("n0"), &name("n1")]);
+    // Swapping versions between two owners does not cancel out in the sum.
+    let pair = n0.entries_of([&name("n0"), &name("n1")]);
+    let mut swapped = pair.clone();
     swapped[0].max_version += 1;
     swapped[1].max_version -= 1;
-    let at_n0 = net.nodes[0].store.compare(now, prints[0], &swapped);
-    assert_eq!(
-        at_n0,
-        Comparison::Same,
-        "equal fingerprints end the exchange"
-    );
-    assert_ne!(
-        super::summary::fingerprint_of(&swapped),
-        super::summary::fingerprint_of(&net.nodes[0].store.entries_of([&name("n0"), &name("n1")]))
-    );
+    for salt in [0, 7] {
+        let of = super::summary::fingerprint_of;
+        assert_ne!(of(&swapped, salt), of(&pair, salt));
+    }
 }
 
 /// Legs an exchange can take when every comparison goes the worst way it can.
@@ -104,6 +119,7 @@ fn longest_exchange(want: StateWant, summary: Option<StateSummary>, depth: usize
         let summary = match told {
             Told::Summary { retry, .. } => Some(StateSummary {
                 fingerprint: 0,
+                salt: 0,
                 retry,
             }),
             Told::Nothing | Told::Whole => None,
@@ -117,6 +133,7 @@ fn longest_exchange(want: StateWant, summary: Option<StateSummary>, depth: usize
 fn every_exchange_ends_within_seven_legs() {
     let first = Some(StateSummary {
         fingerprint: 0,
+        salt: 0,
         retry: false,
     });
     for want in [
@@ -153,9 +170,9 @@ fn a_cluster_at_rest_ends_every_exchange_after_one_small_leg() {
             "{mode:?}: one leg per node per round"
         );
         assert_eq!(total(&net, |s| s.state_whole_digests), whole, "{mode:?}");
-        // Framing 3, flags 1, fingerprint 8, two empty counts 8.
+        // Framing 3, flags 1, fingerprint 8, salt 4, two empty counts 8.
         let per_leg = (bytes(&net) - before) / (5 * 40);
-        assert_eq!(per_leg, 20, "{mode:?}: bytes per leg at rest");
+        assert_eq!(per_leg, 24, "{mode:?}: bytes per leg at rest");
     }
 }
 
@@ -199,4 +216,56 @@ fn a_burst_beyond_the_recent_list_falls_back_to_whole_digests_and_converges() {
         }
         assert!(total(&net, |s| s.state_whole_digests) > whole, "{mode:?}");
     }
+}
+
+#[test]
+fn only_a_member_wakes_an_idle_node_and_generation_zero_deltas_are_refused() {
+    let mut net = Net::new(3, &config(StateMode::PushPull), 5);
+    let in_use = super::summary::in_use;
+    let stranger = SocketAddr::from(([10, 9, 9, 9], 9));
+    let from = stranger;
+    net.nodes[1].handle(
+        net.now,
+        StateInput::Message {
+            from,
+            sync: in_use(),
+        },
+    );
+    assert!(
+        !net.nodes[1].is_active(),
+        "a stranger's datagram woke the node"
+    );
+    let from = super::tests_harness::addr(0);
+    net.nodes[1].handle(
+        net.now,
+        StateInput::Message {
+            from,
+            sync: in_use(),
+        },
+    );
+    assert!(net.nodes[1].is_active(), "a member's gossip did not");
+    // Generation 0 says "none held" in a summary; deltas under it are refused.
+    let deltas = crate::codec::StateDeltas {
+        owner: name("n0"),
+        generation: 0,
+        watermark: 0,
+        max_version: 1,
+        from: 0,
+        to: 1,
+        entries: vec![crate::codec::StateEntry {
+            key: StateKey::new("k").unwrap(),
+            version: 1,
+            value: None,
+        }],
+    };
+    let sync = StateSync {
+        want: StateWant::Nothing,
+        summary: None,
+        digest: Vec::new(),
+        deltas: vec![deltas],
+    };
+    let before = net.nodes[2].counters.snapshot().refused_state;
+    net.nodes[2].handle(net.now, StateInput::Message { from, sync });
+    assert_eq!(net.nodes[2].counters.snapshot().refused_state, before + 1);
+    assert_eq!(net.nodes[2].held(&name("n0")), None);
 }

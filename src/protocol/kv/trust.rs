@@ -56,15 +56,16 @@ pub(super) fn plausible_digest(d: &StateDigest, latest_generation: u64) -> bool 
     d.max_version <= MAX_VERSION && d.watermark <= MAX_VERSION && d.generation <= latest_generation
 }
 
-/// Whether deltas are plausible: numbers within the ceilings and the latest generation,
-/// and every value within `max_value_len`.
+/// Whether deltas are plausible: numbers within the ceilings, a generation from 1 (0
+/// means "none held" in a summary) to the latest, and every value within
+/// `max_value_len`.
 pub(super) fn plausible_deltas(
     d: &StateDeltas,
     latest_generation: u64,
     max_value_len: usize,
 ) -> bool {
     d.max_version <= MAX_VERSION
-        && d.generation <= latest_generation
+        && (1..=latest_generation).contains(&d.generation)
         && d.entries
             .iter()
             .all(|e| e.value.as_ref().is_none_or(|v| v.len() <= max_value_len))

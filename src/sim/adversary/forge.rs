@@ -300,6 +300,7 @@ impl Forger {
         // Half the legs summarized, with a fingerprint that (almost) never checks.
         let summary = self.rng.random_bool(0.5).then(|| StateSummary {
             fingerprint: self.rng.random(),
+            salt: self.rng.random(),
             retry: self.rng.random_bool(0.5),
         });
         StateSync {
