@@ -22,6 +22,7 @@ use std::sync::Arc;
 use super::error::{DecodeError, EncodeError};
 use super::wire::{self, MIN_NAME_LEN, Reader, name_len};
 use crate::member::NodeName;
+pub use flags::{StateSummary, StateWant};
 
 /// Longest state key, in bytes of UTF-8.
 pub const MAX_STATE_KEY_LEN: usize = 128;
@@ -38,10 +39,6 @@ pub const STATE_SYNC_OVERHEAD: usize = 1 + 4 + 4;
 
 /// Bytes a summary adds to a body: fingerprint and salt.
 pub const STATE_SUMMARY_LEN: usize = 8 + 4;
-/// Flag bit: the leg's summary is a retry.
-const RETRY_BIT: u8 = 1 << 6;
-/// Flag bit: the leg carries a summary (its fingerprint and salt follow the flags).
-const SUMMARY_BIT: u8 = 1 << 7;
 
 /// Smallest encoded digest entry (one-byte name).
 const MIN_DIGEST_LEN: usize = MIN_NAME_LEN + 3 * 8;
@@ -72,41 +69,6 @@ impl fmt::Display for StateKey {
     }
 }
 
-/// What the receiver of a [`StateSync`] should answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StateWant {
-    /// Nothing: the exchange ends here.
-    Nothing,
-    /// The deltas the sender lacks, judged by the sender's digest.
-    Deltas,
-    /// The deltas the sender lacks and the receiver's digest (push-pull's first leg).
-    DeltasAndDigest,
-    /// The receiver's digest, asking for the deltas it lacks (push's first leg).
-    Digest,
-}
-
-impl StateWant {
-    fn code(self) -> u8 {
-        match self {
-            StateWant::Nothing => 0,
-            StateWant::Deltas => 1,
-            StateWant::DeltasAndDigest => 2,
-            StateWant::Digest => 3,
-        }
-    }
-
-    fn from_code(code: u8) -> Option<StateWant> {
-        [
-            StateWant::Nothing,
-            StateWant::Deltas,
-            StateWant::DeltasAndDigest,
-            StateWant::Digest,
-        ]
-        .get(usize::from(code))
-        .copied()
-    }
-}
-
 /// One leg of a Scuttlebutt exchange: the sender's digest, deltas for the receiver, and
 /// what the receiver should answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,21 +84,6 @@ pub struct StateSync {
     pub digest: Vec<StateDigest>,
     /// Per owner, the entries the receiver lacks, in increasing version order.
     pub deltas: Vec<StateDeltas>,
-}
-
-/// A digest told by difference: a fingerprint of the sender's whole digest (see
-/// `protocol::kv::summary`) instead of every entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StateSummary {
-    /// Order-independent 64-bit hash of every entry of the sender's whole digest, under
-    /// `salt`.
-    pub fingerprint: u64,
-    /// Drawn afresh for each leg, so that no set of forged entries chosen beforehand can
-    /// cancel out in the sum.
-    pub salt: u32,
-    /// This exchange already had a leg whose summary did not explain the difference: one
-    /// more that the receiver cannot explain is answered with a whole digest.
-    pub retry: bool,
 }
 
 /// What the sender holds of one owner's state.
@@ -225,12 +172,7 @@ impl StateSync {
 
     /// Appends the body. Infallible: callers check [`StateSync::check_limits`] first.
     pub(crate) fn encode_body(&self, buf: &mut Vec<u8>) {
-        let flags = match self.summary {
-            None => self.want.code(),
-            Some(s) if s.retry => self.want.code() | SUMMARY_BIT | RETRY_BIT,
-            Some(_) => self.want.code() | SUMMARY_BIT,
-        };
-        wire::put_u8(buf, flags);
+        wire::put_u8(buf, flags::encode(self.want, self.summary));
         if let Some(s) = self.summary {
             wire::put_u64(buf, s.fingerprint);
             wire::put_u32(buf, s.salt);
@@ -267,21 +209,14 @@ impl StateSync {
 
     /// Reads a body; the caller checks that nothing follows.
     pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<StateSync, DecodeError> {
-        let flags = r.u8()?;
-        let known = flags & !(SUMMARY_BIT | RETRY_BIT) <= 3;
-        let retry = flags & RETRY_BIT != 0;
-        let summarized = flags & SUMMARY_BIT != 0;
-        let want = StateWant::from_code(flags & 3)
-            .filter(|_| known && (summarized || !retry))
-            .ok_or(DecodeError::UnknownStateWant(flags))?;
-        let summary = if summarized {
-            Some(StateSummary {
+        let (want, summarized) = flags::decode(r.u8()?)?;
+        let summary = match summarized {
+            Some(retry) => Some(StateSummary {
                 fingerprint: r.u64()?,
                 salt: r.u32()?,
                 retry,
-            })
-        } else {
-            None
+            }),
+            None => None,
         };
         let count = bounded_count(r, "state digest", MAX_STATE_OWNERS, MIN_DIGEST_LEN)?;
         let mut digest = Vec::with_capacity(count);
@@ -401,5 +336,6 @@ fn decode_deltas(r: &mut Reader<'_>) -> Result<StateDeltas, DecodeError> {
     })
 }
 
+mod flags;
 #[cfg(test)]
 mod tests;
